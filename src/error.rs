@@ -1,0 +1,142 @@
+//! The crate's one error type.
+//!
+//! Every variant carries the offending value, so a message names what was
+//! wrong (`width 0 at layer 1`, `learning rate NaN`) instead of panicking or
+//! silently producing NaN further down.
+
+use thiserror::Error;
+
+/// Errors returned by every fallible function of the crate.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A layer width of zero (layer 0 is the input).
+    #[error("invalid width {width} at layer {layer}: every width must be at least 1")]
+    InvalidWidth { layer: usize, width: usize },
+
+    /// An architecture needs at least an input and an output width.
+    #[error("architecture needs at least 2 widths (input and output), got {0}")]
+    TooFewLayers(usize),
+
+    /// A learning rate that is not a finite positive number.
+    #[error("learning rate must be finite and > 0, got {0}")]
+    InvalidLearningRate(f64),
+
+    /// A scalar hyper-parameter outside its domain.
+    #[error("invalid {name}: {value} ({expected})")]
+    InvalidParameter {
+        name: &'static str,
+        value: f64,
+        expected: &'static str,
+    },
+
+    /// Two arrays whose shapes must agree do not.
+    #[error("dimension mismatch in {context}: expected {expected}, got {got}")]
+    DimensionMismatch {
+        context: &'static str,
+        expected: usize,
+        got: usize,
+    },
+
+    /// A layer index outside the network.
+    #[error("layer index {index} out of range: {what} must be in {lo}..={hi}")]
+    LayerOutOfRange {
+        index: usize,
+        what: &'static str,
+        lo: usize,
+        hi: usize,
+    },
+
+    /// A unit index outside its layer.
+    #[error("unit {unit} out of range for hidden layer {layer} of width {width}")]
+    UnitOutOfRange {
+        layer: usize,
+        unit: usize,
+        width: usize,
+    },
+
+    /// A matrix that had to be inverted is singular (to working precision).
+    #[error("matrix is singular: pivot {pivot:e} at column {column} (relative tolerance {tol:e})")]
+    SingularMatrix { column: usize, pivot: f64, tol: f64 },
+
+    /// A vector that should be a permutation of 0..n is not.
+    #[error("not a permutation of 0..{n}: {detail}")]
+    InvalidPermutation { n: usize, detail: String },
+
+    /// A construction that needs a property of the activation it lacks.
+    #[error("{construction} does not apply to activation {activation}: {reason}")]
+    NotApplicable {
+        construction: &'static str,
+        activation: String,
+        reason: &'static str,
+    },
+
+    /// A class label outside the output dimension.
+    #[error("class label {label} out of range for {classes} outputs (sample {sample})")]
+    LabelOutOfRange {
+        sample: usize,
+        label: usize,
+        classes: usize,
+    },
+
+    /// A NaN or infinity appeared during a computation.
+    #[error("non-finite value in {0}")]
+    NonFinite(String),
+
+    /// A value that did not parse (CLI lists, activation names, ...).
+    #[error("could not parse {what} from {input:?}: {reason}")]
+    Parse {
+        what: &'static str,
+        input: String,
+        reason: String,
+    },
+
+    /// A model file that is not a valid hairtrigger safetensors file.
+    #[error("model file {path}: {reason}")]
+    ModelFile { path: String, reason: String },
+
+    /// An empty data set where at least one sample is needed.
+    #[error("{0} is empty: at least one sample is needed")]
+    EmptyData(&'static str),
+
+    /// An I/O failure, with the path involved.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A serialisation failure (CSV, JSON).
+    #[error("serialisation error: {0}")]
+    Serialize(String),
+
+    /// A figure that could not be drawn.
+    #[error("plot error: {0}")]
+    Plot(String),
+}
+
+/// Result alias used throughout the crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Wrap an `std::io::Error` together with the path it concerns.
+    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+}
+
+/// Check that `x` is finite and strictly positive, naming it in the error.
+pub fn check_positive(name: &'static str, x: f64) -> Result<f64> {
+    if x.is_finite() && x > 0.0 {
+        Ok(x)
+    } else {
+        Err(Error::InvalidParameter {
+            name,
+            value: x,
+            expected: "must be finite and > 0",
+        })
+    }
+}

@@ -1,0 +1,78 @@
+//! `hairtrigger chain`: DESIGN.md's scalar chain `f(x) = w2 w1 x` at
+//! `(w1, w2) = (c, 1/c)`, one SGD step simulated with the general network code
+//! (a `1 → 1 → 1` identity network without biases) and compared with the
+//! closed form `1 − η g x (c² + c⁻²) + η² g² x²` ([`crate::reparam::scalar_chain_post_step`]).
+//! The difference is reported relative to the largest term of the formula,
+//! because at large `c` the product cancels to about zero.
+
+use crate::error::{Error, Result};
+use crate::net::{Activation, Dataset, Layer, Mlp, Targets};
+use crate::reparam::scalar_chain_post_step;
+use crate::update::{one_step, StepConfig};
+use ndarray::array;
+use serde::Serialize;
+
+/// One chain comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChainRecord {
+    pub c: f64,
+    pub eta: f64,
+    pub x: f64,
+    pub y: f64,
+    /// `w1⁺ w2⁺` from the simulated step.
+    pub simulated: f64,
+    /// `w1⁺ w2⁺` from the closed form.
+    pub closed_form: f64,
+    /// `|simulated − closed_form|`.
+    pub abs_diff: f64,
+    /// The largest term of the closed form.
+    pub largest_term: f64,
+    /// `abs_diff / largest_term`.
+    pub rel_diff: f64,
+    /// The same step from the un-rescaled chain `(1, 1)` (closed form).
+    pub baseline_product_after: f64,
+}
+
+/// Simulate and compare at `(c, 1/c)`. Errors for `c ≤ 0` or non-finite inputs.
+pub fn run_chain(c: f64, eta: f64, x: f64, y: f64) -> Result<ChainRecord> {
+    if !(c.is_finite() && c > 0.0) {
+        return Err(Error::InvalidParameter {
+            name: "chain scale c",
+            value: c,
+            expected: "must be finite and > 0",
+        });
+    }
+    let step = StepConfig::sgd(eta)?;
+    let closed = scalar_chain_post_step(c, 1.0 / c, x, y, eta)?;
+    let baseline = scalar_chain_post_step(1.0, 1.0, x, y, eta)?;
+    let layer = |w: f64| Layer {
+        weight: array![[w]],
+        bias: None,
+    };
+    let net = Mlp::from_layers(vec![layer(c), layer(1.0 / c)], Activation::Identity)?;
+    let data = Dataset::new(
+        "chain sample",
+        array![[x]],
+        Targets::Regression(array![[y]]),
+    )?;
+    let plus = one_step(&net, &data, &step)?.updated;
+    let simulated = plus.layers()[0].weight[[0, 0]] * plus.layers()[1].weight[[0, 0]];
+    let abs_diff = (simulated - closed.product_after).abs();
+    let largest = closed.largest_term();
+    Ok(ChainRecord {
+        c,
+        eta,
+        x,
+        y,
+        simulated,
+        closed_form: closed.product_after,
+        abs_diff,
+        largest_term: largest,
+        rel_diff: if largest > 0.0 {
+            abs_diff / largest
+        } else {
+            abs_diff
+        },
+        baseline_product_after: baseline.product_after,
+    })
+}

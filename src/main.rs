@@ -1,0 +1,220 @@
+//! The `hairtrigger` command line. Every subcommand is a thin layer over a
+//! library experiment; `--json` prints one JSON object per line.
+
+use clap::{Parser, Subcommand};
+use hairtrigger::experiments::chain::run_chain;
+use hairtrigger::experiments::equiv::{run_equiv, EquivConfig};
+use hairtrigger::experiments::output::json_line;
+use hairtrigger::experiments::reproduce::{reproduce, ReproduceConfig, Scale};
+use hairtrigger::{Architecture, Result};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "hairtrigger",
+    version,
+    about = "Same function, different gradient step: forward-equivalent reparameterizations and hair-trigger models"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply every forward-equivalent reparameterization to a random network and measure what changes.
+    Equiv {
+        /// Layer widths, input first, e.g. 16,64,64,10.
+        #[arg(long, default_value = "16,64,64,10")]
+        arch: String,
+        /// Hidden activation: identity, relu, leaky_relu[:slope], tanh, gelu.
+        #[arg(long, default_value = "relu")]
+        act: String,
+        /// Seed for the network, the data and the constructions.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Build networks without biases.
+        #[arg(long)]
+        no_bias: bool,
+        /// Random inputs on which forward and post-step outputs are compared.
+        #[arg(long, default_value_t = 10_000)]
+        probes: usize,
+        /// Learning rate of the SGD step.
+        #[arg(long, default_value_t = 1e-4)]
+        eta: f64,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One SGD step on the scalar chain f(x) = w2 w1 x at (c, 1/c): simulated vs closed form.
+    Chain {
+        /// Rescaling c > 0.
+        #[arg(long = "c", default_value_t = 10.0, allow_negative_numbers = true)]
+        c: f64,
+        /// Learning rate.
+        #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
+        eta: f64,
+        /// Input x.
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+        x: f64,
+        /// Target y.
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        y: f64,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run every check and write data, figures and REPORT.md under plots/.
+    Reproduce {
+        /// Sub-minute smoke run.
+        #[arg(long, conflicts_with = "full")]
+        quick: bool,
+        /// Publication-scale run.
+        #[arg(long)]
+        full: bool,
+        /// Output folder.
+        #[arg(long, default_value = "plots")]
+        out: String,
+        /// Base seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print the report rows as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or("n/a".into(), |v| format!("{v:.3e}"))
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Equiv {
+            arch,
+            act,
+            seed,
+            no_bias,
+            probes,
+            eta,
+            json,
+        } => {
+            let arch = Architecture::parse(&arch, &act, !no_bias)?;
+            let cfg = EquivConfig::new(arch, seed, probes, 32, 8, eta)?;
+            let records = run_equiv(&cfg)?;
+            if json {
+                for r in &records {
+                    println!("{}", json_line(r)?);
+                }
+            } else {
+                println!(
+                    "network {} ({}, bias {}), seed {seed}, {probes} probe inputs, SGD η = {eta:e} on 32 random samples (f64)",
+                    cfg.arch().widths_string(),
+                    cfg.arch().activation(),
+                    cfg.arch().bias()
+                );
+                println!(
+                    "{:<17} {:>6} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}",
+                    "construction",
+                    "layer",
+                    "fwd abs",
+                    "fwd rel",
+                    "|∇| change",
+                    "NTK change",
+                    "post-step",
+                    "div/step"
+                );
+                for r in &records {
+                    if !r.applicable {
+                        println!(
+                            "{:<17} not applicable: {}",
+                            r.construction,
+                            r.reason.as_deref().unwrap_or("")
+                        );
+                        continue;
+                    }
+                    println!(
+                        "{:<17} {:>6} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}{}",
+                        r.construction,
+                        r.hidden_layer,
+                        fmt_opt(r.forward_max_abs),
+                        fmt_opt(r.forward_max_rel),
+                        fmt_opt(r.grad_norm_rel_change),
+                        fmt_opt(r.ntk_rel_change),
+                        fmt_opt(r.post_step_divergence_abs),
+                        fmt_opt(r.post_step_vs_base_step),
+                        if r.isometry { "  (isometry)" } else { "" }
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Chain { c, eta, x, y, json } => {
+            let r = run_chain(c, eta, x, y)?;
+            if json {
+                println!("{}", json_line(&r)?);
+            } else {
+                println!(
+                    "scalar chain (w1, w2) = ({c}, {}), x = {x}, y = {y}, η = {eta:e}",
+                    1.0 / c
+                );
+                println!("post-step product, simulated   : {:.17e}", r.simulated);
+                println!("post-step product, closed form : {:.17e}", r.closed_form);
+                println!(
+                    "difference                     : {:.3e} ({:.3e} of the largest term {:.3e})",
+                    r.abs_diff, r.rel_diff, r.largest_term
+                );
+                println!(
+                    "same function at (1, 1)        : {:.17e}",
+                    r.baseline_product_after
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reproduce {
+            quick,
+            full,
+            out,
+            seed,
+            json,
+        } => {
+            let scale = match (quick, full) {
+                (true, _) => Scale::Quick,
+                (_, true) => Scale::Full,
+                _ => Scale::Default,
+            };
+            let cfg = ReproduceConfig::new(&out, scale, seed, true)?;
+            let rows = reproduce(&cfg)?;
+            for r in &rows {
+                if json {
+                    println!("{}", json_line(r)?);
+                } else {
+                    println!(
+                        "[{}] {:<6} {:.3e} ({}) {}",
+                        if r.pass { "PASS" } else { "FAIL" },
+                        r.claim,
+                        r.value,
+                        r.tolerance,
+                        r.measured
+                    );
+                }
+            }
+            println!("wrote {out}/REPORT.md");
+            Ok(if rows.iter().all(|r| r.pass) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}

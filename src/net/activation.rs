@@ -1,0 +1,248 @@
+//! Elementwise activations `σ` with their first and second derivatives.
+//!
+//! | name        | σ(z)                    | σ'(z)                  | σ''(z)               |
+//! |-------------|-------------------------|------------------------|----------------------|
+//! | identity    | z                       | 1                      | 0                    |
+//! | relu        | max(z, 0)               | 1[z > 0]               | 0 (a.e.)             |
+//! | leaky relu  | z if z > 0 else a·z     | 1 or a                 | 0 (a.e.)             |
+//! | tanh        | tanh z                  | 1 − tanh² z            | −2 tanh z (1 − tanh² z) |
+//! | gelu        | z Φ(z)                  | Φ(z) + z φ(z)          | φ(z) (2 − z²)        |
+//!
+//! GELU is the exact (erf) form, `Φ` the standard normal CDF and `φ` its density.
+//! The symmetry properties used by the reparameterizations (claim C1) are
+//! [`Activation::is_positively_homogeneous`] (`σ(αz) = ασ(z)` for α > 0) and
+//! [`Activation::is_odd`] (`σ(−z) = −σ(z)`).
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+const INV_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
+const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+
+/// A hidden-layer activation function.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Activation {
+    /// `σ(z) = z`: the network is a deep linear network.
+    Identity,
+    /// `σ(z) = max(z, 0)`.
+    Relu,
+    /// `σ(z) = z` for `z > 0`, `slope · z` otherwise (`slope ≥ 0`).
+    LeakyRelu { slope: f64 },
+    /// `σ(z) = tanh z`.
+    Tanh,
+    /// `σ(z) = z Φ(z)` (exact, erf-based).
+    Gelu,
+}
+
+impl Activation {
+    /// `σ(z)`.
+    #[inline]
+    pub fn apply(self, z: f64) -> f64 {
+        match self {
+            Activation::Identity => z,
+            Activation::Relu => z.max(0.0),
+            Activation::LeakyRelu { slope } => {
+                if z > 0.0 {
+                    z
+                } else {
+                    slope * z
+                }
+            }
+            Activation::Tanh => z.tanh(),
+            Activation::Gelu => z * normal_cdf(z),
+        }
+    }
+
+    /// `σ'(z)`; at the kink of ReLU / leaky ReLU the right derivative at 0 is
+    /// taken as the left one (`1[z > 0]`), the PyTorch convention.
+    #[inline]
+    pub fn derivative(self, z: f64) -> f64 {
+        match self {
+            Activation::Identity => 1.0,
+            Activation::Relu => {
+                if z > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::LeakyRelu { slope } => {
+                if z > 0.0 {
+                    1.0
+                } else {
+                    slope
+                }
+            }
+            Activation::Tanh => {
+                let t = z.tanh();
+                1.0 - t * t
+            }
+            Activation::Gelu => normal_cdf(z) + z * normal_pdf(z),
+        }
+    }
+
+    /// `σ''(z)` (zero almost everywhere for the piecewise-linear ones).
+    #[inline]
+    pub fn second_derivative(self, z: f64) -> f64 {
+        match self {
+            Activation::Identity | Activation::Relu | Activation::LeakyRelu { .. } => 0.0,
+            Activation::Tanh => {
+                let t = z.tanh();
+                -2.0 * t * (1.0 - t * t)
+            }
+            Activation::Gelu => normal_pdf(z) * (2.0 - z * z),
+        }
+    }
+
+    /// `σ(αz) = α σ(z)` for every `α > 0`.
+    pub fn is_positively_homogeneous(self) -> bool {
+        matches!(
+            self,
+            Activation::Identity | Activation::Relu | Activation::LeakyRelu { .. }
+        )
+    }
+
+    /// `σ(−z) = −σ(z)`.
+    pub fn is_odd(self) -> bool {
+        matches!(self, Activation::Identity | Activation::Tanh)
+    }
+
+    /// `σ` is linear, so layers compose into a single matrix.
+    pub fn is_linear(self) -> bool {
+        matches!(self, Activation::Identity)
+    }
+
+    /// Short lowercase name, the one accepted by [`Activation::parse`].
+    pub fn name(self) -> String {
+        match self {
+            Activation::Identity => "identity".into(),
+            Activation::Relu => "relu".into(),
+            Activation::LeakyRelu { slope } => format!("leaky_relu:{slope}"),
+            Activation::Tanh => "tanh".into(),
+            Activation::Gelu => "gelu".into(),
+        }
+    }
+
+    /// Parse `identity | linear | relu | leaky_relu[:slope] | tanh | gelu`
+    /// (default leaky slope 0.01).
+    pub fn parse(s: &str) -> Result<Self> {
+        let lower = s.trim().to_ascii_lowercase();
+        let (head, arg) = match lower.split_once(':') {
+            Some((h, a)) => (h, Some(a)),
+            None => (lower.as_str(), None),
+        };
+        let bad = |reason: &str| Error::Parse {
+            what: "activation",
+            input: s.to_string(),
+            reason: reason.to_string(),
+        };
+        let act = match (head, arg) {
+            ("identity" | "linear", None) => Activation::Identity,
+            ("relu", None) => Activation::Relu,
+            ("tanh", None) => Activation::Tanh,
+            ("gelu", None) => Activation::Gelu,
+            ("leaky_relu" | "leaky-relu" | "leakyrelu", a) => {
+                let slope = match a {
+                    None => 0.01,
+                    Some(a) => a.parse::<f64>().map_err(|e| bad(&format!("slope: {e}")))?,
+                };
+                Activation::LeakyRelu { slope }
+            }
+            _ => {
+                return Err(bad(
+                    "expected identity, relu, leaky_relu[:slope], tanh or gelu",
+                ))
+            }
+        };
+        act.check()
+    }
+
+    /// Validate the activation's own parameter (the leaky slope).
+    pub fn check(self) -> Result<Self> {
+        if let Activation::LeakyRelu { slope } = self {
+            if !(slope.is_finite() && slope >= 0.0) {
+                return Err(Error::InvalidParameter {
+                    name: "leaky_relu slope",
+                    value: slope,
+                    expected: "must be finite and >= 0",
+                });
+            }
+        }
+        Ok(self)
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// Standard normal CDF `Φ(z) = ½ (1 + erf(z/√2))`.
+#[inline]
+fn normal_cdf(z: f64) -> f64 {
+    0.5 * (1.0 + statrs::function::erf::erf(z * INV_SQRT_2))
+}
+
+/// Standard normal density `φ(z)`.
+#[inline]
+fn normal_pdf(z: f64) -> f64 {
+    INV_SQRT_2PI * (-0.5 * z * z).exp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Activation; 5] = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::LeakyRelu { slope: 0.1 },
+        Activation::Tanh,
+        Activation::Gelu,
+    ];
+
+    #[test]
+    fn derivatives_match_central_differences() {
+        let h = 1e-5;
+        for act in ALL {
+            for &z in &[-2.3, -0.7, 0.4, 1.9] {
+                let fd1 = (act.apply(z + h) - act.apply(z - h)) / (2.0 * h);
+                let fd2 = (act.derivative(z + h) - act.derivative(z - h)) / (2.0 * h);
+                assert!((fd1 - act.derivative(z)).abs() < 1e-8, "{act} σ' at {z}");
+                assert!(
+                    (fd2 - act.second_derivative(z)).abs() < 1e-8,
+                    "{act} σ'' at {z}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn symmetry_flags_hold() {
+        for act in ALL {
+            for &z in &[-1.5, -0.2, 0.3, 2.0] {
+                if act.is_positively_homogeneous() {
+                    assert!((act.apply(3.0 * z) - 3.0 * act.apply(z)).abs() < 1e-12);
+                }
+                if act.is_odd() {
+                    assert!((act.apply(-z) + act.apply(z)).abs() < 1e-15);
+                }
+            }
+        }
+        assert!(!Activation::Gelu.is_positively_homogeneous());
+        assert!(!Activation::Relu.is_odd());
+    }
+
+    #[test]
+    fn parse_round_trips_and_rejects() {
+        for act in ALL {
+            assert_eq!(Activation::parse(&act.name()).unwrap(), act);
+        }
+        assert!(Activation::parse("sigmoid").is_err());
+        assert!(Activation::parse("leaky_relu:-1").is_err());
+        assert!(Activation::parse("leaky_relu:nan").is_err());
+    }
+}

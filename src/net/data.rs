@@ -1,0 +1,114 @@
+//! A validated data set `D = {(x_n, y_n)}_{n=1..N}`: inputs as the rows of an
+//! `N × d` matrix and targets that also fix the loss (see [`crate::net::LossKind`]).
+
+use crate::error::{Error, Result};
+use crate::net::{LossKind, Mlp};
+use ndarray::Array2;
+
+/// Targets of a data set. Their kind selects the loss: real vectors use the
+/// squared error, class labels the softmax cross-entropy.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Targets {
+    /// `y_n ∈ R^k` as the rows of an `N × k` matrix (loss `½‖f − y‖²`).
+    Regression(Array2<f64>),
+    /// `y_n ∈ {0, …, k−1}` (loss `−log softmax(f)_y`).
+    Classes(Vec<usize>),
+}
+
+impl Targets {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        match self {
+            Targets::Regression(y) => y.nrows(),
+            Targets::Classes(c) => c.len(),
+        }
+    }
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The loss these targets call for.
+    pub fn loss_kind(&self) -> LossKind {
+        match self {
+            Targets::Regression(_) => LossKind::Mse,
+            Targets::Classes(_) => LossKind::SoftmaxCrossEntropy,
+        }
+    }
+}
+
+/// Inputs and targets, checked for matching sizes and finite values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    x: Array2<f64>,
+    targets: Targets,
+}
+
+impl Dataset {
+    /// Validate and build. `name` is used in error messages ("update set").
+    pub fn new(name: &'static str, x: Array2<f64>, targets: Targets) -> Result<Self> {
+        if x.nrows() == 0 {
+            return Err(Error::EmptyData(name));
+        }
+        if targets.len() != x.nrows() {
+            return Err(Error::DimensionMismatch {
+                context: "number of targets vs number of inputs",
+                expected: x.nrows(),
+                got: targets.len(),
+            });
+        }
+        if x.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite(format!("{name} inputs")));
+        }
+        if let Targets::Regression(y) = &targets {
+            if y.iter().any(|v| !v.is_finite()) {
+                return Err(Error::NonFinite(format!("{name} targets")));
+            }
+        }
+        Ok(Self { x, targets })
+    }
+
+    /// Inputs, `N × d`.
+    pub fn x(&self) -> &Array2<f64> {
+        &self.x
+    }
+    /// Targets.
+    pub fn targets(&self) -> &Targets {
+        &self.targets
+    }
+    /// `N`.
+    pub fn len(&self) -> usize {
+        self.x.nrows()
+    }
+    /// Always false: a validated data set has at least one sample.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Error unless `net` accepts these inputs and produces outputs the targets fit.
+    pub fn check_compatible(&self, net: &Mlp) -> Result<()> {
+        if self.x.ncols() != net.input_dim() {
+            return Err(Error::DimensionMismatch {
+                context: "data input dimension vs network input dimension",
+                expected: net.input_dim(),
+                got: self.x.ncols(),
+            });
+        }
+        let k = net.output_dim();
+        match &self.targets {
+            Targets::Regression(y) if y.ncols() != k => Err(Error::DimensionMismatch {
+                context: "regression target dimension vs network output dimension",
+                expected: k,
+                got: y.ncols(),
+            }),
+            Targets::Classes(c) => match c.iter().enumerate().find(|(_, &l)| l >= k) {
+                Some((sample, &label)) => Err(Error::LabelOutOfRange {
+                    sample,
+                    label,
+                    classes: k,
+                }),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The forward pass `h_0 = x`, `z_l = W_l h_{l−1} + b_l`, `h_l = σ(z_l)`
+//! (`l < L`), `f = z_L`, batched over the rows of `X`.
+
+use crate::error::Result;
+use crate::kernels;
+use crate::net::Mlp;
+use ndarray::{Array2, ArrayView2};
+
+/// Everything the backward pass needs: the input `h_{l−1}` and the
+/// pre-activation `z_l` of every layer (`inputs[0] = X`, `pre[L−1] = f`).
+#[derive(Clone, Debug)]
+pub struct ForwardCache {
+    /// `h_{l−1}` for `l = 1..L`, each `N × n_{l−1}`.
+    pub inputs: Vec<Array2<f64>>,
+    /// `z_l` for `l = 1..L`, each `N × n_l`.
+    pub pre: Vec<Array2<f64>>,
+}
+
+impl ForwardCache {
+    /// The network output `f = z_L`.
+    pub fn output(&self) -> &Array2<f64> {
+        self.pre.last().expect("a network has at least one layer")
+    }
+}
+
+impl Mlp {
+    /// `f_θ(X)`, one row per input row. Errors on a wrong input dimension.
+    pub fn forward(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        Ok(self.forward_cache(x)?.pre.pop().expect("non-empty"))
+    }
+
+    /// The forward pass keeping every layer's input and pre-activation.
+    pub fn forward_cache(&self, x: ArrayView2<f64>) -> Result<ForwardCache> {
+        if x.ncols() != self.input_dim() {
+            return Err(crate::Error::DimensionMismatch {
+                context: "input dimension",
+                expected: self.input_dim(),
+                got: x.ncols(),
+            });
+        }
+        let depth = self.depth();
+        let mut inputs = Vec::with_capacity(depth);
+        let mut pre = Vec::with_capacity(depth);
+        let mut h = x.to_owned();
+        for (l, layer) in self.layers().iter().enumerate() {
+            let z = kernels::affine(
+                h.view(),
+                layer.weight.view(),
+                layer.bias.as_ref().map(|b| b.view()),
+            );
+            let next = (l + 1 < depth).then(|| kernels::activate(&z, self.activation()));
+            inputs.push(h);
+            pre.push(z);
+            match next {
+                Some(n) => h = n,
+                None => break,
+            }
+        }
+        Ok(ForwardCache { inputs, pre })
+    }
+}

@@ -1,0 +1,113 @@
+//! One-step updates `θ⁺ = θ + Δθ` on an update set `D`.
+//!
+//! * SGD (full batch): `Δθ = −η ∇L_D(θ)`.
+//! * Adam's first step (PyTorch semantics, zero-initialised moments, bias
+//!   corrected): `m = (1−β₁) g`, `v = (1−β₂) g²`, `m̂ = m/(1−β₁) = g`,
+//!   `v̂ = v/(1−β₂) = g²`, `Δθ = −η m̂ / (√v̂ + ε) ≈ −η sign(g)`.
+//!
+//! The paper's setting is SGD with `η = 10⁻⁴` on `N = 32` benign samples.
+
+use crate::error::{check_positive, Error, Result};
+use crate::net::{gradient, Dataset, Mlp};
+use serde::{Deserialize, Serialize};
+
+/// Which one-step rule to apply.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum UpdateRule {
+    /// `Δθ = −η g`.
+    Sgd,
+    /// Adam's first step `Δθ = −η ĝ/(|ĝ| + ε)` with bias correction.
+    AdamFirstStep { beta1: f64, beta2: f64, eps: f64 },
+}
+
+impl UpdateRule {
+    /// Adam with PyTorch's defaults `β₁ = 0.9`, `β₂ = 0.999`, `ε = 10⁻⁸`.
+    pub fn adam_default() -> Self {
+        UpdateRule::AdamFirstStep {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
+
+/// A validated step configuration: `η` finite and positive, Adam's
+/// `β ∈ [0, 1)` and `ε > 0`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct StepConfig {
+    eta: f64,
+    rule: UpdateRule,
+}
+
+impl StepConfig {
+    /// Validate `η` and the rule's constants.
+    pub fn new(eta: f64, rule: UpdateRule) -> Result<Self> {
+        if !(eta.is_finite() && eta > 0.0) {
+            return Err(Error::InvalidLearningRate(eta));
+        }
+        if let UpdateRule::AdamFirstStep { beta1, beta2, eps } = rule {
+            for (name, b) in [("adam beta1", beta1), ("adam beta2", beta2)] {
+                if !(b.is_finite() && (0.0..1.0).contains(&b)) {
+                    return Err(Error::InvalidParameter {
+                        name,
+                        value: b,
+                        expected: "must be in [0, 1)",
+                    });
+                }
+            }
+            check_positive("adam eps", eps)?;
+        }
+        Ok(Self { eta, rule })
+    }
+    /// Plain SGD with learning rate `eta`.
+    pub fn sgd(eta: f64) -> Result<Self> {
+        Self::new(eta, UpdateRule::Sgd)
+    }
+    /// Learning rate `η`.
+    pub fn eta(&self) -> f64 {
+        self.eta
+    }
+    /// The rule.
+    pub fn rule(&self) -> UpdateRule {
+        self.rule
+    }
+}
+
+/// The result of one step.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// `θ⁺`.
+    pub updated: Mlp,
+    /// `Δθ = θ⁺ − θ`.
+    pub delta: Mlp,
+    /// `L_D(θ)` before the step.
+    pub loss_before: f64,
+}
+
+/// The step `Δθ` a rule takes for gradient `g` (no data access).
+pub fn step_from_gradient(grad: &Mlp, cfg: &StepConfig) -> Mlp {
+    let eta = cfg.eta;
+    match cfg.rule {
+        UpdateRule::Sgd => grad.map(|g| -eta * g),
+        UpdateRule::AdamFirstStep { beta1, beta2, eps } => grad.map(|g| {
+            let m_hat = ((1.0 - beta1) * g) / (1.0 - beta1);
+            let v_hat = ((1.0 - beta2) * g * g) / (1.0 - beta2);
+            -eta * m_hat / (v_hat.sqrt() + eps)
+        }),
+    }
+}
+
+/// Take one step of `cfg` on `data` from `net`.
+pub fn one_step(net: &Mlp, data: &Dataset, cfg: &StepConfig) -> Result<Step> {
+    let (loss_before, grad) = gradient(net, data)?;
+    let delta = step_from_gradient(&grad, cfg);
+    let mut updated = net.clone();
+    updated.axpy(1.0, &delta)?;
+    updated.check_finite("updated parameters")?;
+    Ok(Step {
+        updated,
+        delta,
+        loss_before,
+    })
+}
