@@ -1,0 +1,127 @@
+//! The `hairtrigger` binary end to end.
+
+use std::process::Command;
+
+fn hairtrigger(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hairtrigger"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let (ok, out, _) = hairtrigger(&["--help"]);
+    assert!(ok);
+    for sub in ["equiv", "chain", "reproduce"] {
+        assert!(
+            out.lines().any(|l| l.trim_start().starts_with(sub)),
+            "{sub} missing:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn equiv_json_has_stable_fields_and_meets_the_tolerances() {
+    let (ok, out, err) = hairtrigger(&[
+        "equiv",
+        "--arch",
+        "8,24,24,5",
+        "--act",
+        "relu",
+        "--seed",
+        "7",
+        "--probes",
+        "2000",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let records: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 7);
+    for r in &records {
+        for key in [
+            "construction",
+            "applicable",
+            "forward_max_rel",
+            "grad_norm_rel_change",
+            "ntk_rel_change",
+            "post_step_divergence_abs",
+            "isometry",
+        ] {
+            assert!(r.get(key).is_some(), "field {key} missing in {r}");
+        }
+        if r["applicable"].as_bool().unwrap() {
+            assert!(r["forward_max_rel"].as_f64().unwrap() <= 1e-10);
+            let div = r["post_step_vs_base_step"].as_f64().unwrap();
+            if r["isometry"].as_bool().unwrap() {
+                assert!(r["post_step_divergence_rel"].as_f64().unwrap() <= 1e-10);
+            } else {
+                assert!(div >= 1e-6, "{r}");
+            }
+        }
+    }
+    // ReLU: positive scaling, permutation, split, dormant, cancelling pair apply.
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r["applicable"].as_bool().unwrap())
+            .count(),
+        5
+    );
+}
+
+#[test]
+fn chain_agrees_with_the_closed_form() {
+    let (ok, out, _) = hairtrigger(&[
+        "chain", "--c", "10", "--eta", "1e-4", "--x", "1", "--y", "0", "--json",
+    ]);
+    assert!(ok);
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(r["rel_diff"].as_f64().unwrap() <= 1e-12);
+    let expected = 1.0 - 1e-4 * (100.0 + 0.01) + 1e-8;
+    assert!((r["closed_form"].as_f64().unwrap() - expected).abs() < 1e-15);
+}
+
+#[test]
+fn bad_input_exits_with_a_message_naming_the_value() {
+    let (ok, _, err) = hairtrigger(&["equiv", "--arch", "16,0,10"]);
+    assert!(!ok);
+    assert!(err.contains("width 0 at layer 1"), "{err}");
+    let (ok, _, err) = hairtrigger(&["chain", "--c", "-1"]);
+    assert!(!ok);
+    assert!(err.contains("-1"), "{err}");
+    let (ok, _, err) = hairtrigger(&["equiv", "--eta", "NaN"]);
+    assert!(!ok);
+    assert!(err.contains("NaN"), "{err}");
+    let (ok, _, err) = hairtrigger(&["equiv", "--act", "softsign"]);
+    assert!(!ok);
+    assert!(err.contains("softsign"), "{err}");
+}
+
+#[test]
+fn reproduce_quick_writes_a_report_without_fail() {
+    let dir = std::env::temp_dir().join(format!("hairtrigger-repro-{}", std::process::id()));
+    let (ok, out, err) = hairtrigger(&["reproduce", "--quick", "--out", dir.to_str().unwrap()]);
+    assert!(ok, "{out}\n{err}");
+    let report = std::fs::read_to_string(dir.join("REPORT.md")).unwrap();
+    assert!(report.contains("PASS"));
+    assert!(!report.contains("FAIL"), "{report}");
+    for f in [
+        "equiv.csv",
+        "equiv.json",
+        "chain.csv",
+        "chain.json",
+        "chain_post_step.svg",
+        "report.json",
+    ] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+}

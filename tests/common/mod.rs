@@ -1,0 +1,40 @@
+//! Helpers shared by the integration tests (included with `mod common;`).
+#![allow(dead_code)]
+
+use hairtrigger::experiments::random_update_set;
+use hairtrigger::rng::seeded;
+use hairtrigger::{Activation, Architecture, Dataset, Mlp};
+
+pub const ACTIVATIONS: [Activation; 5] = [
+    Activation::Identity,
+    Activation::Relu,
+    Activation::LeakyRelu { slope: 0.1 },
+    Activation::Tanh,
+    Activation::Gelu,
+];
+
+/// A seeded random network and a random update set of `n` samples for it.
+pub fn net_and_data(
+    widths: &[usize],
+    act: Activation,
+    bias: bool,
+    seed: u64,
+    n: usize,
+) -> (Mlp, Dataset) {
+    let arch = Architecture::new(widths.to_vec(), act, bias).unwrap();
+    let net = Mlp::random(&arch, &mut seeded(seed, 0));
+    let data = random_update_set(&net, n, &mut seeded(seed, 1)).unwrap();
+    (net, data)
+}
+
+/// `‖a − b‖ / max(‖a‖, ‖b‖)` over flat parameter vectors.
+pub fn rel_err(a: &Mlp, b: &Mlp) -> f64 {
+    let (fa, fb) = (a.to_flat(), b.to_flat());
+    let diff = (&fa - &fb).mapv(|v| v * v).sum().sqrt();
+    let scale = fa.dot(&fa).sqrt().max(fb.dot(&fb).sqrt());
+    if scale == 0.0 {
+        diff
+    } else {
+        diff / scale
+    }
+}

@@ -1,0 +1,307 @@
+//! Property tests for every forward-equivalent reparameterization (claim C1),
+//! over random architectures (widths 1..=64, 1..=4 hidden layers), activations
+//! and parameters:
+//!
+//! * the forward pass is unchanged: `max|f' − f| ≤ 1e-10 · max|f|` (f64);
+//! * the gradient changes exactly as the transformation law in
+//!   `paper-notes/reparameterizations.md` predicts (relative error ≤ 1e-10),
+//!   and where that law predicts a change (`α ≠ 1`, `β ∉ {0,1}`, new units), the
+//!   measured gradient differs from the original;
+//! * isometries (permutation, sign flip) give the same function after one step.
+
+mod common;
+
+use common::{net_and_data, rel_err};
+use hairtrigger::experiments::gaussian_inputs;
+use hairtrigger::net::{gradient, loss_value, Layer};
+use hairtrigger::reparam::*;
+use hairtrigger::rng::seeded;
+use hairtrigger::update::{one_step, StepConfig};
+use hairtrigger::{Activation, Dataset, Mlp};
+use ndarray::{Array1, Array2, Axis};
+use proptest::prelude::*;
+use rand::Rng;
+
+const FWD_TOL: f64 = 1e-10;
+const GRAD_TOL: f64 = 1e-10;
+
+/// Widths `[d, n_1..n_h, k]` with 1..=4 hidden layers and every width in 1..=64.
+fn widths() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1usize..=64, 3..=6)
+}
+
+/// Forward deviation on 64 random inputs, relative to `max|f|`.
+fn forward_rel_dev(a: &Mlp, b: &Mlp, seed: u64) -> f64 {
+    let x = gaussian_inputs(&mut seeded(seed, 77), 64, a.input_dim());
+    let fa = a.forward(x.view()).unwrap();
+    let fb = b.forward(x.view()).unwrap();
+    let dev = (&fa - &fb).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let scale = fa.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if scale == 0.0 {
+        dev
+    } else {
+        dev / scale
+    }
+}
+
+fn grads(net: &Mlp, data: &Dataset) -> Mlp {
+    gradient(net, data).unwrap().1
+}
+
+/// Apply `f(weight_in, bias_in, weight_out)` to a copy of a gradient's layers
+/// around hidden layer `l` to build the predicted gradient.
+fn predict(g: &Mlp, l: usize, f: impl FnOnce(&mut Layer, &mut Layer)) -> Mlp {
+    let mut p = g.clone();
+    let layers = p.layers_mut();
+    let (a, b) = layers.split_at_mut(l);
+    f(&mut a[l - 1], &mut b[0]);
+    p
+}
+
+/// The update set's loss after one SGD step, to compare post-step futures.
+fn post_step_outputs(net: &Mlp, data: &Dataset, seed: u64) -> Array2<f64> {
+    let plus = one_step(net, data, &StepConfig::sgd(1e-3).unwrap())
+        .unwrap()
+        .updated;
+    let x = gaussian_inputs(&mut seeded(seed, 78), 64, net.input_dim());
+    plus.forward(x.view()).unwrap()
+}
+
+fn pick_hidden(widths: &[usize], seed: u64) -> usize {
+    seeded(seed, 5).random_range(1..=widths.len() - 2)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    #[test]
+    fn positive_scaling(w in widths(), seed in any::<u64>(), leaky in any::<bool>()) {
+        let act = if leaky { Activation::LeakyRelu { slope: 0.2 } } else { Activation::Relu };
+        let (net, data) = net_and_data(&w, act, true, seed, 6);
+        let l = pick_hidden(&w, seed);
+        let mut rng = seeded(seed, 6);
+        let alphas: Vec<f64> = (0..w[l]).map(|_| rng.random_range(-2.0..2.0f64).exp()).collect();
+        let twin = scale_units(&net, l, &alphas).unwrap();
+        prop_assert!(forward_rel_dev(&net, &twin, seed) <= FWD_TOL);
+        let g = grads(&net, &data);
+        let want = predict(&g, l, |inc, out| {
+            for (j, &a) in alphas.iter().enumerate() {
+                inc.weight.row_mut(j).mapv_inplace(|v| v / a);
+                if let Some(b) = inc.bias.as_mut() { b[j] /= a; }
+                out.weight.column_mut(j).mapv_inplace(|v| v * a);
+            }
+        });
+        let got = grads(&twin, &data);
+        prop_assert!(rel_err(&got, &want) <= GRAD_TOL, "law violated: {:e}", rel_err(&got, &want));
+        if rel_err(&want, &g) > 1e-6 {
+            prop_assert!(rel_err(&got, &g) > 1e-6, "gradient did not change");
+        }
+    }
+
+    #[test]
+    fn sign_flip_is_an_isometry(w in widths(), seed in any::<u64>(), tanh in any::<bool>()) {
+        let act = if tanh { Activation::Tanh } else { Activation::Identity };
+        let (net, data) = net_and_data(&w, act, true, seed, 6);
+        let l = pick_hidden(&w, seed);
+        let mut rng = seeded(seed, 6);
+        let flips: Vec<bool> = (0..w[l]).map(|_| rng.random_bool(0.5)).collect();
+        let twin = flip_signs(&net, l, &flips).unwrap();
+        prop_assert!(forward_rel_dev(&net, &twin, seed) <= FWD_TOL);
+        let g = grads(&net, &data);
+        let want = predict(&g, l, |inc, out| {
+            for (j, &f) in flips.iter().enumerate() {
+                if f {
+                    inc.weight.row_mut(j).mapv_inplace(|v| -v);
+                    if let Some(b) = inc.bias.as_mut() { b[j] = -b[j]; }
+                    out.weight.column_mut(j).mapv_inplace(|v| -v);
+                }
+            }
+        });
+        prop_assert!(rel_err(&grads(&twin, &data), &want) <= GRAD_TOL);
+        let (a, b) = (post_step_outputs(&net, &data, seed), post_step_outputs(&twin, &data, seed));
+        let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        prop_assert!((&a - &b).iter().all(|d| d.abs() <= FWD_TOL * scale));
+    }
+
+    #[test]
+    fn permutation_is_an_isometry(w in widths(), seed in any::<u64>(), act_i in 0usize..5) {
+        let act = common::ACTIVATIONS[act_i];
+        let (net, data) = net_and_data(&w, act, true, seed, 6);
+        let l = pick_hidden(&w, seed);
+        let mut perm: Vec<usize> = (0..w[l]).collect();
+        rand::seq::SliceRandom::shuffle(perm.as_mut_slice(), &mut seeded(seed, 6));
+        let twin = permute_units(&net, l, &perm).unwrap();
+        prop_assert!(forward_rel_dev(&net, &twin, seed) <= FWD_TOL);
+        let g = grads(&net, &data);
+        let want = predict(&g, l, |inc, out| {
+            inc.weight = inc.weight.select(Axis(0), &perm);
+            if let Some(b) = inc.bias.as_mut() { *b = b.select(Axis(0), &perm); }
+            out.weight = out.weight.select(Axis(1), &perm);
+        });
+        prop_assert!(rel_err(&grads(&twin, &data), &want) <= GRAD_TOL);
+        let (a, b) = (post_step_outputs(&net, &data, seed), post_step_outputs(&twin, &data, seed));
+        let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        prop_assert!((&a - &b).iter().all(|d| d.abs() <= FWD_TOL * scale));
+    }
+
+    #[test]
+    fn linear_chain_rescaling(w in widths(), seed in any::<u64>()) {
+        let (net, data) = net_and_data(&w, Activation::Identity, true, seed, 6);
+        let l = pick_hidden(&w, seed);
+        let n = w[l];
+        let mut rng = seeded(seed, 6);
+        // A = D + G with a dominant diagonal: invertible and moderately conditioned.
+        let a = Array2::from_shape_fn((n, n), |(i, j)| {
+            let g = 0.2 * rng.random_range(-1.0..1.0f64) / (n as f64).sqrt();
+            if i == j { 1.5 + rng.random_range(0.0..1.0f64) + g } else { g }
+        });
+        let twin = rescale_linear_chain(&net, l, &a).unwrap();
+        prop_assert!(forward_rel_dev(&net, &twin, seed) <= FWD_TOL);
+        let a_inv = hairtrigger::kernels::linalg::inverse(&a).unwrap();
+        let g = grads(&net, &data);
+        let want = predict(&g, l, |inc, out| {
+            inc.weight = a_inv.t().dot(&inc.weight);
+            if let Some(b) = inc.bias.as_mut() { *b = a_inv.t().dot(b); }
+            out.weight = out.weight.dot(&a.t());
+        });
+        let got = grads(&twin, &data);
+        prop_assert!(rel_err(&got, &want) <= 1e-9, "law violated: {:e}", rel_err(&got, &want));
+        prop_assert!(rel_err(&got, &g) > 1e-6, "gradient did not change");
+    }
+
+    #[test]
+    fn unit_splitting(w in widths(), seed in any::<u64>(), act_i in 0usize..5, beta in 0.05f64..0.95) {
+        let act = common::ACTIVATIONS[act_i];
+        let (net, data) = net_and_data(&w, act, true, seed, 6);
+        let l = pick_hidden(&w, seed);
+        let j = seeded(seed, 6).random_range(0..w[l]);
+        let twin = split_unit(&net, l, j, beta).unwrap();
+        prop_assert_eq!(twin.layers()[l - 1].n_out(), w[l] + 1);
+        prop_assert!(forward_rel_dev(&net, &twin, seed) <= FWD_TOL);
+        let g = grads(&net, &data);
+        let got = grads(&twin, &data);
+        // Law: the original unit's incoming gradient scales by (1−β), the copy's
+        // is β times it; both outgoing gradients equal the original's.
+        let (gi, go) = (&g.layers()[l - 1], &g.layers()[l]);
+        let (ti, to) = (&got.layers()[l - 1], &got.layers()[l]);
+        let scale = g.norm().max(1e-300);
+        let close = |a: ndarray::ArrayView1<f64>, b: &Array1<f64>| (&a - b).iter().all(|d| d.abs() <= GRAD_TOL * scale);
+        prop_assert!(close(ti.weight.row(j), &(&gi.weight.row(j) * (1.0 - beta))));
+        prop_assert!(close(ti.weight.row(w[l]), &(&gi.weight.row(j) * beta)));
+        prop_assert!(close(to.weight.column(j), &go.weight.column(j).to_owned()));
+        prop_assert!(close(to.weight.column(w[l]), &go.weight.column(j).to_owned()));
+        // Norm law: ‖g'‖² − ‖g‖² = ‖g_v‖² − 2β(1−β)(‖g_u‖² + g_b²), so the step
+        // changes whenever the right side is non-zero.
+        let gu = gi.weight.row(j).mapv(|v| v * v).sum() + gi.bias.as_ref().map_or(0.0, |b| b[j] * b[j]);
+        let gv = go.weight.column(j).mapv(|v| v * v).sum();
+        let predicted = gv - 2.0 * beta * (1.0 - beta) * gu;
+        let measured = got.norm().powi(2) - g.norm().powi(2);
+        prop_assert!((predicted - measured).abs() <= 1e-10 * scale * scale, "{predicted:e} vs {measured:e}");
+        if predicted.abs() > 1e-8 * scale * scale {
+            prop_assert!(measured.abs() > 0.0, "gradient norm did not change");
+        }
+    }
+
+    #[test]
+    fn dormant_units(w in widths(), seed in any::<u64>(), act_i in 0usize..5, m in 1usize..8) {
+        let act = common::ACTIVATIONS[act_i];
+        let (net, data) = net_and_data(&w, act, true, seed, 6);
+        let l = pick_hidden(&w, seed);
+        let twin = add_random_dormant_units(&net, l, m, &mut seeded(seed, 6)).unwrap();
+        prop_assert!(forward_rel_dev(&net, &twin, seed) <= FWD_TOL);
+        let g = grads(&net, &data);
+        let got = grads(&twin, &data);
+        let n = w[l];
+        // Incoming weights and biases of dormant units get exactly zero gradient.
+        prop_assert!(got.layers()[l - 1].weight.rows().into_iter().skip(n).all(|r| r.iter().all(|&v| v == 0.0)));
+        prop_assert!(got.layers()[l - 1].bias.as_ref().unwrap().iter().skip(n).all(|&v| v == 0.0));
+        // Every original coordinate's gradient is unchanged.
+        let restricted = predict(&got, l, |inc, out| {
+            inc.weight = inc.weight.slice(ndarray::s![..n, ..]).to_owned();
+            inc.bias = inc.bias.as_ref().map(|b| b.slice(ndarray::s![..n]).to_owned());
+            out.weight = out.weight.slice(ndarray::s![.., ..n]).to_owned();
+        });
+        prop_assert!(rel_err(&restricted, &g) <= GRAD_TOL);
+        // The new outgoing gradient matches a finite difference along those coordinates.
+        let dir = twin.map(|_| 0.0);
+        let mut dir = dir;
+        let mut rng = seeded(seed, 8);
+        dir.layers_mut()[l].weight.slice_mut(ndarray::s![.., n..]).mapv_inplace(|_| rng.random_range(-1.0..1.0));
+        let h = 1e-6;
+        let loss = |net: &Mlp| loss_value(&net.forward(data.x().view()).unwrap(), data.targets());
+        let (mut up, mut down) = (twin.clone(), twin.clone());
+        up.axpy(h, &dir).unwrap();
+        down.axpy(-h, &dir).unwrap();
+        let fd = (loss(&up) - loss(&down)) / (2.0 * h);
+        let exact = got.dot(&dir).unwrap();
+        prop_assert!((fd - exact).abs() <= 1e-6 * got.norm().max(1e-12), "fd {fd:e} vs {exact:e}");
+    }
+
+    #[test]
+    fn cancelling_pairs(w in widths(), seed in any::<u64>(), act_i in 0usize..5) {
+        let act = common::ACTIVATIONS[act_i];
+        let (net, data) = net_and_data(&w, act, true, seed, 6);
+        let l = pick_hidden(&w, seed);
+        let mut rng = seeded(seed, 6);
+        let u = Array1::from_shape_fn(w[l - 1], |_| rng.random_range(-1.0..1.0));
+        let v = Array1::from_shape_fn(w[l + 1], |_| rng.random_range(-1.0..1.0));
+        let twin = add_cancelling_pair(&net, l, &u, 0.3, &v).unwrap();
+        prop_assert!(forward_rel_dev(&net, &twin, seed) <= FWD_TOL);
+        let got = grads(&twin, &data);
+        let n = w[l];
+        let (ti, to) = (&got.layers()[l - 1], &got.layers()[l]);
+        let scale = got.norm().max(1e-300);
+        // Incoming gradients of the pair are exact negatives; outgoing ones equal.
+        prop_assert!((&ti.weight.row(n) + &ti.weight.row(n + 1)).iter().all(|d| d.abs() <= GRAD_TOL * scale));
+        prop_assert!((&to.weight.column(n) - &to.weight.column(n + 1)).iter().all(|d| d.abs() <= GRAD_TOL * scale));
+        // Original coordinates keep their gradient.
+        let g = grads(&net, &data);
+        let restricted = predict(&got, l, |inc, out| {
+            inc.weight = inc.weight.slice(ndarray::s![..n, ..]).to_owned();
+            inc.bias = inc.bias.as_ref().map(|b| b.slice(ndarray::s![..n]).to_owned());
+            out.weight = out.weight.slice(ndarray::s![.., ..n]).to_owned();
+        });
+        prop_assert!(rel_err(&restricted, &g) <= GRAD_TOL);
+    }
+}
+
+#[test]
+fn non_isometries_change_the_post_step_function() {
+    // Deterministic instances: every non-isometric construction changes the
+    // function after one step by far more than rounding, and isometries do not.
+    use hairtrigger::experiments::equiv::{run_equiv, EquivConfig};
+    for act in common::ACTIVATIONS {
+        let arch = hairtrigger::Architecture::new(vec![6, 16, 16, 4], act, true).unwrap();
+        let cfg = EquivConfig::new(arch, 3, 500, 32, 4, 1e-4).unwrap();
+        for r in run_equiv(&cfg)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.applicable)
+        {
+            let div = r.post_step_vs_base_step.unwrap();
+            assert!(
+                r.forward_max_rel.unwrap() <= FWD_TOL,
+                "{act} {}",
+                r.construction
+            );
+            if r.isometry {
+                assert!(
+                    r.post_step_divergence_rel.unwrap() <= FWD_TOL,
+                    "{act} {}: {div:e}",
+                    r.construction
+                );
+            } else {
+                assert!(
+                    div >= 1e-6,
+                    "{act} {}: divergence/step {div:e}",
+                    r.construction
+                );
+                assert!(
+                    r.ntk_rel_change.unwrap() >= 1e-6,
+                    "{act} {}",
+                    r.construction
+                );
+            }
+        }
+    }
+}
