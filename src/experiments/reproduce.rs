@@ -288,7 +288,7 @@ fn write_report(
             s,
             "| {} | {} | {:.3e} | {} | {} |",
             r.claim,
-            r.measured,
+            r.measured.replace('|', "\\|"),
             r.value,
             r.tolerance,
             if r.pass { "PASS" } else { "FAIL" }
