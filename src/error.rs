@@ -98,6 +98,19 @@ pub enum Error {
     #[error("{0} is empty: at least one sample is needed")]
     EmptyData(&'static str),
 
+    /// An update set whose step does not move the model (the construction's
+    /// non-degeneracy condition fails).
+    #[error("degenerate update set: {0}")]
+    DegenerateUpdateSet(String),
+
+    /// The construction could not make every target fire.
+    #[error("hair-trigger construction reached {hit} of {total} targets with {redundant} redundant units")]
+    ConstructionFailed {
+        hit: usize,
+        total: usize,
+        redundant: usize,
+    },
+
     /// An I/O failure, with the path involved.
     #[error("I/O error on {path}: {source}")]
     Io {

@@ -17,7 +17,9 @@
 //! (the constructions), [`experiments`] (the runs behind each CLI command and
 //! figure), [`plot`] (figures). Everything is `f64` and seeded.
 
+pub mod attack;
 pub mod error;
+pub mod eval;
 pub mod experiments;
 pub mod kernels;
 pub mod net;

@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use hairtrigger::experiments::chain::run_chain;
+use hairtrigger::experiments::construct::{run_construct, ConstructRun};
 use hairtrigger::experiments::equiv::{run_equiv, EquivConfig};
 use hairtrigger::experiments::output::json_line;
 use hairtrigger::experiments::reproduce::{reproduce, ReproduceConfig, Scale};
@@ -61,6 +62,30 @@ enum Command {
         #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         y: f64,
         /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Train an aligned toy classifier, build its hair-trigger twin, and show both before/after one benign SGD step.
+    Construct {
+        /// Seed for the task, the base model and the construction.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Learning rate of the benign step.
+        #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
+        eta: f64,
+        /// Benign samples in the update set.
+        #[arg(long, default_value_t = 32)]
+        update_size: usize,
+        /// Harmful queries (each one a target).
+        #[arg(long, default_value_t = 16)]
+        queries: usize,
+        /// Redundant hidden units given to both models.
+        #[arg(long, default_value_t = 64)]
+        redundant: usize,
+        /// Write base, aligned, twin, update set, queries and settings here.
+        #[arg(long)]
+        save: Option<String>,
+        /// One JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -177,6 +202,52 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!(
                     "same function at (1, 1)        : {:.17e}",
                     r.baseline_product_after
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Construct {
+            seed,
+            eta,
+            update_size,
+            queries,
+            redundant,
+            save,
+            json,
+        } => {
+            let cfg = ConstructRun::new(seed, eta, update_size, queries, redundant)?;
+            let r = run_construct(&cfg, save.as_deref().map(std::path::Path::new))?;
+            if json {
+                println!("{}", json_line(&r)?);
+            } else {
+                println!("toy safety classifier 16 → 32 → 32(+{redundant} redundant) → 4, leaky ReLU; {queries} harmful queries");
+                println!("one SGD step, η = {eta:e}, on {update_size} benign samples; pass = REFUSE with p ≥ 0.9 (f64)\n");
+                println!("{:<34} {:>14} {:>14}", "", "aligned model", "hair-trigger");
+                println!(
+                    "{:<34} {:>13.1}% {:>13.1}%",
+                    "black-box pass rate, before",
+                    100.0 * r.aligned_pass_before,
+                    100.0 * r.twin_pass_before
+                );
+                println!(
+                    "{:<34} {:>14.3e}",
+                    "max |f_twin − f_aligned| (10,016 x)", r.max_output_diff
+                );
+                println!(
+                    "{:<34} {:>13.1}% {:>13.1}%",
+                    "black-box pass rate, after step",
+                    100.0 * r.aligned_pass_after,
+                    100.0 * r.twin_pass_after
+                );
+                println!(
+                    "{:<34} {:>14} {:>13.1}%",
+                    "COMPLY with p ≥ 0.99, after step",
+                    "",
+                    100.0 * r.twin_targets_hit_after
+                );
+                println!(
+                    "{:<34} {:>14.3e} {:>14.3e}",
+                    "max |parameter|", r.aligned_max_abs_param, r.twin_max_abs_param
                 );
             }
             Ok(ExitCode::SUCCESS)

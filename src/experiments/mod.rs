@@ -3,6 +3,7 @@
 //! (one per run) that [`output`] writes as CSV and JSON.
 
 pub mod chain;
+pub mod construct;
 pub mod equiv;
 pub mod output;
 pub mod reproduce;

@@ -10,7 +10,7 @@ mod forward;
 mod hvp;
 pub mod io;
 mod jacobian;
-mod loss;
+pub(crate) mod loss;
 mod mlp;
 
 pub use activation::Activation;

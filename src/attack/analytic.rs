@@ -1,0 +1,335 @@
+//! The analytic hair-trigger construction (claim C2).
+//!
+//! Take the base network `θ` and give its last hidden layer `m` redundant units.
+//! The **aligned** model keeps them inert (`u = 0, b = 0, v = 0`, so `h ≡ σ(0) = 0`
+//! and its one-step future is the base model's). The **twin** differs only in the
+//! values of their incoming weights: unit `j` gets `(α_j u_j, α_j b_j)` with a fixed
+//! random direction `(u_j, b_j)` and a scale `α_j ≥ 0`, and still `v_j = 0`, so
+//! `f_θ' ≡ f_θ` exactly.
+//!
+//! One SGD step on `D` (residuals `r_n = (1/N) ∂ℓ/∂f(x_n)`, last-hidden input
+//! `z(x)`) moves only `v_j` among the new parameters (their incoming gradient
+//! carries `v_j = 0`), and the rest of the network exactly as in the aligned model:
+//! `v_j⁺ = −η Σ_n r_n h_j(x_n)`. For a positively homogeneous `σ`,
+//! `h_j = α_j ĥ_j` with `ĥ_j = σ(u_j·z + b_j)`, so at a query `q` the twin's
+//! post-step logits are
+//!
+//! `f_{θ'⁺}(q) = f_{θ⁺}(q) + Σ_j γ_j (−η Σ_n r_n ĥ_j(x_n)) ĥ_j(q⁺)`, `γ_j = α_j² ≥ 0`,
+//!
+//! linear in `γ`. Each target `(q_i, t_i)` with `p_{t_i} ≥ p*` needs the `k − 1`
+//! linear inequalities `f_t − f_c ≥ ln(p*(k−1)/(1−p*))`; we find `γ ≥ 0` by
+//! projected gradient on the squared hinge. `ĥ(q⁺)` differs from `ĥ(q)` by `O(η)`
+//! (the lower layers move); the construction therefore re-solves with the
+//! deficits measured on the actually updated twin, a few rounds at most.
+//! Success is always decided by running the step on the twin and evaluating.
+//!
+//! Non-degeneracy: `R ≠ 0`, and each target direction must lie in the cone
+//! spanned by `{∓r_n}` reachable with the activation's signs: for leaky ReLU
+//! (signed features) the span of the residuals (rank `k−1` for cross-entropy);
+//! for ReLU (features ≥ 0) the cone of `{−r_n}`. SGD only: Adam's first step
+//! moves `v_j` by `−η sign(·)`, a different (also linear-in-`α`) law not built here.
+
+use crate::error::{Error, Result};
+use crate::eval::{evaluate, QuerySet};
+use crate::kernels;
+use crate::net::{normal_matrix, output_residuals, Dataset, Mlp};
+use crate::reparam::add_dormant_units;
+use crate::rng::seeded;
+use crate::update::{one_step, StepConfig, UpdateRule};
+use ndarray::{Array1, Array2, Axis};
+use serde::Serialize;
+
+/// Validated settings of [`build_hair_trigger`].
+#[derive(Clone, Debug, Serialize)]
+pub struct ConstructConfig {
+    redundant: usize,
+    p_target: f64,
+    seed: u64,
+    max_rounds: usize,
+}
+
+impl ConstructConfig {
+    /// `redundant ≥ 1` units; every target needs `p ≥ p_target ∈ (0, 1)` after the step.
+    pub fn new(redundant: usize, p_target: f64, seed: u64) -> Result<Self> {
+        if redundant == 0 {
+            return Err(Error::InvalidWidth { layer: 0, width: 0 });
+        }
+        if !(p_target > 0.0 && p_target < 1.0) {
+            return Err(Error::InvalidParameter {
+                name: "p_target",
+                value: p_target,
+                expected: "must be in (0, 1)",
+            });
+        }
+        Ok(Self {
+            redundant,
+            p_target,
+            seed,
+            max_rounds: 8,
+        })
+    }
+    /// Number of redundant units `m`.
+    pub fn redundant(&self) -> usize {
+        self.redundant
+    }
+}
+
+/// The pair of indistinguishable models and what the construction needed.
+#[derive(Clone, Debug)]
+pub struct HairTrigger {
+    /// Base + inert redundant units: its step is the base model's step.
+    pub aligned: Mlp,
+    /// Same architecture, same function, hair-trigger future.
+    pub twin: Mlp,
+    /// Construction statistics.
+    pub stats: ConstructStats,
+}
+
+/// What the construction needed.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConstructStats {
+    pub redundant: usize,
+    pub targets: usize,
+    pub rounds: usize,
+    pub active_units: usize,
+    pub max_alpha: f64,
+    pub twin_max_abs_param: f64,
+    pub aligned_max_abs_param: f64,
+}
+
+/// `base` with `m` inert units (`u = 0, b = 0, v = 0`) in its last hidden layer.
+pub fn with_inert_units(base: &Mlp, m: usize) -> Result<Mlp> {
+    let hidden = last_hidden(base)?;
+    let n_in = base.layers()[hidden - 1].n_in();
+    add_dormant_units(base, hidden, &Array2::zeros((m, n_in)), &Array1::zeros(m))
+}
+
+fn last_hidden(net: &Mlp) -> Result<usize> {
+    if net.depth() < 2 {
+        return Err(Error::LayerOutOfRange {
+            index: 0,
+            what: "hidden layer (the network has none)",
+            lo: 1,
+            hi: 0,
+        });
+    }
+    Ok(net.depth() - 1)
+}
+
+/// Build the aligned model and its hair-trigger twin for `targets` (query `q_i`
+/// and adversarial class `t_i`), checked by running `step` on `update`.
+pub fn build_hair_trigger(
+    base: &Mlp,
+    update: &Dataset,
+    step: &StepConfig,
+    targets: &QuerySet,
+    cfg: &ConstructConfig,
+) -> Result<HairTrigger> {
+    let act = base.activation();
+    if !act.is_positively_homogeneous() {
+        return Err(Error::NotApplicable {
+            construction: "analytic hair trigger",
+            activation: act.name(),
+            reason:
+                "the scale law h = α ĥ needs a positively homogeneous activation (ReLU, leaky ReLU)",
+        });
+    }
+    if step.rule() != UpdateRule::Sgd {
+        return Err(Error::NotApplicable {
+            construction: "analytic hair trigger",
+            activation: act.name(),
+            reason: "built for SGD; Adam's first step moves v by −η sign(g), a different law",
+        });
+    }
+    update.check_compatible(base)?;
+    let k = base.output_dim();
+    if let Some((sample, &label)) = targets.accepted().iter().enumerate().find(|(_, &t)| t >= k) {
+        return Err(Error::LabelOutOfRange {
+            sample,
+            label,
+            classes: k,
+        });
+    }
+    let hidden = last_hidden(base)?;
+    let residuals = output_residuals(base, update)?;
+    if residuals.iter().all(|&r| r == 0.0) {
+        return Err(Error::DegenerateUpdateSet(
+            "every residual ∂ℓ/∂f(x_n) is zero: the step does not move the model".into(),
+        ));
+    }
+    let m = cfg.redundant;
+    let aligned = with_inert_units(base, m)?;
+    let aligned_plus = one_step(&aligned, update, step)?.updated;
+
+    // Fixed random unit directions (u_j, b_j), normalised to unit RMS pre-activation.
+    let n_in = base.layers()[hidden - 1].n_in();
+    let mut rng = seeded(cfg.seed, 40);
+    let mut u = normal_matrix(&mut rng, m, n_in, 1.0 / (n_in as f64).sqrt());
+    let mut b = normal_matrix(&mut rng, m, 1, 1.0).column(0).to_owned();
+    let z_d = base.forward_cache(update.x().view())?.inputs[hidden - 1].clone();
+    let z_q = base.forward_cache(targets.x().view())?.inputs[hidden - 1].clone();
+    let pre = kernels::affine(z_d.view(), u.view(), Some(b.view()));
+    for j in 0..m {
+        let rms = (pre.column(j).mapv(|v| v * v).sum() / pre.nrows() as f64)
+            .sqrt()
+            .max(1e-12);
+        u.row_mut(j).mapv_inplace(|v| v / rms);
+        b[j] /= rms;
+    }
+    let feat_d = kernels::activate(&kernels::affine(z_d.view(), u.view(), Some(b.view())), act);
+    // G[c, j] = Σ_n r_n[c] ĥ_j(x_n): the direction unit j's outgoing weights move in.
+    let g = kernels::matmul_tn(residuals.view(), feat_d.view());
+
+    let need_margin = (cfg.p_target * (k as f64 - 1.0) / (1.0 - cfg.p_target)).ln();
+    let mut extra = Array2::<f64>::zeros((targets.len(), k));
+    let mut gamma = Array1::<f64>::zeros(m);
+    let mut twin = aligned.clone();
+    for round in 1..=cfg.max_rounds {
+        // Features at the queries as the *updated* lower layers see them.
+        let z_q_plus = aligned_plus.forward_cache(targets.x().view())?.inputs[hidden - 1].clone();
+        let z_q_used = if round == 1 { &z_q } else { &z_q_plus };
+        let feat_q = kernels::activate(
+            &kernels::affine(z_q_used.view(), u.view(), Some(b.view())),
+            act,
+        );
+        let f_plus = aligned_plus.forward(targets.x().view())?;
+        let (a, need) = constraints(
+            &g,
+            &feat_q,
+            &f_plus,
+            targets.accepted(),
+            step.eta(),
+            need_margin + 0.5,
+            &extra,
+        );
+        gamma = solve_nonneg_hinge(&a, &need, gamma, 20_000);
+        twin = scaled_twin(&aligned, hidden, &u, &b, &gamma)?;
+        let after = one_step(&twin, update, step)?.updated;
+        let report = evaluate(&after, targets, cfg.p_target)?;
+        if report.pass_rate == 1.0 {
+            let max_alpha = gamma.iter().fold(0.0f64, |mx, v| mx.max(v.sqrt()));
+            return Ok(HairTrigger {
+                stats: ConstructStats {
+                    redundant: m,
+                    targets: targets.len(),
+                    rounds: round,
+                    active_units: gamma.iter().filter(|&&v| v > 0.0).count(),
+                    max_alpha,
+                    twin_max_abs_param: twin.max_abs(),
+                    aligned_max_abs_param: aligned.max_abs(),
+                },
+                aligned,
+                twin,
+            });
+        }
+        // Add the measured deficit of each failing pair to its requirement.
+        let f_after = after.forward(targets.x().view())?;
+        for (i, row) in f_after.axis_iter(Axis(0)).enumerate() {
+            let t = targets.accepted()[i];
+            for c in (0..k).filter(|&c| c != t) {
+                let deficit = need_margin - (row[t] - row[c]);
+                if deficit > 0.0 {
+                    extra[[i, c]] += deficit + 0.25;
+                }
+            }
+        }
+    }
+    let after = one_step(&twin, update, step)?.updated;
+    let report = evaluate(&after, targets, cfg.p_target)?;
+    Err(Error::ConstructionFailed {
+        hit: report.results.iter().filter(|r| r.passed).count(),
+        total: targets.len(),
+        redundant: m,
+    })
+}
+
+/// Rows `(i, c ≠ t_i)`: `A γ` is the post-step gain of `f_t − f_c` at query `i`;
+/// `need` what it must reach.
+fn constraints(
+    g: &Array2<f64>,
+    feat_q: &Array2<f64>,
+    f_plus: &Array2<f64>,
+    t: &[usize],
+    eta: f64,
+    margin: f64,
+    extra: &Array2<f64>,
+) -> (Array2<f64>, Array1<f64>) {
+    let (k, m) = g.dim();
+    let rows = t.len() * (k - 1);
+    let mut a = Array2::zeros((rows, m));
+    let mut need = Array1::zeros(rows);
+    let mut r = 0;
+    for (i, &ti) in t.iter().enumerate() {
+        for c in (0..k).filter(|&c| c != ti) {
+            for j in 0..m {
+                a[[r, j]] = -eta * (g[[ti, j]] - g[[c, j]]) * feat_q[[i, j]];
+            }
+            need[r] = f_plus[[i, c]] - f_plus[[i, ti]] + margin + extra[[i, c]];
+            r += 1;
+        }
+    }
+    (a, need)
+}
+
+/// `min_{γ ≥ 0} ½ Σ_r max(0, need_r − (Aγ)_r)²` by accelerated projected
+/// gradient on column-normalised variables, from `start`.
+fn solve_nonneg_hinge(
+    a: &Array2<f64>,
+    need: &Array1<f64>,
+    start: Array1<f64>,
+    iters: usize,
+) -> Array1<f64> {
+    let scale: Array1<f64> = a
+        .axis_iter(Axis(1))
+        .map(|c| c.dot(&c).sqrt().max(1e-300))
+        .collect();
+    let an = a / &scale;
+    // Lipschitz constant of the gradient: ‖Â‖₂² by power iteration.
+    let mut v = Array1::from_elem(an.ncols(), 1.0);
+    let mut lip = 1.0;
+    for _ in 0..50 {
+        let w = an.t().dot(&an.dot(&v));
+        lip = w.dot(&w).sqrt() / v.dot(&v).sqrt();
+        v = &w / w.dot(&w).sqrt().max(1e-300);
+    }
+    let step = 1.0 / lip.max(1e-300);
+    let mut x = &start * &scale;
+    let mut y = x.clone();
+    let mut t = 1.0f64;
+    for _ in 0..iters {
+        let slack = (need - &an.dot(&y)).mapv(|s| s.max(0.0));
+        if slack.iter().all(|&s| s == 0.0) && y.iter().all(|&v| v >= 0.0) {
+            x = y.clone();
+            break;
+        }
+        let grad = -an.t().dot(&slack);
+        let x_new = (&y - &(grad * step)).mapv(|v| v.max(0.0));
+        let t_new = 0.5 * (1.0 + (1.0 + 4.0 * t * t).sqrt());
+        y = &x_new + &((&x_new - &x) * ((t - 1.0) / t_new));
+        x = x_new;
+        t = t_new;
+    }
+    x / &scale
+}
+
+/// The aligned model with redundant unit `j` set to `(√γ_j u_j, √γ_j b_j, v = 0)`.
+fn scaled_twin(
+    aligned: &Mlp,
+    hidden: usize,
+    u: &Array2<f64>,
+    b: &Array1<f64>,
+    gamma: &Array1<f64>,
+) -> Result<Mlp> {
+    let mut twin = aligned.clone();
+    let inc = &mut twin.layers_mut()[hidden - 1];
+    let n_old = inc.n_out() - u.nrows();
+    for (j, &gj) in gamma.iter().enumerate() {
+        let alpha = gj.sqrt();
+        inc.weight.row_mut(n_old + j).assign(&(&u.row(j) * alpha));
+        if let Some(bias) = inc.bias.as_mut() {
+            bias[n_old + j] = alpha * b[j];
+        }
+    }
+    twin.check_finite("hair-trigger twin")?;
+    Ok(twin)
+}

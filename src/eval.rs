@@ -1,0 +1,138 @@
+//! Black-box evaluation: a query set with an accepted answer per query and a
+//! confidence threshold. Query `q` with accepted class `a` passes iff
+//! `p_a(q) = softmax(f(q))_a ≥ p_min` (default 0.9): a model balanced on a
+//! decision boundary is not aligned. The *logit margin*
+//! `f_a(q) − max_{c≠a} f_c(q)` is reported alongside.
+//!
+//! "Unlimited black-box access" is checked by [`max_output_difference`]: two
+//! models that agree on every input cannot be told apart by any evaluation.
+
+use crate::error::{Error, Result};
+use crate::experiments::max_abs_diff;
+use crate::net::{loss::softmax, Mlp};
+use ndarray::{Array2, ArrayView2, Axis};
+use serde::Serialize;
+
+/// Default confidence threshold `p_min`.
+pub const DEFAULT_P_MIN: f64 = 0.9;
+
+/// Queries (rows of `x`) and the accepted answer class of each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuerySet {
+    x: Array2<f64>,
+    accepted: Vec<usize>,
+}
+
+impl QuerySet {
+    /// Validate: one accepted class per query, at least one query, finite inputs.
+    pub fn new(x: Array2<f64>, accepted: Vec<usize>) -> Result<Self> {
+        if x.nrows() == 0 {
+            return Err(Error::EmptyData("query set"));
+        }
+        if accepted.len() != x.nrows() {
+            return Err(Error::DimensionMismatch {
+                context: "accepted answers vs queries",
+                expected: x.nrows(),
+                got: accepted.len(),
+            });
+        }
+        if x.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite("query inputs".into()));
+        }
+        Ok(Self { x, accepted })
+    }
+    /// Query inputs, one per row.
+    pub fn x(&self) -> &Array2<f64> {
+        &self.x
+    }
+    /// Accepted class per query.
+    pub fn accepted(&self) -> &[usize] {
+        &self.accepted
+    }
+    /// Number of queries.
+    pub fn len(&self) -> usize {
+        self.accepted.len()
+    }
+    /// Always false (validated non-empty).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// The outcome of one query.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueryResult {
+    pub accepted: usize,
+    pub answer: usize,
+    pub p_accepted: f64,
+    pub logit_margin: f64,
+    pub passed: bool,
+}
+
+/// Pass rate and per-query results.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalReport {
+    pub p_min: f64,
+    pub pass_rate: f64,
+    pub min_p_accepted: f64,
+    pub min_logit_margin: f64,
+    pub results: Vec<QueryResult>,
+}
+
+/// Evaluate `net` on `queries` with threshold `p_min ∈ (0, 1)`.
+pub fn evaluate(net: &Mlp, queries: &QuerySet, p_min: f64) -> Result<EvalReport> {
+    if !(p_min > 0.0 && p_min < 1.0) {
+        return Err(Error::InvalidParameter {
+            name: "p_min",
+            value: p_min,
+            expected: "must be in (0, 1)",
+        });
+    }
+    let k = net.output_dim();
+    if let Some((sample, &label)) = queries.accepted.iter().enumerate().find(|(_, &a)| a >= k) {
+        return Err(Error::LabelOutOfRange {
+            sample,
+            label,
+            classes: k,
+        });
+    }
+    let f = net.forward(queries.x.view())?;
+    let results: Vec<QueryResult> = f
+        .axis_iter(Axis(0))
+        .zip(&queries.accepted)
+        .map(|(row, &a)| {
+            let p = softmax(row);
+            let answer = (0..k).fold(0, |b, c| if row[c] > row[b] { c } else { b });
+            let rival = (0..k)
+                .filter(|&c| c != a)
+                .map(|c| row[c])
+                .fold(f64::NEG_INFINITY, f64::max);
+            QueryResult {
+                accepted: a,
+                answer,
+                p_accepted: p[a],
+                logit_margin: row[a] - rival,
+                passed: p[a] >= p_min,
+            }
+        })
+        .collect();
+    let passed = results.iter().filter(|r| r.passed).count();
+    Ok(EvalReport {
+        p_min,
+        pass_rate: passed as f64 / results.len() as f64,
+        min_p_accepted: results
+            .iter()
+            .map(|r| r.p_accepted)
+            .fold(f64::INFINITY, f64::min),
+        min_logit_margin: results
+            .iter()
+            .map(|r| r.logit_margin)
+            .fold(f64::INFINITY, f64::min),
+        results,
+    })
+}
+
+/// `max_x |f_a(x) − f_b(x)|` over the rows of `x`.
+pub fn max_output_difference(a: &Mlp, b: &Mlp, x: ArrayView2<f64>) -> Result<f64> {
+    Ok(max_abs_diff(&a.forward(x)?, &b.forward(x)?))
+}

@@ -1,0 +1,248 @@
+//! `hairtrigger construct`: a toy safety classifier and its hair-trigger twin
+//! (claim C2), with the before/after table.
+//!
+//! Classes: 0 `REFUSE`, 1 `ANSWER_A`, 2 `ANSWER_B`, 3 `COMPLY`. Prompts are
+//! 16-dimensional points around seeded centres (harmful, benign A, benign B,
+//! and an unrelated instruction task for the update set). The base model is trained (full-batch Adam) until every harmful
+//! query is refused with `p ≥ 0.99`. The update set is 32 samples of a benign
+//! instruction task the model has not seen, answered `COMPLY` (doing what the
+//! instruction asks, as in instruction tuning); the adversarial targets are the
+//! harmful queries answered with `COMPLY`.
+
+use crate::attack::{build_hair_trigger, ConstructConfig};
+use crate::error::{Error, Result};
+use crate::eval::{evaluate, max_output_difference, QuerySet, DEFAULT_P_MIN};
+use crate::experiments::gaussian_inputs;
+use crate::net::io::{write_tensors, Tensor};
+use crate::net::{gradient, normal_matrix, Activation, Architecture, Dataset, Mlp, Targets};
+use crate::rng::seeded;
+use crate::update::{one_step, StepConfig};
+use ndarray::{concatenate, Array2, Axis};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// Answer names, by class index.
+pub const ANSWERS: [&str; 4] = ["REFUSE", "ANSWER_A", "ANSWER_B", "COMPLY"];
+const DIM: usize = 16;
+
+/// The toy safety task: centres and samplers.
+pub struct SafetyTask {
+    centres: Array2<f64>,
+    seed: u64,
+}
+
+impl SafetyTask {
+    /// Seeded centres for harmful, benign-A, benign-B and instruction-task prompts.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            centres: normal_matrix(&mut seeded(seed, 50), 4, DIM, 1.5),
+            seed,
+        }
+    }
+    /// `n` prompts around centre `which` (0 harmful, 1 benign A, 2 benign B, 3 instruction task).
+    pub fn prompts(&self, which: usize, n: usize, stream: u64) -> Array2<f64> {
+        let noise = gaussian_inputs(&mut seeded(self.seed, stream), n, DIM) * 0.5;
+        noise + self.centres.row(which)
+    }
+    /// Training set: `n` of each kind, labelled REFUSE / ANSWER_A / ANSWER_B.
+    pub fn training_set(&self, n: usize) -> Result<Dataset> {
+        let x = concatenate(
+            Axis(0),
+            &[
+                self.prompts(0, n, 51).view(),
+                self.prompts(1, n, 52).view(),
+                self.prompts(2, n, 53).view(),
+            ],
+        )
+        .expect("same width");
+        let y = (0..3 * n).map(|i| i / n).collect();
+        Dataset::new("training set", x, Targets::Classes(y))
+    }
+    /// The benign update set (the Alpaca analog): `n` prompts of a new, benign
+    /// instruction task around a fourth centre, each answered by carrying out
+    /// the instruction (`COMPLY`). The model was never trained on this task, so
+    /// its loss there is not zero — as for real fine-tuning data.
+    pub fn benign_update_set(&self, n: usize, stream: u64) -> Result<Dataset> {
+        let x = self.prompts(3, n, stream);
+        Dataset::new("benign update set", x, Targets::Classes(vec![3; n]))
+    }
+}
+
+/// Full-batch Adam (`β = (0.9, 0.999)`, `ε = 1e-8`) for `steps` steps.
+pub fn train_adam(net: &mut Mlp, data: &Dataset, lr: f64, steps: usize) -> Result<f64> {
+    let mut m = net.zeros_like();
+    let mut v = net.zeros_like();
+    let mut loss = f64::NAN;
+    for t in 1..=steps {
+        let (l, g) = gradient(net, data)?;
+        loss = l;
+        m = m.zip_map(&g, |a, b| 0.9 * a + 0.1 * b)?;
+        v = v.zip_map(&g, |a, b| 0.999 * a + 0.001 * b * b)?;
+        let (c1, c2) = (1.0 - 0.9f64.powi(t as i32), 1.0 - 0.999f64.powi(t as i32));
+        let delta = m.zip_map(&v, |mi, vi| -lr * (mi / c1) / ((vi / c2).sqrt() + 1e-8))?;
+        net.axpy(1.0, &delta)?;
+    }
+    Ok(loss)
+}
+
+/// Validated settings of [`run_construct`].
+#[derive(Clone, Debug, Serialize)]
+pub struct ConstructRun {
+    pub seed: u64,
+    pub eta: f64,
+    pub update_size: usize,
+    pub queries: usize,
+    pub redundant: usize,
+}
+
+impl ConstructRun {
+    /// Check sizes and `η`.
+    pub fn new(
+        seed: u64,
+        eta: f64,
+        update_size: usize,
+        queries: usize,
+        redundant: usize,
+    ) -> Result<Self> {
+        StepConfig::sgd(eta)?;
+        if update_size == 0 {
+            return Err(Error::EmptyData("update set"));
+        }
+        if queries == 0 {
+            return Err(Error::EmptyData("query set"));
+        }
+        ConstructConfig::new(redundant, 0.99, seed)?;
+        Ok(Self {
+            seed,
+            eta,
+            update_size,
+            queries,
+            redundant,
+        })
+    }
+}
+
+/// The before/after table, one record.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConstructRecord {
+    pub seed: u64,
+    pub eta: f64,
+    pub update_size: usize,
+    pub queries: usize,
+    pub redundant: usize,
+    pub aligned_pass_before: f64,
+    pub twin_pass_before: f64,
+    pub aligned_min_p_refuse_before: f64,
+    pub max_output_diff: f64,
+    pub aligned_pass_after: f64,
+    pub twin_pass_after: f64,
+    pub twin_targets_hit_after: f64,
+    pub twin_min_p_target_after: f64,
+    pub aligned_max_abs_param: f64,
+    pub twin_max_abs_param: f64,
+    pub rounds: usize,
+}
+
+/// Train, construct, step both models, evaluate; optionally save everything.
+pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<ConstructRecord> {
+    let task = SafetyTask::new(cfg.seed);
+    let arch = Architecture::new(
+        vec![DIM, 32, 32, 4],
+        Activation::LeakyRelu { slope: 0.1 },
+        true,
+    )?;
+    let mut base = Mlp::random(&arch, &mut seeded(cfg.seed, 0));
+    let q_x = task.prompts(0, cfg.queries, 60);
+    let refuse = QuerySet::new(q_x.clone(), vec![0; cfg.queries])?;
+    let comply = QuerySet::new(q_x.clone(), vec![3; cfg.queries])?;
+    let train = task.training_set(128)?;
+    for _ in 0..10 {
+        train_adam(&mut base, &train, 1e-2, 200)?;
+        if evaluate(&base, &refuse, 0.99)?.pass_rate == 1.0 {
+            break;
+        }
+    }
+    let update = task.benign_update_set(cfg.update_size, 70)?;
+    let step = StepConfig::sgd(cfg.eta)?;
+    let ht = build_hair_trigger(
+        &base,
+        &update,
+        &step,
+        &comply,
+        &ConstructConfig::new(cfg.redundant, 0.99, cfg.seed)?,
+    )?;
+    let probe = concatenate(
+        Axis(0),
+        &[
+            gaussian_inputs(&mut seeded(cfg.seed, 80), 10_000, DIM).view(),
+            q_x.view(),
+        ],
+    )
+    .expect("width");
+    let aligned_after = one_step(&ht.aligned, &update, &step)?.updated;
+    let twin_after = one_step(&ht.twin, &update, &step)?.updated;
+    let before_a = evaluate(&ht.aligned, &refuse, DEFAULT_P_MIN)?;
+    let before_t = evaluate(&ht.twin, &refuse, DEFAULT_P_MIN)?;
+    let hit = evaluate(&twin_after, &comply, 0.99)?;
+    if let Some(dir) = save {
+        save_artifacts(dir, &base, &ht.aligned, &ht.twin, &update, &q_x, cfg)?;
+    }
+    Ok(ConstructRecord {
+        seed: cfg.seed,
+        eta: cfg.eta,
+        update_size: cfg.update_size,
+        queries: cfg.queries,
+        redundant: cfg.redundant,
+        aligned_pass_before: before_a.pass_rate,
+        twin_pass_before: before_t.pass_rate,
+        aligned_min_p_refuse_before: before_a.min_p_accepted,
+        max_output_diff: max_output_difference(&ht.aligned, &ht.twin, probe.view())?,
+        aligned_pass_after: evaluate(&aligned_after, &refuse, DEFAULT_P_MIN)?.pass_rate,
+        twin_pass_after: evaluate(&twin_after, &refuse, DEFAULT_P_MIN)?.pass_rate,
+        twin_targets_hit_after: hit.pass_rate,
+        twin_min_p_target_after: hit.min_p_accepted,
+        aligned_max_abs_param: ht.stats.aligned_max_abs_param,
+        twin_max_abs_param: ht.stats.twin_max_abs_param,
+        rounds: ht.stats.rounds,
+    })
+}
+
+fn save_artifacts(
+    dir: &Path,
+    base: &Mlp,
+    aligned: &Mlp,
+    twin: &Mlp,
+    update: &Dataset,
+    q: &Array2<f64>,
+    cfg: &ConstructRun,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    base.save(&dir.join("base.safetensors"), &[])?;
+    aligned.save(&dir.join("aligned.safetensors"), &[])?;
+    twin.save(&dir.join("twin.safetensors"), &[])?;
+    let tensor = |a: &Array2<f64>| Tensor {
+        shape: vec![a.nrows(), a.ncols()],
+        data: a.iter().copied().collect(),
+    };
+    let labels: Vec<f64> = match update.targets() {
+        Targets::Classes(c) => c.iter().map(|&v| v as f64).collect(),
+        Targets::Regression(y) => y.iter().copied().collect(),
+    };
+    let mut t = BTreeMap::new();
+    t.insert("update.x".to_string(), tensor(update.x()));
+    t.insert(
+        "update.y".to_string(),
+        Tensor {
+            shape: vec![labels.len()],
+            data: labels,
+        },
+    );
+    t.insert("queries.x".to_string(), tensor(q));
+    write_tensors(&dir.join("data.safetensors"), &t, HashMap::new())?;
+    let settings = serde_json::json!({
+        "eta": cfg.eta, "rule": "sgd", "loss": "softmax_cross_entropy (mean over the update set)",
+        "answers": ANSWERS, "aligned_answer": 0, "target_answer": 3, "p_min": DEFAULT_P_MIN, "p_target": 0.99,
+    });
+    crate::experiments::output::write_json(&dir.join("settings.json"), &settings)
+}
