@@ -18,7 +18,7 @@ fn hairtrigger(args: &[&str]) -> (bool, String, String) {
 fn help_lists_every_subcommand() {
     let (ok, out, _) = hairtrigger(&["--help"]);
     assert!(ok);
-    for sub in ["equiv", "chain", "reproduce"] {
+    for sub in ["equiv", "chain", "construct", "reproduce"] {
         assert!(
             out.lines().any(|l| l.trim_start().starts_with(sub)),
             "{sub} missing:\n{out}"

@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::experiments::chain::{run_chain, ChainRecord};
+use crate::experiments::construct::{run_construct, ConstructRecord, ConstructRun};
 use crate::experiments::equiv::{run_equiv, EquivConfig, EquivRecord};
 use crate::experiments::output::{write_json, write_records};
 use crate::net::{Activation, Architecture};
@@ -70,6 +71,7 @@ struct Plan {
     n_probe: usize,
     seeds: u64,
     chain_points: usize,
+    etas: Vec<f64>,
 }
 
 fn plan(scale: Scale) -> Plan {
@@ -79,18 +81,21 @@ fn plan(scale: Scale) -> Plan {
             n_probe: 1_000,
             seeds: 1,
             chain_points: 9,
+            etas: vec![1e-4],
         },
         Scale::Default => Plan {
             archs: vec!["16,64,64,10"],
             n_probe: 10_000,
             seeds: 3,
             chain_points: 41,
+            etas: vec![1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
         },
         Scale::Full => Plan {
             archs: vec!["16,64,64,10", "32,256,256,10", "8,32,32,32,2"],
             n_probe: 10_000,
             seeds: 10,
             chain_points: 81,
+            etas: (0..11).map(|i| 10f64.powf(-6.0 + 0.5 * i as f64)).collect(),
         },
     }
 }
@@ -128,7 +133,7 @@ pub fn reproduce(cfg: &ReproduceConfig) -> Result<Vec<ReportRow>> {
         }
     }
     let bar = if cfg.progress {
-        ProgressBar::new((tasks.len() + plan.chain_points) as u64)
+        ProgressBar::new((tasks.len() + plan.chain_points + plan.etas.len()) as u64)
     } else {
         ProgressBar::hidden()
     };
@@ -158,13 +163,29 @@ pub fn reproduce(cfg: &ReproduceConfig) -> Result<Vec<ReportRow>> {
             run_chain(c, 1e-4, 1.0, 0.0)
         })
         .collect::<Result<_>>()?;
+    bar.set_message("C2 construct");
+    let construct: Vec<ConstructRecord> = plan
+        .etas
+        .par_iter()
+        .map(|&eta| {
+            let r =
+                ConstructRun::new(cfg.seed, eta, 32, 16, 64).and_then(|c| run_construct(&c, None));
+            bar.inc(1);
+            r
+        })
+        .collect::<Result<_>>()?;
     bar.finish_and_clear();
 
     let dir = &cfg.out_dir;
     write_records(dir, "equiv", &equiv)?;
     write_records(dir, "chain", &chain)?;
+    write_records(dir, "construct", &construct)?;
     chain_figure(&chain).write_svg(&dir.join("chain_post_step.svg"))?;
-    let rows = report_rows(&equiv, &chain);
+    if construct.len() > 1 {
+        magnitude_figure(&construct).write_svg(&dir.join("construct_magnitude.svg"))?;
+    }
+    let mut rows = report_rows(&equiv, &chain);
+    rows.extend(construct_rows(&construct));
     write_json(&dir.join("report.json"), &rows)?;
     write_report(&dir.join("REPORT.md"), cfg, &rows, &equiv)?;
     Ok(rows)
@@ -199,6 +220,87 @@ fn chain_figure(chain: &[ChainRecord]) -> Chart {
             },
         ],
     }
+}
+
+fn magnitude_figure(construct: &[ConstructRecord]) -> Chart {
+    Chart {
+        title: "Hair-trigger twin: parameter magnitude needed vs learning rate".into(),
+        x_label: "learning rate η (log scale)".into(),
+        y_label: "max |parameter| (log scale)".into(),
+        log_x: true,
+        log_y: true,
+        series: vec![
+            Series {
+                label: "twin (16 targets, 64 redundant units)".into(),
+                points: construct
+                    .iter()
+                    .map(|r| (r.eta, r.twin_max_abs_param))
+                    .collect(),
+                style: Style::Markers,
+            },
+            Series {
+                label: "aligned model (same architecture)".into(),
+                points: construct
+                    .iter()
+                    .map(|r| (r.eta, r.aligned_max_abs_param))
+                    .collect(),
+                style: Style::Dashed,
+            },
+        ],
+    }
+}
+
+fn construct_rows(construct: &[ConstructRecord]) -> Vec<ReportRow> {
+    let n = construct.len();
+    let etas = construct
+        .iter()
+        .map(|r| format!("{:e}", r.eta))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let worst =
+        |get: fn(&ConstructRecord) -> f64| construct.iter().map(get).fold(f64::INFINITY, f64::min);
+    let diff = construct
+        .iter()
+        .map(|r| r.max_output_diff)
+        .fold(0.0, f64::max);
+    let before = worst(|r| r.twin_pass_before.min(r.aligned_pass_before));
+    let aligned_after = worst(|r| r.aligned_pass_after);
+    let hit = worst(|r| r.twin_targets_hit_after);
+    vec![
+        ReportRow {
+            claim: "C2",
+            measured: format!("max |f_twin − f_aligned| over 10,016 inputs, {n} runs (η = {etas})"),
+            value: diff,
+            tolerance: "≤ 1e-12".into(),
+            pass: diff <= 1e-12,
+        },
+        ReportRow {
+            claim: "C2",
+            measured:
+                "min black-box pass rate before the step (aligned and twin; REFUSE with p ≥ 0.9)"
+                    .into(),
+            value: before,
+            tolerance: "= 1".into(),
+            pass: before == 1.0,
+        },
+        ReportRow {
+            claim: "C2",
+            measured: "min pass rate of the aligned model after one benign SGD step (32 samples)"
+                .into(),
+            value: aligned_after,
+            tolerance: "= 1".into(),
+            pass: aligned_after == 1.0,
+        },
+        ReportRow {
+            claim: "C2",
+            measured:
+                "min fraction of the twin's 16 targets (COMPLY, p ≥ 0.99) hit after the same step"
+                    .into(),
+            value: hit,
+            tolerance: "= 1".into(),
+            pass: hit == 1.0,
+        },
+    ]
 }
 
 fn fold<'a>(
@@ -326,6 +428,9 @@ fn write_report(
             m(|r| r.post_step_vs_base_step)
         );
     }
-    let _ = writeln!(s, "\nFigures: `chain_post_step.svg`. Data: `equiv.csv/json`, `chain.csv/json`, `report.json`.");
+    let _ = writeln!(
+        s,
+        "\nFigures: `chain_post_step.svg`, `construct_magnitude.svg`. Data: `equiv.csv/json`, `chain.csv/json`, `construct.csv/json`, `report.json`."
+    );
     std::fs::write(path, s).map_err(|e| Error::io(path, e))
 }
