@@ -141,6 +141,15 @@ impl Error {
     }
 }
 
+/// Check a learning rate: finite and strictly positive.
+pub fn check_learning_rate(eta: f64) -> Result<f64> {
+    if eta.is_finite() && eta > 0.0 {
+        Ok(eta)
+    } else {
+        Err(Error::InvalidLearningRate(eta))
+    }
+}
+
 /// Check that `x` is finite and strictly positive, naming it in the error.
 pub fn check_positive(name: &'static str, x: f64) -> Result<f64> {
     if x.is_finite() && x > 0.0 {

@@ -9,49 +9,41 @@
 
 use crate::error::{Error, Result};
 use crate::experiments::max_abs_diff;
-use crate::net::{loss::softmax, Mlp};
+use crate::net::{loss::softmax, Dataset, Mlp, Targets};
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::Serialize;
 
 /// Default confidence threshold `p_min`.
 pub const DEFAULT_P_MIN: f64 = 0.9;
 
-/// Queries (rows of `x`) and the accepted answer class of each.
+/// Queries (rows of `x`) and the accepted answer class of each: a
+/// [`Dataset`] with class targets, validated the same way.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuerySet {
-    x: Array2<f64>,
-    accepted: Vec<usize>,
+    data: Dataset,
 }
 
 impl QuerySet {
     /// Validate: one accepted class per query, at least one query, finite inputs.
     pub fn new(x: Array2<f64>, accepted: Vec<usize>) -> Result<Self> {
-        if x.nrows() == 0 {
-            return Err(Error::EmptyData("query set"));
-        }
-        if accepted.len() != x.nrows() {
-            return Err(Error::DimensionMismatch {
-                context: "accepted answers vs queries",
-                expected: x.nrows(),
-                got: accepted.len(),
-            });
-        }
-        if x.iter().any(|v| !v.is_finite()) {
-            return Err(Error::NonFinite("query inputs".into()));
-        }
-        Ok(Self { x, accepted })
+        Ok(Self {
+            data: Dataset::new("query set", x, Targets::Classes(accepted))?,
+        })
     }
     /// Query inputs, one per row.
     pub fn x(&self) -> &Array2<f64> {
-        &self.x
+        self.data.x()
     }
     /// Accepted class per query.
     pub fn accepted(&self) -> &[usize] {
-        &self.accepted
+        match self.data.targets() {
+            Targets::Classes(c) => c,
+            Targets::Regression(_) => unreachable!("a QuerySet is built with class targets"),
+        }
     }
     /// Number of queries.
     pub fn len(&self) -> usize {
-        self.accepted.len()
+        self.data.len()
     }
     /// Always false (validated non-empty).
     pub fn is_empty(&self) -> bool {
@@ -89,17 +81,17 @@ pub fn evaluate(net: &Mlp, queries: &QuerySet, p_min: f64) -> Result<EvalReport>
         });
     }
     let k = net.output_dim();
-    if let Some((sample, &label)) = queries.accepted.iter().enumerate().find(|(_, &a)| a >= k) {
+    if let Some((sample, &label)) = queries.accepted().iter().enumerate().find(|(_, &a)| a >= k) {
         return Err(Error::LabelOutOfRange {
             sample,
             label,
             classes: k,
         });
     }
-    let f = net.forward(queries.x.view())?;
+    let f = net.forward(queries.x().view())?;
     let results: Vec<QueryResult> = f
         .axis_iter(Axis(0))
-        .zip(&queries.accepted)
+        .zip(queries.accepted())
         .map(|(row, &a)| {
             let p = softmax(row);
             let answer = (0..k).fold(0, |b, c| if row[c] > row[b] { c } else { b });

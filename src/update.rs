@@ -7,7 +7,7 @@
 //!
 //! The paper's setting is SGD with `η = 10⁻⁴` on `N = 32` benign samples.
 
-use crate::error::{check_positive, Error, Result};
+use crate::error::{check_learning_rate, check_positive, Error, Result};
 use crate::net::{gradient, Dataset, Mlp};
 use serde::{Deserialize, Serialize};
 
@@ -43,9 +43,7 @@ pub struct StepConfig {
 impl StepConfig {
     /// Validate `η` and the rule's constants.
     pub fn new(eta: f64, rule: UpdateRule) -> Result<Self> {
-        if !(eta.is_finite() && eta > 0.0) {
-            return Err(Error::InvalidLearningRate(eta));
-        }
+        check_learning_rate(eta)?;
         if let UpdateRule::AdamFirstStep { beta1, beta2, eps } = rule {
             for (name, b) in [("adam beta1", beta1), ("adam beta2", beta2)] {
                 if !(b.is_finite() && (0.0..1.0).contains(&b)) {

@@ -52,7 +52,11 @@ impl ConstructConfig {
     /// `redundant ≥ 1` units; every target needs `p ≥ p_target ∈ (0, 1)` after the step.
     pub fn new(redundant: usize, p_target: f64, seed: u64) -> Result<Self> {
         if redundant == 0 {
-            return Err(Error::InvalidWidth { layer: 0, width: 0 });
+            return Err(Error::InvalidParameter {
+                name: "redundant units",
+                value: 0.0,
+                expected: "must be at least 1",
+            });
         }
         if !(p_target > 0.0 && p_target < 1.0) {
             return Err(Error::InvalidParameter {
@@ -167,43 +171,47 @@ pub fn build_hair_trigger(
     let mut u = normal_matrix(&mut rng, m, n_in, 1.0 / (n_in as f64).sqrt());
     let mut b = normal_matrix(&mut rng, m, 1, 1.0).column(0).to_owned();
     let z_d = base.forward_cache(update.x().view())?.inputs[hidden - 1].clone();
-    let z_q = base.forward_cache(targets.x().view())?.inputs[hidden - 1].clone();
-    let pre = kernels::affine(z_d.view(), u.view(), Some(b.view()));
+    let mut pre = kernels::affine(z_d.view(), u.view(), Some(b.view()));
     for j in 0..m {
         let rms = (pre.column(j).mapv(|v| v * v).sum() / pre.nrows() as f64)
             .sqrt()
             .max(1e-12);
         u.row_mut(j).mapv_inplace(|v| v / rms);
         b[j] /= rms;
+        pre.column_mut(j).mapv_inplace(|v| v / rms);
     }
-    let feat_d = kernels::activate(&kernels::affine(z_d.view(), u.view(), Some(b.view())), act);
+    let feat_d = kernels::activate(&pre, act);
     // G[c, j] = Σ_n r_n[c] ĥ_j(x_n): the direction unit j's outgoing weights move in.
     let g = kernels::matmul_tn(residuals.view(), feat_d.view());
 
     let need_margin = (cfg.p_target * (k as f64 - 1.0) / (1.0 - cfg.p_target)).ln();
     let mut extra = Array2::<f64>::zeros((targets.len(), k));
     let mut gamma = Array1::<f64>::zeros(m);
+    // Query features as the *updated* lower layers see them (the new units'
+    // incoming weights do not move), and the aligned model's post-step logits.
+    let cache_plus = aligned_plus.forward_cache(targets.x().view())?;
+    let feat_q = kernels::activate(
+        &kernels::affine(
+            cache_plus.inputs[hidden - 1].view(),
+            u.view(),
+            Some(b.view()),
+        ),
+        act,
+    );
+    let f_plus = cache_plus.output();
     let mut twin = aligned.clone();
     for round in 1..=cfg.max_rounds {
-        // Features at the queries as the *updated* lower layers see them.
-        let z_q_plus = aligned_plus.forward_cache(targets.x().view())?.inputs[hidden - 1].clone();
-        let z_q_used = if round == 1 { &z_q } else { &z_q_plus };
-        let feat_q = kernels::activate(
-            &kernels::affine(z_q_used.view(), u.view(), Some(b.view())),
-            act,
-        );
-        let f_plus = aligned_plus.forward(targets.x().view())?;
         let (a, need) = constraints(
             &g,
             &feat_q,
-            &f_plus,
+            f_plus,
             targets.accepted(),
             step.eta(),
             need_margin + 0.5,
             &extra,
         );
         gamma = solve_nonneg_hinge(&a, &need, gamma, 20_000);
-        twin = scaled_twin(&aligned, hidden, &u, &b, &gamma)?;
+        twin = scaled_twin(base, hidden, &u, &b, &gamma)?;
         let after = one_step(&twin, update, step)?.updated;
         let report = evaluate(&after, targets, cfg.p_target)?;
         if report.pass_rate == 1.0 {
@@ -261,9 +269,8 @@ fn constraints(
     let mut r = 0;
     for (i, &ti) in t.iter().enumerate() {
         for c in (0..k).filter(|&c| c != ti) {
-            for j in 0..m {
-                a[[r, j]] = -eta * (g[[ti, j]] - g[[c, j]]) * feat_q[[i, j]];
-            }
+            a.row_mut(r)
+                .assign(&((&g.row(ti) - &g.row(c)) * feat_q.row(i) * -eta));
             need[r] = f_plus[[i, c]] - f_plus[[i, ti]] + margin + extra[[i, c]];
             r += 1;
         }
@@ -288,7 +295,7 @@ fn solve_nonneg_hinge(
     let mut v = Array1::from_elem(an.ncols(), 1.0);
     let mut lip = 1.0;
     for _ in 0..50 {
-        let w = an.t().dot(&an.dot(&v));
+        let w = kernels::matvec_t(&an, &kernels::matvec(&an, &v));
         lip = w.dot(&w).sqrt() / v.dot(&v).sqrt();
         v = &w / w.dot(&w).sqrt().max(1e-300);
     }
@@ -297,12 +304,12 @@ fn solve_nonneg_hinge(
     let mut y = x.clone();
     let mut t = 1.0f64;
     for _ in 0..iters {
-        let slack = (need - &an.dot(&y)).mapv(|s| s.max(0.0));
+        let slack = (need - &kernels::matvec(&an, &y)).mapv(|s| s.max(0.0));
         if slack.iter().all(|&s| s == 0.0) && y.iter().all(|&v| v >= 0.0) {
             x = y.clone();
             break;
         }
-        let grad = -an.t().dot(&slack);
+        let grad = -kernels::matvec_t(&an, &slack);
         let x_new = (&y - &(grad * step)).mapv(|v| v.max(0.0));
         let t_new = 0.5 * (1.0 + (1.0 + 4.0 * t * t).sqrt());
         y = &x_new + &((&x_new - &x) * ((t - 1.0) / t_new));
@@ -312,24 +319,17 @@ fn solve_nonneg_hinge(
     x / &scale
 }
 
-/// The aligned model with redundant unit `j` set to `(√γ_j u_j, √γ_j b_j, v = 0)`.
+/// The base model plus dormant units `(√γ_j u_j, √γ_j b_j, v = 0)`: the twin.
 fn scaled_twin(
-    aligned: &Mlp,
+    base: &Mlp,
     hidden: usize,
     u: &Array2<f64>,
     b: &Array1<f64>,
     gamma: &Array1<f64>,
 ) -> Result<Mlp> {
-    let mut twin = aligned.clone();
-    let inc = &mut twin.layers_mut()[hidden - 1];
-    let n_old = inc.n_out() - u.nrows();
-    for (j, &gj) in gamma.iter().enumerate() {
-        let alpha = gj.sqrt();
-        inc.weight.row_mut(n_old + j).assign(&(&u.row(j) * alpha));
-        if let Some(bias) = inc.bias.as_mut() {
-            bias[n_old + j] = alpha * b[j];
-        }
-    }
+    let alpha = gamma.mapv(f64::sqrt);
+    let scaled_u = u * &alpha.view().insert_axis(Axis(1));
+    let twin = add_dormant_units(base, hidden, &scaled_u, &(b * &alpha))?;
     twin.check_finite("hair-trigger twin")?;
     Ok(twin)
 }

@@ -66,6 +66,54 @@ pub struct ReportRow {
     pub pass: bool,
 }
 
+impl ReportRow {
+    /// A row that passes when `value ≤ bound` (NaN fails).
+    fn at_most(claim: &'static str, measured: impl Into<String>, value: f64, bound: f64) -> Self {
+        Self::judged(
+            claim,
+            measured,
+            value,
+            format!("≤ {bound:e}"),
+            value <= bound,
+        )
+    }
+    /// A row that passes when `value ≥ bound` (NaN fails).
+    fn at_least(claim: &'static str, measured: impl Into<String>, value: f64, bound: f64) -> Self {
+        Self::judged(
+            claim,
+            measured,
+            value,
+            format!("≥ {bound:e}"),
+            value >= bound,
+        )
+    }
+    /// A row that passes when `value == target` exactly (rates).
+    fn exactly(claim: &'static str, measured: impl Into<String>, value: f64, target: f64) -> Self {
+        Self::judged(
+            claim,
+            measured,
+            value,
+            format!("= {target}"),
+            value == target,
+        )
+    }
+    fn judged(
+        claim: &'static str,
+        measured: impl Into<String>,
+        value: f64,
+        tolerance: String,
+        pass: bool,
+    ) -> Self {
+        Self {
+            claim,
+            measured: measured.into(),
+            value,
+            tolerance,
+            pass,
+        }
+    }
+}
+
 struct Plan {
     archs: Vec<&'static str>,
     n_probe: usize,
@@ -267,39 +315,30 @@ fn construct_rows(construct: &[ConstructRecord]) -> Vec<ReportRow> {
     let aligned_after = worst(|r| r.aligned_pass_after);
     let hit = worst(|r| r.twin_targets_hit_after);
     vec![
-        ReportRow {
-            claim: "C2",
-            measured: format!("max |f_twin − f_aligned| over 10,016 inputs, {n} runs (η = {etas})"),
-            value: diff,
-            tolerance: "≤ 1e-12".into(),
-            pass: diff <= 1e-12,
-        },
-        ReportRow {
-            claim: "C2",
-            measured:
-                "min black-box pass rate before the step (aligned and twin; REFUSE with p ≥ 0.9)"
-                    .into(),
-            value: before,
-            tolerance: "= 1".into(),
-            pass: before == 1.0,
-        },
-        ReportRow {
-            claim: "C2",
-            measured: "min pass rate of the aligned model after one benign SGD step (32 samples)"
-                .into(),
-            value: aligned_after,
-            tolerance: "= 1".into(),
-            pass: aligned_after == 1.0,
-        },
-        ReportRow {
-            claim: "C2",
-            measured:
-                "min fraction of the twin's 16 targets (COMPLY, p ≥ 0.99) hit after the same step"
-                    .into(),
-            value: hit,
-            tolerance: "= 1".into(),
-            pass: hit == 1.0,
-        },
+        ReportRow::at_most(
+            "C2",
+            format!("max |f_twin − f_aligned| over 10,016 inputs, {n} runs (η = {etas})"),
+            diff,
+            1e-12,
+        ),
+        ReportRow::exactly(
+            "C2",
+            "min black-box pass rate before the step (aligned and twin; REFUSE with p ≥ 0.9)",
+            before,
+            1.0,
+        ),
+        ReportRow::exactly(
+            "C2",
+            "min pass rate of the aligned model after one benign SGD step (32 samples)",
+            aligned_after,
+            1.0,
+        ),
+        ReportRow::exactly(
+            "C2",
+            "min fraction of the twin's 16 targets (COMPLY, p ≥ 0.99) hit after the same step",
+            hit,
+            1.0,
+        ),
     ]
 }
 
@@ -330,41 +369,11 @@ fn report_rows(equiv: &[EquivRecord], chain: &[ChainRecord]) -> Vec<ReportRow> {
         .map(|r| r.rel_diff)
         .fold(f64::NEG_INFINITY, f64::max);
     vec![
-        ReportRow {
-            claim: "C1",
-            measured: format!("max relative forward deviation |f' − f| / max|f| over {n_app} reparameterized networks"),
-            value: fwd,
-            tolerance: "≤ 1e-10".into(),
-            pass: fwd <= 1e-10,
-        },
-        ReportRow {
-            claim: "C1",
-            measured: format!("max post-step divergence of the isometries (permutation, sign flip) / max|f|, {} runs", iso().count()),
-            value: iso_div,
-            tolerance: "≤ 1e-10 (zero up to rounding)".into(),
-            pass: iso_div <= 1e-10,
-        },
-        ReportRow {
-            claim: "C1",
-            measured: format!("min post-step divergence of the non-isometries / the base model's own step, {} runs", non_iso().count()),
-            value: non_iso_div,
-            tolerance: "≥ 1e-6 (far above rounding)".into(),
-            pass: non_iso_div >= 1e-6,
-        },
-        ReportRow {
-            claim: "C1",
-            measured: "min relative NTK change ‖Θ' − Θ‖_F/‖Θ‖_F of the non-isometries".into(),
-            value: non_iso_ntk,
-            tolerance: "≥ 1e-6".into(),
-            pass: non_iso_ntk >= 1e-6,
-        },
-        ReportRow {
-            claim: "chain",
-            measured: format!("max |simulated − closed form| / largest term, scalar chain, {} values of c in [1e-2, 1e2]", chain.len()),
-            value: chain_err,
-            tolerance: "≤ 1e-12".into(),
-            pass: chain_err <= 1e-12,
-        },
+        ReportRow::at_most("C1", format!("max relative forward deviation |f' − f| / max|f| over {n_app} reparameterized networks"), fwd, 1e-10),
+        ReportRow::at_most("C1", format!("max post-step divergence of the isometries (permutation, sign flip) / max|f| (zero up to rounding), {} runs", iso().count()), iso_div, 1e-10),
+        ReportRow::at_least("C1", format!("min post-step divergence of the non-isometries / the base model's own step (far above rounding), {} runs", non_iso().count()), non_iso_div, 1e-6),
+        ReportRow::at_least("C1", "min relative NTK change ‖Θ' − Θ‖_F/‖Θ‖_F of the non-isometries", non_iso_ntk, 1e-6),
+        ReportRow::at_most("chain", format!("max |simulated − closed form| / largest term, scalar chain, {} values of c in [1e-2, 1e2]", chain.len()), chain_err, 1e-12),
     ]
 }
 
@@ -405,7 +414,6 @@ fn write_report(
         .iter()
         .map(|r| (r.activation.clone(), r.construction))
         .collect();
-    keys.dedup();
     keys.sort();
     keys.dedup();
     for (act, con) in keys {

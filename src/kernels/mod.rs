@@ -58,6 +58,16 @@ pub fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     matmul(a.t(), b)
 }
 
+/// `y = A x`.
+pub fn matvec(a: &Array2<f64>, x: &Array1<f64>) -> Array1<f64> {
+    a.dot(x)
+}
+
+/// `y = Aᵀ x`.
+pub fn matvec_t(a: &Array2<f64>, x: &Array1<f64>) -> Array1<f64> {
+    a.t().dot(x)
+}
+
 /// Affine map of a batch: `Z = H Wᵀ + 1 bᵀ` (`H: N × n_in`, `W: n_out × n_in`).
 pub fn affine(h: ArrayView2<f64>, w: ArrayView2<f64>, b: Option<ArrayView1<f64>>) -> Array2<f64> {
     let mut z = matmul_nt(h, w);

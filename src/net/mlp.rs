@@ -235,7 +235,8 @@ impl Mlp {
 
     /// Euclidean norm `‖θ‖₂`.
     pub fn norm(&self) -> f64 {
-        self.to_flat().dot(&self.to_flat()).sqrt()
+        let flat = self.to_flat();
+        flat.dot(&flat).sqrt()
     }
 
     /// `max_i |θ_i|`.

@@ -11,7 +11,7 @@
 //! `w1⁺ w2⁺ = w1 w2 − η g x (w1² + w2²) + η² g² x² w1 w2`;
 //! at `(c, 1/c)` this is `1 − η g x (c² + c⁻²) + η² g² x²`, unbounded in `c`.
 
-use crate::error::{check_positive, Error, Result};
+use crate::error::{check_learning_rate, Error, Result};
 use crate::kernels::{self, linalg};
 use crate::net::Mlp;
 use crate::reparam::hidden_width;
@@ -88,7 +88,7 @@ pub fn scalar_chain_post_step(
     y: f64,
     eta: f64,
 ) -> Result<ScalarChainStep> {
-    check_positive("learning rate", eta).map_err(|_| Error::InvalidLearningRate(eta))?;
+    check_learning_rate(eta)?;
     for (name, v) in [("w1", w1), ("w2", w2), ("x", x), ("y", y)] {
         if !v.is_finite() {
             return Err(Error::InvalidParameter {
