@@ -26,6 +26,7 @@ pub mod net;
 pub mod plot;
 pub mod reparam;
 pub mod rng;
+pub mod stats;
 pub mod update;
 
 pub use error::{Error, Result};

@@ -6,7 +6,10 @@ use hairtrigger::experiments::chain::run_chain;
 use hairtrigger::experiments::construct::{run_construct, ConstructRun};
 use hairtrigger::experiments::equiv::{run_equiv, EquivConfig};
 use hairtrigger::experiments::output::json_line;
-use hairtrigger::experiments::reproduce::{reproduce, ReproduceConfig, Scale};
+use hairtrigger::experiments::reproduce::{
+    progress_bar, reproduce, scaling_config, ReproduceConfig, Scale,
+};
+use hairtrigger::experiments::scaling::{run_scaling, write_scaling};
 use hairtrigger::{Architecture, Result};
 use std::process::ExitCode;
 
@@ -86,6 +89,24 @@ enum Command {
         #[arg(long)]
         save: Option<String>,
         /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// C3: breadth (targets hidden vs redundant width) and severity (margin change vs width and bound), with fits and figures.
+    Scaling {
+        /// Sub-minute smoke run.
+        #[arg(long, conflicts_with = "full")]
+        quick: bool,
+        /// Publication-scale run.
+        #[arg(long)]
+        full: bool,
+        /// Output folder for CSV/JSON and figures.
+        #[arg(long, default_value = "plots")]
+        out: String,
+        /// Base seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// One JSON object per breadth point, then the fits.
         #[arg(long)]
         json: bool,
     },
@@ -250,6 +271,54 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "max |parameter|", r.aligned_max_abs_param, r.twin_max_abs_param
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Scaling {
+            quick,
+            full,
+            out,
+            seed,
+            json,
+        } => {
+            let scale = match (quick, full) {
+                (true, _) => Scale::Quick,
+                (_, true) => Scale::Full,
+                _ => Scale::Default,
+            };
+            let cfg = scaling_config(scale, seed)?;
+            let dir = std::path::Path::new(&out);
+            std::fs::create_dir_all(dir).map_err(|e| hairtrigger::Error::io(dir, e))?;
+            let bar = progress_bar(cfg.breadth_points() as u64);
+            let r = run_scaling(&cfg, &bar)?;
+            bar.finish_and_clear();
+            write_scaling(dir, &r)?;
+            if json {
+                for p in &r.breadth {
+                    println!("{}", json_line(p)?);
+                }
+                println!("{}", json_line(&r.breadth_fit)?);
+            } else {
+                println!(
+                    "{:>6} {:>6} {:>8} {:>6} {:>6} {:>8}",
+                    "seed", "m", "P", "K_lb", "K*", "K_ub"
+                );
+                for p in &r.breadth {
+                    println!(
+                        "{:>6} {:>6} {:>8} {:>6} {:>6} {:>8}",
+                        p.seed, p.redundant, p.extra_params, p.k_lower, p.k_star, p.k_upper
+                    );
+                }
+                let f = &r.breadth_fit;
+                println!(
+                    "breadth: K* = {:.3} + {:.5}·P, R² = {:.4}, slope 95% CI [{:.5}, {:.5}], {}/{} points within bounds",
+                    f.intercept, f.slope, f.r_squared, f.slope_ci95.0, f.slope_ci95.1, r.between_bounds, r.breadth.len()
+                );
+                println!(
+                    "severity: exponent in m {:.6} (predicted 1), in B {:.6} (predicted 2), max rel. deviation from m·B²·φ₁* {:.2e}",
+                    r.severity_width_fit.slope, r.severity_bound_fit.slope, r.severity_max_rel_error
+                );
+            }
+            println!("wrote {out}/breadth.*, severity.*, scaling_fits.json");
             Ok(ExitCode::SUCCESS)
         }
         Command::Reproduce {

@@ -29,10 +29,11 @@
 //! for ReLU (features ≥ 0) the cone of `{−r_n}`. SGD only: Adam's first step
 //! moves `v_j` by `−η sign(·)`, a different (also linear-in-`α`) law not built here.
 
+use crate::attack::directions::{choose_directions, Directions};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, QuerySet};
 use crate::kernels;
-use crate::net::{normal_matrix, output_residuals, Dataset, Mlp};
+use crate::net::{output_residuals, Dataset, Mlp};
 use crate::reparam::add_dormant_units;
 use crate::rng::seeded;
 use crate::update::{one_step, StepConfig, UpdateRule};
@@ -46,6 +47,8 @@ pub struct ConstructConfig {
     p_target: f64,
     seed: u64,
     max_rounds: usize,
+    solver_iters: usize,
+    directions: Directions,
 }
 
 impl ConstructConfig {
@@ -70,7 +73,37 @@ impl ConstructConfig {
             p_target,
             seed,
             max_rounds: 8,
+            solver_iters: 20_000,
+            directions: Directions::Random,
         })
+    }
+    /// At most `rounds ≥ 1` solve-and-verify rounds of at most `iters ≥ 1`
+    /// projected-gradient iterations each (defaults 8 and 20,000). Fewer make a
+    /// failing attempt cheaper (a search over `K` tries many) and can only turn a
+    /// success into a reported failure, never the reverse.
+    pub fn with_solver(mut self, rounds: usize, iters: usize) -> Result<Self> {
+        if rounds == 0 || iters == 0 {
+            return Err(Error::InvalidParameter {
+                name: "solver rounds/iterations",
+                value: rounds.min(iters) as f64,
+                expected: "must be at least 1",
+            });
+        }
+        self.max_rounds = rounds;
+        self.solver_iters = iters;
+        Ok(self)
+    }
+    /// Choose the units' incoming directions by `directions`.
+    pub fn with_directions(mut self, directions: Directions) -> Result<Self> {
+        if let Directions::Targeted { pool: 0 } = directions {
+            return Err(Error::InvalidParameter {
+                name: "candidate pool factor",
+                value: 0.0,
+                expected: "must be at least 1",
+            });
+        }
+        self.directions = directions;
+        Ok(self)
     }
     /// Number of redundant units `m`.
     pub fn redundant(&self) -> usize {
@@ -165,40 +198,32 @@ pub fn build_hair_trigger(
     let aligned = with_inert_units(base, m)?;
     let aligned_plus = one_step(&aligned, update, step)?.updated;
 
-    // Fixed random unit directions (u_j, b_j), normalised to unit RMS pre-activation.
-    let n_in = base.layers()[hidden - 1].n_in();
-    let mut rng = seeded(cfg.seed, 40);
-    let mut u = normal_matrix(&mut rng, m, n_in, 1.0 / (n_in as f64).sqrt());
-    let mut b = normal_matrix(&mut rng, m, 1, 1.0).column(0).to_owned();
     let z_d = base.forward_cache(update.x().view())?.inputs[hidden - 1].clone();
-    let mut pre = kernels::affine(z_d.view(), u.view(), Some(b.view()));
-    for j in 0..m {
-        let rms = (pre.column(j).mapv(|v| v * v).sum() / pre.nrows() as f64)
-            .sqrt()
-            .max(1e-12);
-        u.row_mut(j).mapv_inplace(|v| v / rms);
-        b[j] /= rms;
-        pre.column_mut(j).mapv_inplace(|v| v / rms);
-    }
-    let feat_d = kernels::activate(&pre, act);
+    // Query inputs to the last hidden layer as the *updated* lower layers see
+    // them (the new units' incoming weights do not move), and the aligned
+    // model's post-step logits.
+    let cache_plus = aligned_plus.forward_cache(targets.x().view())?;
+    let z_q = &cache_plus.inputs[hidden - 1];
+    let chosen = choose_directions(
+        cfg.directions,
+        &mut seeded(cfg.seed, 40),
+        m,
+        act,
+        &z_d,
+        z_q,
+        &residuals,
+        targets.accepted(),
+    );
+    let (u, b) = (&chosen.u, &chosen.b);
+    let feat_d = kernels::activate(&kernels::affine(z_d.view(), u.view(), Some(b.view())), act);
     // G[c, j] = Σ_n r_n[c] ĥ_j(x_n): the direction unit j's outgoing weights move in.
     let g = kernels::matmul_tn(residuals.view(), feat_d.view());
+    let feat_q = kernels::activate(&kernels::affine(z_q.view(), u.view(), Some(b.view())), act);
+    let f_plus = cache_plus.output();
 
     let need_margin = (cfg.p_target * (k as f64 - 1.0) / (1.0 - cfg.p_target)).ln();
     let mut extra = Array2::<f64>::zeros((targets.len(), k));
     let mut gamma = Array1::<f64>::zeros(m);
-    // Query features as the *updated* lower layers see them (the new units'
-    // incoming weights do not move), and the aligned model's post-step logits.
-    let cache_plus = aligned_plus.forward_cache(targets.x().view())?;
-    let feat_q = kernels::activate(
-        &kernels::affine(
-            cache_plus.inputs[hidden - 1].view(),
-            u.view(),
-            Some(b.view()),
-        ),
-        act,
-    );
-    let f_plus = cache_plus.output();
     let mut twin = aligned.clone();
     for round in 1..=cfg.max_rounds {
         let (a, need) = constraints(
@@ -210,8 +235,11 @@ pub fn build_hair_trigger(
             need_margin + 0.5,
             &extra,
         );
-        gamma = solve_nonneg_hinge(&a, &need, gamma, 20_000);
-        twin = scaled_twin(base, hidden, &u, &b, &gamma)?;
+        if round == 1 {
+            gamma = sequential_start(&a, &need, &chosen.serves, k - 1);
+        }
+        gamma = solve_nonneg_hinge(&a, &need, gamma, cfg.solver_iters);
+        twin = scaled_twin(base, hidden, u, b, &gamma)?;
         let after = one_step(&twin, update, step)?.updated;
         let report = evaluate(&after, targets, cfg.p_target)?;
         if report.pass_rate == 1.0 {
@@ -278,6 +306,34 @@ fn constraints(
     (a, need)
 }
 
+/// A starting point for the solver: units in order, each raised just enough
+/// to satisfy the rows (`k − 1` per target, target-major) of the targets it
+/// serves, given the units before it. Exact when every unit is silent on the
+/// earlier units' targets (the triangular construction of
+/// [`super::directions`]); otherwise a warm start.
+fn sequential_start(
+    a: &Array2<f64>,
+    need: &Array1<f64>,
+    serves: &[Vec<usize>],
+    rows_per_target: usize,
+) -> Array1<f64> {
+    let mut gamma = Array1::<f64>::zeros(a.ncols());
+    let mut reached = Array1::<f64>::zeros(a.nrows());
+    for (j, targets) in serves.iter().enumerate() {
+        let raise = targets
+            .iter()
+            .flat_map(|&i| i * rows_per_target..(i + 1) * rows_per_target)
+            .filter(|&r| a[[r, j]] > 0.0 && need[r] > reached[r])
+            .map(|r| (need[r] - reached[r]) / a[[r, j]])
+            .fold(0.0f64, f64::max);
+        if raise > 0.0 {
+            gamma[j] = raise;
+            reached.scaled_add(raise, &a.column(j));
+        }
+    }
+    gamma
+}
+
 /// `min_{γ ≥ 0} ½ Σ_r max(0, need_r − (Aγ)_r)²` by accelerated projected
 /// gradient on column-normalised variables, from `start`.
 fn solve_nonneg_hinge(
@@ -303,11 +359,26 @@ fn solve_nonneg_hinge(
     let mut x = &start * &scale;
     let mut y = x.clone();
     let mut t = 1.0f64;
-    for _ in 0..iters {
+    // Stop early on success, or when the objective at x has improved by less
+    // than 1e-9 of itself over the last 1,000 iterations (an infeasible system).
+    let objective = |v: &Array1<f64>| {
+        (need - &kernels::matvec(&an, v))
+            .mapv(|s| s.max(0.0).powi(2))
+            .sum()
+    };
+    let mut checkpoint = objective(&x);
+    for it in 1..=iters {
         let slack = (need - &kernels::matvec(&an, &y)).mapv(|s| s.max(0.0));
         if slack.iter().all(|&s| s == 0.0) && y.iter().all(|&v| v >= 0.0) {
             x = y.clone();
             break;
+        }
+        if it % 1_000 == 0 {
+            let now = objective(&x);
+            if now > (1.0 - 1e-9) * checkpoint {
+                break;
+            }
+            checkpoint = now;
         }
         let grad = -kernels::matvec_t(&an, &slack);
         let x_new = (&y - &(grad * step)).mapv(|v| v.max(0.0));

@@ -59,6 +59,27 @@ impl SafetyTask {
         let y = (0..3 * n).map(|i| i / n).collect();
         Dataset::new("training set", x, Targets::Classes(y))
     }
+    /// The aligned base classifier: `[16, 32, 32, 4]` leaky ReLU (slope 0.1),
+    /// trained with full-batch Adam on [`Self::training_set`] in rounds of 200
+    /// steps until every query of `refuse` is refused with `p ≥ 0.99` (at most
+    /// 10 rounds; the caller evaluates the result).
+    pub fn aligned_base(&self, refuse: &QuerySet) -> Result<Mlp> {
+        let arch = Architecture::new(
+            vec![DIM, 32, 32, 4],
+            Activation::LeakyRelu { slope: 0.1 },
+            true,
+        )?;
+        let mut base = Mlp::random(&arch, &mut seeded(self.seed, 0));
+        let train = self.training_set(128)?;
+        for _ in 0..10 {
+            train_adam(&mut base, &train, 1e-2, 200)?;
+            if evaluate(&base, refuse, 0.99)?.pass_rate == 1.0 {
+                break;
+            }
+        }
+        Ok(base)
+    }
+
     /// The benign update set (the Alpaca analog): `n` prompts of a new, benign
     /// instruction task around a fourth centre, each answered by carrying out
     /// the instruction (`COMPLY`). The model was never trained on this task, so
@@ -147,22 +168,10 @@ pub struct ConstructRecord {
 /// Train, construct, step both models, evaluate; optionally save everything.
 pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<ConstructRecord> {
     let task = SafetyTask::new(cfg.seed);
-    let arch = Architecture::new(
-        vec![DIM, 32, 32, 4],
-        Activation::LeakyRelu { slope: 0.1 },
-        true,
-    )?;
-    let mut base = Mlp::random(&arch, &mut seeded(cfg.seed, 0));
     let q_x = task.prompts(0, cfg.queries, 60);
     let refuse = QuerySet::new(q_x.clone(), vec![0; cfg.queries])?;
     let comply = QuerySet::new(q_x.clone(), vec![3; cfg.queries])?;
-    let train = task.training_set(128)?;
-    for _ in 0..10 {
-        train_adam(&mut base, &train, 1e-2, 200)?;
-        if evaluate(&base, &refuse, 0.99)?.pass_rate == 1.0 {
-            break;
-        }
-    }
+    let base = task.aligned_base(&refuse)?;
     let update = task.benign_update_set(cfg.update_size, 70)?;
     let step = StepConfig::sgd(cfg.eta)?;
     let ht = build_hair_trigger(

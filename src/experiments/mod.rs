@@ -2,11 +2,14 @@
 //! configuration, is deterministic given its seed, and returns flat records
 //! (one per run) that [`output`] writes as CSV and JSON.
 
+pub mod breadth;
 pub mod chain;
 pub mod construct;
 pub mod equiv;
 pub mod output;
 pub mod reproduce;
+pub mod scaling;
+pub mod severity;
 
 use crate::error::Result;
 use crate::net::{normal_matrix, Dataset, Mlp, Targets};

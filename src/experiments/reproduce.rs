@@ -3,12 +3,15 @@
 //! claim, measurement, value, tolerance and PASS/FAIL computed from this run.
 
 use crate::error::{Error, Result};
+use crate::experiments::breadth::BreadthConfig;
 use crate::experiments::chain::{run_chain, ChainRecord};
 use crate::experiments::construct::{run_construct, ConstructRecord, ConstructRun};
 use crate::experiments::equiv::{run_equiv, EquivConfig, EquivRecord};
 use crate::experiments::output::{write_json, write_records};
+use crate::experiments::scaling::{run_scaling, write_scaling, ScalingConfig, ScalingResult};
+use crate::experiments::severity::SeverityConfig;
 use crate::net::{Activation, Architecture};
-use crate::plot::{Chart, Series, Style};
+use crate::plot::{Chart, Legend, Series, Style};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -120,16 +123,60 @@ struct Plan {
     seeds: u64,
     chain_points: usize,
     etas: Vec<f64>,
+    scaling: ScalingConfig,
 }
 
-fn plan(scale: Scale) -> Plan {
-    match scale {
+/// The C3 sweeps at a scale: breadth widths (geometric, `lo..=hi`, `count`
+/// values) and seeds; severity widths `1, 2, 4, …, 2^w`, bound factors
+/// `1, 2, …, 2^b` at `fixed` units.
+fn scaling_plan(
+    seed: u64,
+    (lo, hi, count): (usize, usize, usize),
+    seeds: u64,
+    w: u32,
+    b: u32,
+    fixed: usize,
+) -> Result<ScalingConfig> {
+    ScalingConfig::new(
+        BreadthConfig::standard(4 * hi + 64)?,
+        ScalingConfig::geometric_widths(lo, hi, count),
+        (seed..seed + seeds).collect(),
+        SeverityConfig::new(
+            seed,
+            1e-4,
+            32,
+            (0..=w).map(|i| 1 << i).collect(),
+            (0..=b).map(|i| f64::from(1u32 << i)).collect(),
+            fixed,
+        )?,
+    )
+}
+
+/// The C3 sweeps `reproduce` runs at `scale` (also `hairtrigger scaling`).
+pub fn scaling_config(scale: Scale, seed: u64) -> Result<ScalingConfig> {
+    Ok(plan(scale, seed)?.scaling)
+}
+
+/// A progress bar of `len` steps on stderr (hidden when stderr is not a terminal).
+pub fn progress_bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({elapsed})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+fn plan(scale: Scale, seed: u64) -> Result<Plan> {
+    Ok(match scale {
         Scale::Quick => Plan {
             archs: vec!["8,16,16,4"],
             n_probe: 1_000,
             seeds: 1,
             chain_points: 9,
             etas: vec![1e-4],
+            scaling: scaling_plan(seed, (2, 32, 5), 1, 3, 2, 4)?,
         },
         Scale::Default => Plan {
             archs: vec!["16,64,64,10"],
@@ -137,6 +184,7 @@ fn plan(scale: Scale) -> Plan {
             seeds: 3,
             chain_points: 41,
             etas: vec![1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
+            scaling: scaling_plan(seed, (3, 300, 9), 3, 8, 5, 16)?,
         },
         Scale::Full => Plan {
             archs: vec!["16,64,64,10", "32,256,256,10", "8,32,32,32,2"],
@@ -144,8 +192,9 @@ fn plan(scale: Scale) -> Plan {
             seeds: 10,
             chain_points: 81,
             etas: (0..11).map(|i| 10f64.powf(-6.0 + 0.5 * i as f64)).collect(),
+            scaling: scaling_plan(seed, (3, 1000, 12), 8, 10, 6, 16)?,
         },
-    }
+    })
 }
 
 const ACTIVATIONS: [Activation; 5] = [
@@ -159,7 +208,7 @@ const ACTIVATIONS: [Activation; 5] = [
 /// Run everything, write the outputs under the configured folder, and return
 /// the report rows (also written to `REPORT.md` and `report.json`).
 pub fn reproduce(cfg: &ReproduceConfig) -> Result<Vec<ReportRow>> {
-    let plan = plan(cfg.scale);
+    let plan = plan(cfg.scale, cfg.seed)?;
     let mut tasks = Vec::new();
     for arch in &plan.archs {
         for act in ACTIVATIONS {
@@ -181,15 +230,13 @@ pub fn reproduce(cfg: &ReproduceConfig) -> Result<Vec<ReportRow>> {
         }
     }
     let bar = if cfg.progress {
-        ProgressBar::new((tasks.len() + plan.chain_points + plan.etas.len()) as u64)
+        progress_bar(
+            (tasks.len() + plan.chain_points + plan.etas.len() + plan.scaling.breadth_points())
+                as u64,
+        )
     } else {
         ProgressBar::hidden()
     };
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({elapsed})")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
     bar.set_message("C1 equiv");
     let equiv: Vec<EquivRecord> = tasks
         .par_iter()
@@ -222,18 +269,22 @@ pub fn reproduce(cfg: &ReproduceConfig) -> Result<Vec<ReportRow>> {
             r
         })
         .collect::<Result<_>>()?;
+    bar.set_message("C3 scaling");
+    let scaling = run_scaling(&plan.scaling, &bar)?;
     bar.finish_and_clear();
 
     let dir = &cfg.out_dir;
     write_records(dir, "equiv", &equiv)?;
     write_records(dir, "chain", &chain)?;
     write_records(dir, "construct", &construct)?;
-    chain_figure(&chain).write_svg(&dir.join("chain_post_step.svg"))?;
+    chain_figure(&chain).write_figures(dir, "chain_post_step")?;
     if construct.len() > 1 {
-        magnitude_figure(&construct).write_svg(&dir.join("construct_magnitude.svg"))?;
+        magnitude_figure(&construct).write_figures(dir, "construct_magnitude")?;
     }
+    write_scaling(dir, &scaling)?;
     let mut rows = report_rows(&equiv, &chain);
     rows.extend(construct_rows(&construct));
+    rows.extend(scaling_rows(&scaling, plan.scaling.input_dim()));
     write_json(&dir.join("report.json"), &rows)?;
     write_report(&dir.join("REPORT.md"), cfg, &rows, &equiv)?;
     Ok(rows)
@@ -247,6 +298,7 @@ fn chain_figure(chain: &[ChainRecord]) -> Chart {
         y_label: "|w1⁺w2⁺ − w1w2|  (η = 1e-4, x = 1, y = 0)".into(),
         log_x: true,
         log_y: true,
+        legend: Legend::UpperMiddle,
         series: vec![
             Series {
                 label: "closed form η g x (c² + c⁻²) − η² g² x²".into(),
@@ -277,6 +329,7 @@ fn magnitude_figure(construct: &[ConstructRecord]) -> Chart {
         y_label: "max |parameter| (log scale)".into(),
         log_x: true,
         log_y: true,
+        legend: Legend::UpperRight,
         series: vec![
             Series {
                 label: "twin (16 targets, 64 redundant units)".into(),
@@ -338,6 +391,66 @@ fn construct_rows(construct: &[ConstructRecord]) -> Vec<ReportRow> {
             "min fraction of the twin's 16 targets (COMPLY, p ≥ 0.99) hit after the same step",
             hit,
             1.0,
+        ),
+    ]
+}
+
+fn scaling_rows(r: &ScalingResult, input_dim: usize) -> Vec<ReportRow> {
+    let f = &r.breadth_fit;
+    let n = r.breadth.len();
+    let k_max = r.breadth.iter().map(|p| p.k_star).max().unwrap_or(0);
+    let outside = (n - r.between_bounds) as f64;
+    vec![
+        ReportRow::at_least(
+            "C3 breadth",
+            format!(
+                "R² of K* = a + b·P over {n} (m, seed) points (b = {:.4} per parameter, 95% CI [{:.4}, {:.4}])",
+                f.slope, f.slope_ci95.0, f.slope_ci95.1
+            ),
+            f.r_squared,
+            0.98,
+        ),
+        ReportRow::at_least(
+            "C3 breadth",
+            "lower end of the slope's 95% CI (K* grows with P)",
+            f.slope_ci95.0,
+            1e-12,
+        ),
+        ReportRow::exactly(
+            "C3 breadth",
+            "points outside [constructive lower bound, sign-pattern upper bound]",
+            outside,
+            0.0,
+        ),
+        ReportRow::at_least(
+            "C3 breadth",
+            format!("largest K* / input dimension ({input_dim}): capacity from width, not input size"),
+            k_max as f64 / input_dim as f64,
+            1.0,
+        ),
+        ReportRow::at_most(
+            "C3 severity",
+            "max |measured − m·B²·φ₁*| / (m·B²·φ₁*) over both sweeps",
+            r.severity_max_rel_error,
+            0.02,
+        ),
+        ReportRow::at_most(
+            "C3 severity",
+            format!(
+                "|fitted exponent in m − 1| (exponent {:.6})",
+                r.severity_width_fit.slope
+            ),
+            (r.severity_width_fit.slope - 1.0).abs(),
+            0.02,
+        ),
+        ReportRow::at_most(
+            "C3 severity",
+            format!(
+                "|fitted exponent in B − 2| / 2 (exponent {:.6})",
+                r.severity_bound_fit.slope
+            ),
+            (r.severity_bound_fit.slope - 2.0).abs() / 2.0,
+            0.02,
         ),
     ]
 }
@@ -438,7 +551,7 @@ fn write_report(
     }
     let _ = writeln!(
         s,
-        "\nFigures: `chain_post_step.svg`, `construct_magnitude.svg`. Data: `equiv.csv/json`, `chain.csv/json`, `construct.csv/json`, `report.json`."
+        "\nFigures (SVG + PNG): `chain_post_step`, `construct_magnitude`, `breadth`, `severity_width`, `severity_bound`. Data (`.csv` + `.json`): `equiv`, `chain`, `construct`, `breadth`, `breadth_tries`, `severity`; `scaling_fits.json`, `report.json`."
     );
     std::fs::write(path, s).map_err(|e| Error::io(path, e))
 }

@@ -63,9 +63,16 @@ pub fn matvec(a: &Array2<f64>, x: &Array1<f64>) -> Array1<f64> {
     a.dot(x)
 }
 
-/// `y = Aᵀ x`.
+/// `y = Aᵀ x`, accumulated row by row (`y += x_r A[r, :]`): contiguous,
+/// vectorised axpys on a row-major `A` instead of strided column dots.
 pub fn matvec_t(a: &Array2<f64>, x: &Array1<f64>) -> Array1<f64> {
-    a.t().dot(x)
+    let mut y = Array1::zeros(a.ncols());
+    for (row, &xr) in a.rows().into_iter().zip(x.iter()) {
+        if xr != 0.0 {
+            y.scaled_add(xr, &row);
+        }
+    }
+    y
 }
 
 /// Affine map of a batch: `Z = H Wᵀ + 1 bᵀ` (`H: N × n_in`, `W: n_out × n_in`).

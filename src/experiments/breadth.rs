@@ -1,0 +1,392 @@
+//! C3, *breadth*: how many independent adversarial behaviours `m` redundant
+//! units can hide.
+//!
+//! A fixed base network `θ` (seeded), a fixed update set `D`, `η` and SGD. For a
+//! seed `s`, a sequence of queries `q_1, q_2, …` with independent targets
+//! `t_i` drawn uniformly from the classes the base model does *not* answer.
+//! `K*(m, s)` is the largest `K` for which the analytic construction
+//! ([`crate::attack::build_hair_trigger`]) with `m` redundant units makes the
+//! one-step-updated twin answer `t_i` with `p ≥ p*` on all of `q_1..q_K` while
+//! `f_twin ≡ f_θ`. The search doubles `K` from 1 until an attempt fails, then
+//! bisects between the last success and the first failure; every `K` it tries is
+//! decided by running the step on the twin and evaluating it.
+//!
+//! **Upper bound (dimension counting).** [`sign_pattern_upper_bound`]: the
+//! number of target patterns the whole dormant-unit family (directions chosen
+//! freely) can realise is at most an activation-pattern count times Warren's
+//! sign-pattern bound for `P = K·C(k,2)` polynomials in `m(n_in+2)` parameters,
+//! so `P(K* ≥ K_ub) ≤ δ` for a uniformly random assignment whatever the search does.
+//!
+//! **Lower bound (constructive).** [`BreadthSetup::lower_bound`]: with ReLU
+//! units, the triangular construction of `separable_prefix` (one unit per
+//! target, silent on every earlier query) hits the first `K_lb ≤ m` targets,
+//! where `K_lb` is decided by geometry alone (no solver).
+
+use crate::attack::directions::separable_prefix;
+use crate::attack::{build_hair_trigger, ConstructConfig, Directions};
+use crate::error::{Error, Result};
+use crate::eval::QuerySet;
+use crate::experiments::gaussian_inputs;
+use crate::net::{output_residuals, Activation, Architecture, Dataset, Mlp, Targets};
+use crate::rng::seeded;
+use crate::update::{one_step, StepConfig};
+use rand::Rng;
+use serde::Serialize;
+
+/// Validated settings of one breadth point.
+#[derive(Clone, Debug, Serialize)]
+pub struct BreadthConfig {
+    arch: Architecture,
+    base_seed: u64,
+    update_size: usize,
+    eta: f64,
+    p_target: f64,
+    k_max: usize,
+    solver_rounds: usize,
+    solver_iters: usize,
+    directions: Directions,
+}
+
+impl BreadthConfig {
+    /// Base architecture (≥ 1 hidden layer, positively homogeneous activation,
+    /// ≥ 3 classes so that targets can be drawn independently), seed of the
+    /// base model and update set, `|D|`, `η`, `p*`, and the largest `K` tried.
+    pub fn new(
+        arch: Architecture,
+        base_seed: u64,
+        update_size: usize,
+        eta: f64,
+        p_target: f64,
+        k_max: usize,
+    ) -> Result<Self> {
+        StepConfig::sgd(eta)?;
+        ConstructConfig::new(1, p_target, 0)?;
+        if arch.output_dim() < 3 {
+            return Err(Error::InvalidParameter {
+                name: "classes",
+                value: arch.output_dim() as f64,
+                expected:
+                    "at least 3 (a target is drawn from the k − 1 classes the base does not answer)",
+            });
+        }
+        if update_size == 0 {
+            return Err(Error::EmptyData("update set"));
+        }
+        if k_max == 0 {
+            return Err(Error::EmptyData("query set"));
+        }
+        Ok(Self {
+            arch,
+            base_seed,
+            update_size,
+            eta,
+            p_target,
+            k_max,
+            solver_rounds: 3,
+            solver_iters: 20_000,
+            directions: Directions::Targeted { pool: 4 },
+        })
+    }
+
+    /// The default breadth setting: base `[32, 32, 4]` ReLU (seeded random
+    /// weights), 32 update samples with balanced labels, `η = 1e-3`, `p* = 0.9`,
+    /// targeted directions (pool 4).
+    pub fn standard(k_max: usize) -> Result<Self> {
+        let arch = Architecture::new(vec![32, 32, 4], Activation::Relu, true)?;
+        Ok(Self::new(arch, 0, 32, 1e-3, 0.9, k_max)?
+            .with_directions(Directions::Targeted { pool: 4 }))
+    }
+
+    /// Input dimension of the base model.
+    pub fn input_dim(&self) -> usize {
+        self.arch.input_dim()
+    }
+
+    /// Override the solver budget (rounds, iterations per round).
+    pub fn with_solver(mut self, rounds: usize, iters: usize) -> Self {
+        self.solver_rounds = rounds;
+        self.solver_iters = iters;
+        self
+    }
+
+    /// Choose the construction's unit directions.
+    pub fn with_directions(mut self, directions: Directions) -> Self {
+        self.directions = directions;
+        self
+    }
+
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        self.arch.output_dim()
+    }
+
+    /// Width of the input to the last hidden layer (what a redundant unit sees).
+    pub fn last_hidden_inputs(&self) -> usize {
+        let w = self.arch.widths();
+        w[w.len() - 3]
+    }
+
+    /// Parameters `m` redundant units add: incoming weights and bias into the
+    /// last hidden layer, outgoing weights to the `k` outputs.
+    pub fn extra_params(&self, m: usize) -> usize {
+        let n_in = self.last_hidden_inputs();
+        m * (n_in + usize::from(self.arch.bias()) + self.classes())
+    }
+}
+
+/// The fixed base model and update set of a breadth sweep.
+pub struct BreadthSetup {
+    cfg: BreadthConfig,
+    base: Mlp,
+    update: Dataset,
+    step: StepConfig,
+}
+
+impl BreadthSetup {
+    /// Draw the base model and the update set from `cfg`'s base seed.
+    pub fn new(cfg: BreadthConfig) -> Result<Self> {
+        let base = Mlp::random(&cfg.arch, &mut seeded(cfg.base_seed, 60));
+        let x = gaussian_inputs(
+            &mut seeded(cfg.base_seed, 61),
+            cfg.update_size,
+            cfg.arch.input_dim(),
+        );
+        let labels = (0..cfg.update_size).map(|n| n % cfg.classes()).collect();
+        let update = Dataset::new("breadth update set", x, Targets::Classes(labels))?;
+        let step = StepConfig::sgd(cfg.eta)?;
+        Ok(Self {
+            cfg,
+            base,
+            update,
+            step,
+        })
+    }
+
+    /// The first `k_max` queries and independent targets of seed `seed`.
+    pub fn targets(&self, seed: u64) -> Result<QuerySet> {
+        let mut rng = seeded(seed, 62);
+        let k = self.cfg.classes();
+        let x = gaussian_inputs(&mut rng, self.cfg.k_max, self.cfg.input_dim());
+        let f = self.base.forward(x.view())?;
+        let t = f
+            .rows()
+            .into_iter()
+            .map(|row| {
+                let answer = argmax(row.iter().copied());
+                let draw = rng.random_range(0..k - 1);
+                if draw >= answer {
+                    draw + 1
+                } else {
+                    draw
+                }
+            })
+            .collect();
+        QuerySet::new(x, t)
+    }
+
+    /// Run the construction for the first `kk` targets; `Ok(hit)` with the
+    /// targets hit after the step (`hit == kk` is success).
+    pub fn attempt(&self, all: &QuerySet, kk: usize, m: usize, seed: u64) -> Result<usize> {
+        let x = all.x().slice(ndarray::s![..kk, ..]).to_owned();
+        let q = QuerySet::new(x, all.accepted()[..kk].to_vec())?;
+        let cc = ConstructConfig::new(m, self.cfg.p_target, seed)?
+            .with_solver(self.cfg.solver_rounds, self.cfg.solver_iters)?
+            .with_directions(self.cfg.directions)?;
+        match build_hair_trigger(&self.base, &self.update, &self.step, &q, &cc) {
+            Ok(ht) => Ok(ht.stats.targets),
+            Err(Error::ConstructionFailed { hit, .. }) => Ok(hit),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The constructive lower bound ([`separable_prefix`]) for `m` units
+    /// (ReLU only; 0 for other activations, where units are never silent).
+    pub fn lower_bound(&self, all: &QuerySet, m: usize) -> Result<usize> {
+        if self.base.activation() != Activation::Relu {
+            return Ok(0);
+        }
+        let hidden = self.base.depth() - 1;
+        let plus = one_step(&self.base, &self.update, &self.step)?.updated;
+        let z_d = self.base.forward_cache(self.update.x().view())?.inputs[hidden - 1].clone();
+        let z_q = plus.forward_cache(all.x().view())?.inputs[hidden - 1].clone();
+        let r = output_residuals(&self.base, &self.update)?;
+        Ok(separable_prefix(m, &z_d, &z_q, &r, all.accepted()))
+    }
+
+    /// `K*(m, seed)` by doubling then bisection, with every attempt recorded.
+    pub fn search(&self, m: usize, seed: u64) -> Result<BreadthPoint> {
+        let all = self.targets(seed)?;
+        let mut tries = Vec::new();
+        let run = |kk: usize, tries: &mut Vec<BreadthTry>| -> Result<bool> {
+            let hit = self.attempt(&all, kk, m, seed)?;
+            tries.push(BreadthTry {
+                seed,
+                redundant: m,
+                k: kk,
+                hit,
+                success: hit == kk,
+            });
+            Ok(hit == kk)
+        };
+        let (mut lo, mut hi) = (0usize, None::<usize>);
+        let mut kk = 1;
+        while kk <= self.cfg.k_max {
+            if run(kk, &mut tries)? {
+                lo = kk;
+                kk *= 2;
+            } else {
+                hi = Some(kk);
+                break;
+            }
+        }
+        let capped = hi.is_none();
+        let mut hi = hi.unwrap_or(self.cfg.k_max + 1);
+        if capped && lo < self.cfg.k_max {
+            // Doubling overshot k_max without a failure: try k_max itself.
+            if run(self.cfg.k_max, &mut tries)? {
+                lo = self.cfg.k_max;
+            } else {
+                hi = self.cfg.k_max;
+            }
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if run(mid, &mut tries)? {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(BreadthPoint {
+            seed,
+            redundant: m,
+            extra_params: self.cfg.extra_params(m),
+            k_star: lo,
+            k_star_capped: lo == self.cfg.k_max,
+            k_upper: sign_pattern_upper_bound(
+                m,
+                self.cfg.last_hidden_inputs(),
+                self.cfg.update_size,
+                self.cfg.classes(),
+                UPPER_BOUND_DELTA,
+            ),
+            k_lower: self.lower_bound(&all, m)?,
+            attempts: tries.len(),
+            tries,
+        })
+    }
+}
+
+/// `δ` of the sign-pattern upper bound.
+pub const UPPER_BOUND_DELTA: f64 = 0.01;
+
+/// One attempt of the search.
+#[derive(Clone, Debug, Serialize)]
+pub struct BreadthTry {
+    pub seed: u64,
+    pub redundant: usize,
+    pub k: usize,
+    pub hit: usize,
+    pub success: bool,
+}
+
+/// One `(m, seed)` point of the breadth sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct BreadthPoint {
+    pub seed: u64,
+    pub redundant: usize,
+    pub extra_params: usize,
+    /// Largest `K` found with every target hit.
+    pub k_star: usize,
+    /// `k_star` reached the largest `K` tried (the true `K*` may be larger).
+    pub k_star_capped: bool,
+    /// Sign-pattern upper bound at `δ = UPPER_BOUND_DELTA`.
+    pub k_upper: usize,
+    /// Constructive lower bound.
+    pub k_lower: usize,
+    pub attempts: usize,
+    #[serde(skip)]
+    pub tries: Vec<BreadthTry>,
+}
+
+/// Index of the largest value (first on ties).
+fn argmax(values: impl Iterator<Item = f64>) -> usize {
+    values
+        .enumerate()
+        .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, v)| {
+            if v > bv {
+                (i, v)
+            } else {
+                (bi, bv)
+            }
+        })
+        .0
+}
+
+/// `ln Σ_{i ≤ m} C(p, i)`, the log of the largest number of cells of `p`
+/// affine hyperplanes in `ℝ^m` (Zaslavsky / Cover).
+pub fn ln_max_cells(p: usize, m: usize) -> f64 {
+    let terms: Vec<f64> = (0..=m.min(p)).map(|i| ln_binomial(p, i)).collect();
+    let top = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    top + terms.iter().map(|t| (t - top).exp()).sum::<f64>().ln()
+}
+
+fn ln_binomial(n: usize, k: usize) -> f64 {
+    ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k)
+}
+
+fn ln_factorial(n: usize) -> f64 {
+    statrs::function::gamma::ln_gamma(n as f64 + 1.0)
+}
+
+/// The sign-pattern (dimension-counting) upper bound on `K*` for `m` dormant
+/// ReLU units fed by `n_in` inputs, `N` update samples, `k` classes, at level
+/// `δ`: the smallest `K` with `ln C(K) ≤ ln δ + K ln(k − 1)`, where
+///
+/// `C(K) = [2 Σ_{i≤n_in} C(K+N−1, i)]^m · W(K)`
+///
+/// counts the argmax patterns the family can produce on `K` queries: the first
+/// factor bounds the activation patterns of each unit on the `K + N` points
+/// (a central arrangement of `K+N` hyperplanes in `(u, b) ∈ ℝ^{n_in+1}`); within
+/// one pattern the `P = K·C(k,2)` pairwise logit differences are polynomials of
+/// degree 4 in the `v = m(n_in + 2)` parameters `(u_j, b_j, α_j)` (`α² · ĥ(q) · ĥ(x)`),
+/// whose nonzero sign patterns number at most `W = (4e·4·P/v)^v` for `P ≥ v`
+/// (Warren 1968) and `2^P` otherwise. A uniformly random assignment of the
+/// `(k−1)^K` is realisable with probability at most `C(K)/(k−1)^K`.
+pub fn sign_pattern_upper_bound(
+    m: usize,
+    n_in: usize,
+    update_size: usize,
+    classes: usize,
+    delta: f64,
+) -> usize {
+    let pairs = (classes * (classes - 1) / 2) as f64;
+    let v = (m * (n_in + 2)) as f64;
+    let ln_count = |kk: usize| {
+        let patterns = m as f64 * (2f64.ln() + ln_max_cells(kk + update_size - 1, n_in));
+        let p = kk as f64 * pairs;
+        let warren = if p >= v {
+            v * (16.0 * std::f64::consts::E * p / v).ln()
+        } else {
+            p * 2f64.ln()
+        };
+        patterns + warren
+    };
+    let holds = |kk: usize| ln_count(kk) <= delta.ln() + kk as f64 * ((classes - 1) as f64).ln();
+    let mut hi = 1;
+    while !holds(hi) {
+        hi *= 2;
+    }
+    let mut lo = hi / 2;
+    // ln C grows like log K, the right-hand side linearly: once it holds it
+    // keeps holding, so bisect for the first K.
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if holds(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    hi
+}
