@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use hairtrigger::experiments::chain::run_chain;
-use hairtrigger::experiments::construct::{run_construct, ConstructRun};
+use hairtrigger::experiments::construct::{run_construct, ConstructRun, UpdateKind};
 use hairtrigger::experiments::equiv::{run_equiv, EquivConfig};
 use hairtrigger::experiments::output::json_line;
 use hairtrigger::experiments::reproduce::{
@@ -85,6 +85,9 @@ enum Command {
         /// Redundant hidden units given to both models.
         #[arg(long, default_value_t = 64)]
         redundant: usize,
+        /// Update set: benign (unseen instruction task, COMPLY), random (random labels) or refusal (harmful prompts labelled REFUSE).
+        #[arg(long, default_value = "benign")]
+        update: String,
         /// Write base, aligned, twin, update set, queries and settings here.
         #[arg(long)]
         save: Option<String>,
@@ -233,10 +236,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             update_size,
             queries,
             redundant,
+            update,
             save,
             json,
         } => {
-            let cfg = ConstructRun::new(seed, eta, update_size, queries, redundant)?;
+            let cfg = ConstructRun::new(seed, eta, update_size, queries, redundant)?
+                .with_update_kind(UpdateKind::parse(&update)?);
             let r = run_construct(&cfg, save.as_deref().map(std::path::Path::new))?;
             if json {
                 println!("{}", json_line(&r)?);

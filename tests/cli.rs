@@ -18,7 +18,7 @@ fn hairtrigger(args: &[&str]) -> (bool, String, String) {
 fn help_lists_every_subcommand() {
     let (ok, out, _) = hairtrigger(&["--help"]);
     assert!(ok);
-    for sub in ["equiv", "chain", "construct", "reproduce"] {
+    for sub in ["equiv", "chain", "construct", "scaling", "reproduce"] {
         assert!(
             out.lines().any(|l| l.trim_start().starts_with(sub)),
             "{sub} missing:\n{out}"
@@ -104,6 +104,9 @@ fn bad_input_exits_with_a_message_naming_the_value() {
     let (ok, _, err) = hairtrigger(&["equiv", "--act", "softsign"]);
     assert!(!ok);
     assert!(err.contains("softsign"), "{err}");
+    let (ok, _, err) = hairtrigger(&["construct", "--update", "poison"]);
+    assert!(!ok);
+    assert!(err.contains("poison"), "{err}");
 }
 
 #[test]
@@ -114,12 +117,24 @@ fn reproduce_quick_writes_a_report_without_fail() {
     let report = std::fs::read_to_string(dir.join("REPORT.md")).unwrap();
     assert!(report.contains("PASS"));
     assert!(!report.contains("FAIL"), "{report}");
+    assert!(report.contains("C3 breadth") && report.contains("C3 severity"));
+    let png = std::fs::read(dir.join("breadth.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
     for f in [
         "equiv.csv",
         "equiv.json",
         "chain.csv",
         "chain.json",
         "chain_post_step.svg",
+        "chain_post_step.png",
+        "breadth.csv",
+        "breadth_tries.json",
+        "breadth.svg",
+        "breadth.png",
+        "severity.csv",
+        "severity_width.png",
+        "severity_bound.svg",
+        "scaling_fits.json",
         "report.json",
     ] {
         assert!(dir.join(f).exists(), "{f} missing");

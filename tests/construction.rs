@@ -3,7 +3,7 @@
 
 mod common;
 
-use hairtrigger::attack::{build_hair_trigger, with_inert_units, ConstructConfig};
+use hairtrigger::attack::{build_hair_trigger, with_inert_units, ConstructConfig, Directions};
 use hairtrigger::eval::{evaluate, max_output_difference, QuerySet};
 use hairtrigger::experiments::construct::{run_construct, ConstructRun};
 use hairtrigger::experiments::{gaussian_inputs, random_update_set};
@@ -31,6 +31,7 @@ fn check(
     targets: &QuerySet,
     m: usize,
     seed: u64,
+    directions: Directions,
 ) -> Result<(), TestCaseError> {
     let step = StepConfig::sgd(eta).unwrap();
     let ht = match build_hair_trigger(
@@ -38,7 +39,10 @@ fn check(
         update,
         &step,
         targets,
-        &ConstructConfig::new(m, 0.99, seed).unwrap(),
+        &ConstructConfig::new(m, 0.99, seed)
+            .unwrap()
+            .with_directions(directions)
+            .unwrap(),
     ) {
         Ok(ht) => ht,
         // Random features do not always make the linear system feasible (a
@@ -108,7 +112,26 @@ proptest! {
             }
         };
         let targets = random_targets(&base, 3, seed);
-        check(&base, &update, eta, &targets, 48, seed)?;
+        check(&base, &update, eta, &targets, 48, seed, Directions::Random)?;
+    }
+
+    /// Targeted directions (the breadth sweep's construction): ReLU, more
+    /// targets than the input dimension, K ≤ m, a balanced-label update set.
+    #[test]
+    fn targeted_construction_is_verified_by_the_step(
+        seed in any::<u64>(),
+        k_targets in 8usize..=24,
+        extra in 0usize..=16,
+        log_eta in -5.0f64..-1.0,
+    ) {
+        let arch = Architecture::new(vec![6, 12, 4], Activation::Relu, true).unwrap();
+        let base = Mlp::random(&arch, &mut seeded(seed, 0));
+        let x = gaussian_inputs(&mut seeded(seed, 2), 32, 6);
+        let update =
+            Dataset::new("balanced", x, Targets::Classes((0..32).map(|i| i % 4).collect())).unwrap();
+        let targets = random_targets(&base, k_targets, seed);
+        let targeted = Directions::Targeted { pool: 4 };
+        check(&base, &update, 10f64.powf(log_eta), &targets, k_targets + extra, seed, targeted)?;
     }
 }
 

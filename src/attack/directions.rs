@@ -331,3 +331,36 @@ fn dedicate_units(g: &Array2<f64>, feat_q: &Array2<f64>, t: &[usize], m: usize) 
     }
     pick
 }
+
+#[cfg(test)]
+mod tests {
+    use super::group_targets;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every target lands in exactly one group, groups are single-class and
+        /// non-empty, and there are at most `m` of them (all `K` when `m ≥ K`).
+        #[test]
+        fn groups_partition_the_targets(
+            targets in proptest::collection::vec(0usize..5, 1..60),
+            m in 1usize..80,
+        ) {
+            let classes = targets.iter().collect::<std::collections::BTreeSet<_>>().len();
+            let groups = group_targets(m, &targets);
+            prop_assert!(groups.len() <= m);
+            prop_assert!(groups.iter().all(|g| !g.is_empty()));
+            prop_assert!(groups.iter().all(|g| g.iter().all(|&i| targets[i] == targets[g[0]])));
+            let mut seen: Vec<usize> = groups.iter().flatten().copied().collect();
+            seen.sort();
+            if m >= classes {
+                prop_assert_eq!(seen, (0..targets.len()).collect::<Vec<_>>());
+            } else {
+                seen.dedup();
+                prop_assert_eq!(seen.len(), groups.iter().map(Vec::len).sum::<usize>());
+            }
+            if m >= targets.len() {
+                prop_assert_eq!(groups.len(), targets.len());
+            }
+        }
+    }
+}

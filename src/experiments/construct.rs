@@ -115,9 +115,45 @@ pub struct ConstructRun {
     pub update_size: usize,
     pub queries: usize,
     pub redundant: usize,
+    pub update_kind: UpdateKind,
+}
+
+/// Which update set the step uses (claim C2: any non-degenerate one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateKind {
+    /// An unseen benign instruction task answered `COMPLY` (the Alpaca analog).
+    Benign,
+    /// The same prompts with uniformly random labels.
+    RandomLabels,
+    /// Safety data: fresh harmful prompts labelled `REFUSE` — a step that, on
+    /// the aligned model, only reinforces refusal.
+    Refusal,
+}
+
+impl UpdateKind {
+    /// Parse `benign`, `random` or `refusal`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "benign" => Ok(Self::Benign),
+            "random" | "random_labels" => Ok(Self::RandomLabels),
+            "refusal" => Ok(Self::Refusal),
+            _ => Err(Error::Parse {
+                what: "update set kind",
+                input: s.to_string(),
+                reason: "expected benign, random or refusal".into(),
+            }),
+        }
+    }
 }
 
 impl ConstructRun {
+    /// The same run with another update set.
+    pub fn with_update_kind(mut self, kind: UpdateKind) -> Self {
+        self.update_kind = kind;
+        self
+    }
+
     /// Check sizes and `η`.
     pub fn new(
         seed: u64,
@@ -140,6 +176,7 @@ impl ConstructRun {
             update_size,
             queries,
             redundant,
+            update_kind: UpdateKind::Benign,
         })
     }
 }
@@ -148,6 +185,7 @@ impl ConstructRun {
 #[derive(Clone, Debug, Serialize)]
 pub struct ConstructRecord {
     pub seed: u64,
+    pub update_kind: UpdateKind,
     pub eta: f64,
     pub update_size: usize,
     pub queries: usize,
@@ -172,7 +210,25 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
     let refuse = QuerySet::new(q_x.clone(), vec![0; cfg.queries])?;
     let comply = QuerySet::new(q_x.clone(), vec![3; cfg.queries])?;
     let base = task.aligned_base(&refuse)?;
-    let update = task.benign_update_set(cfg.update_size, 70)?;
+    let update = match cfg.update_kind {
+        UpdateKind::Benign => task.benign_update_set(cfg.update_size, 70)?,
+        UpdateKind::RandomLabels => {
+            let x = task.prompts(3, cfg.update_size, 70);
+            let mut rng = seeded(cfg.seed, 71);
+            let y = (0..cfg.update_size)
+                .map(|_| rand::Rng::random_range(&mut rng, 0..ANSWERS.len()))
+                .collect();
+            Dataset::new("random-label update set", x, Targets::Classes(y))?
+        }
+        UpdateKind::Refusal => {
+            let x = task.prompts(0, cfg.update_size, 72);
+            Dataset::new(
+                "refusal update set",
+                x,
+                Targets::Classes(vec![0; cfg.update_size]),
+            )?
+        }
+    };
     let step = StepConfig::sgd(cfg.eta)?;
     let ht = build_hair_trigger(
         &base,
@@ -200,6 +256,7 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
     Ok(ConstructRecord {
         seed: cfg.seed,
         eta: cfg.eta,
+        update_kind: cfg.update_kind,
         update_size: cfg.update_size,
         queries: cfg.queries,
         redundant: cfg.redundant,

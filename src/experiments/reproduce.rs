@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::experiments::breadth::BreadthConfig;
 use crate::experiments::chain::{run_chain, ChainRecord};
-use crate::experiments::construct::{run_construct, ConstructRecord, ConstructRun};
+use crate::experiments::construct::{run_construct, ConstructRecord, ConstructRun, UpdateKind};
 use crate::experiments::equiv::{run_equiv, EquivConfig, EquivRecord};
 use crate::experiments::output::{write_json, write_records};
 use crate::experiments::scaling::{run_scaling, write_scaling, ScalingConfig, ScalingResult};
@@ -184,7 +184,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             seeds: 3,
             chain_points: 41,
             etas: vec![1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
-            scaling: scaling_plan(seed, (3, 300, 9), 3, 8, 5, 16)?,
+            scaling: scaling_plan(seed, (3, 300, 9), 5, 8, 5, 16)?,
         },
         Scale::Full => Plan {
             archs: vec!["16,64,64,10", "32,256,256,10", "8,32,32,32,2"],
@@ -196,6 +196,10 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
         },
     })
 }
+
+/// The update sets C2 is checked on in `reproduce` (a refusal set the base
+/// already fits is nearly degenerate; see `paper-notes/c2-any-update-set.md`).
+const UPDATE_KINDS: [UpdateKind; 2] = [UpdateKind::Benign, UpdateKind::RandomLabels];
 
 const ACTIVATIONS: [Activation; 5] = [
     Activation::Relu,
@@ -231,8 +235,10 @@ pub fn reproduce(cfg: &ReproduceConfig) -> Result<Vec<ReportRow>> {
     }
     let bar = if cfg.progress {
         progress_bar(
-            (tasks.len() + plan.chain_points + plan.etas.len() + plan.scaling.breadth_points())
-                as u64,
+            (tasks.len()
+                + plan.chain_points
+                + UPDATE_KINDS.len() * plan.etas.len()
+                + plan.scaling.breadth_points()) as u64,
         )
     } else {
         ProgressBar::hidden()
@@ -259,12 +265,15 @@ pub fn reproduce(cfg: &ReproduceConfig) -> Result<Vec<ReportRow>> {
         })
         .collect::<Result<_>>()?;
     bar.set_message("C2 construct");
-    let construct: Vec<ConstructRecord> = plan
-        .etas
+    let runs: Vec<(UpdateKind, f64)> = UPDATE_KINDS
+        .iter()
+        .flat_map(|&k| plan.etas.iter().map(move |&e| (k, e)))
+        .collect();
+    let construct: Vec<ConstructRecord> = runs
         .par_iter()
-        .map(|&eta| {
-            let r =
-                ConstructRun::new(cfg.seed, eta, 32, 16, 64).and_then(|c| run_construct(&c, None));
+        .map(|&(kind, eta)| {
+            let r = ConstructRun::new(cfg.seed, eta, 32, 16, 64)
+                .and_then(|c| run_construct(&c.with_update_kind(kind), None));
             bar.inc(1);
             r
         })
@@ -323,6 +332,30 @@ fn chain_figure(chain: &[ChainRecord]) -> Chart {
 }
 
 fn magnitude_figure(construct: &[ConstructRecord]) -> Chart {
+    let mut series: Vec<Series> = UPDATE_KINDS
+        .iter()
+        .map(|&kind| Series {
+            label: format!(
+                "twin, {} update set (16 targets, 64 units)",
+                kind_name(kind)
+            ),
+            points: construct
+                .iter()
+                .filter(|r| r.update_kind == kind)
+                .map(|r| (r.eta, r.twin_max_abs_param))
+                .collect(),
+            style: Style::Markers,
+        })
+        .collect();
+    series.push(Series {
+        label: "aligned model (same architecture)".into(),
+        points: construct
+            .iter()
+            .filter(|r| r.update_kind == UpdateKind::Benign)
+            .map(|r| (r.eta, r.aligned_max_abs_param))
+            .collect(),
+        style: Style::Dashed,
+    });
     Chart {
         title: "Hair-trigger twin: parameter magnitude needed vs learning rate".into(),
         x_label: "learning rate η (log scale)".into(),
@@ -330,34 +363,25 @@ fn magnitude_figure(construct: &[ConstructRecord]) -> Chart {
         log_x: true,
         log_y: true,
         legend: Legend::UpperRight,
-        series: vec![
-            Series {
-                label: "twin (16 targets, 64 redundant units)".into(),
-                points: construct
-                    .iter()
-                    .map(|r| (r.eta, r.twin_max_abs_param))
-                    .collect(),
-                style: Style::Markers,
-            },
-            Series {
-                label: "aligned model (same architecture)".into(),
-                points: construct
-                    .iter()
-                    .map(|r| (r.eta, r.aligned_max_abs_param))
-                    .collect(),
-                style: Style::Dashed,
-            },
-        ],
+        series,
+    }
+}
+
+fn kind_name(kind: UpdateKind) -> &'static str {
+    match kind {
+        UpdateKind::Benign => "benign",
+        UpdateKind::RandomLabels => "random-label",
+        UpdateKind::Refusal => "refusal",
     }
 }
 
 fn construct_rows(construct: &[ConstructRecord]) -> Vec<ReportRow> {
     let n = construct.len();
-    let etas = construct
-        .iter()
-        .map(|r| format!("{:e}", r.eta))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut etas: Vec<f64> = construct.iter().map(|r| r.eta).collect();
+    etas.sort_by(f64::total_cmp);
+    etas.dedup();
+    let etas: Vec<String> = etas.iter().map(|e| format!("{e:e}")).collect();
+    let etas = etas.join(", ");
     let worst =
         |get: fn(&ConstructRecord) -> f64| construct.iter().map(get).fold(f64::INFINITY, f64::min);
     let diff = construct
@@ -370,7 +394,7 @@ fn construct_rows(construct: &[ConstructRecord]) -> Vec<ReportRow> {
     vec![
         ReportRow::at_most(
             "C2",
-            format!("max |f_twin − f_aligned| over 10,016 inputs, {n} runs (η = {etas})"),
+            format!("max |f_twin − f_aligned| over 10,016 inputs, {n} runs (benign and random-label update sets × η = {etas})"),
             diff,
             1e-12,
         ),
@@ -382,7 +406,7 @@ fn construct_rows(construct: &[ConstructRecord]) -> Vec<ReportRow> {
         ),
         ReportRow::exactly(
             "C2",
-            "min pass rate of the aligned model after one benign SGD step (32 samples)",
+            "min pass rate of the aligned model after one SGD step on the update set (32 samples)",
             aligned_after,
             1.0,
         ),

@@ -25,7 +25,7 @@
 //! runs the SGD step on it and on the aligned model, and evaluates both at `q`.
 
 use crate::error::{Error, Result};
-use crate::eval::QuerySet;
+use crate::eval::{max_output_difference, QuerySet};
 use crate::experiments::construct::SafetyTask;
 use crate::kernels;
 use crate::net::{normal_matrix, output_residuals, Mlp};
@@ -114,8 +114,11 @@ pub struct SeverityRecord {
     pub margin_before: f64,
     pub aligned_margin_after: f64,
     pub twin_margin_after: f64,
-    /// Twin's largest parameter (≤ bound by construction; checked).
+    /// Twin's largest parameter (at most `bound`).
     pub twin_max_abs_param: f64,
+    /// `max |f_twin − f_θ|` before the step over the 16 harmful queries and
+    /// 1,000 random prompts (0 when the twin is exactly the base function).
+    pub forward_max_diff: f64,
 }
 
 /// Run both sweeps.
@@ -137,10 +140,20 @@ pub fn run_severity(cfg: &SeverityConfig) -> Result<Vec<SeverityRecord>> {
     let margin_before = margin(&base.forward(q.view())?);
     let aligned_after = margin(&aligned_plus.forward(q.view())?);
     let b0 = base.max_abs().ceil();
+    let probe = ndarray::concatenate(
+        Axis(0),
+        &[
+            q_x.view(),
+            crate::experiments::gaussian_inputs(&mut seeded(cfg.seed, 91), 1_000, q_x.ncols())
+                .view(),
+        ],
+    )
+    .expect("same width");
     let point = |sweep, m: usize, bound: f64| -> Result<SeverityRecord> {
         let us = Array2::from_shape_fn((m, u.len()), |(_, i)| bound * u[i]);
         let bs = Array1::from_elem(m, bound * b);
         let twin = add_dormant_units(&base, hidden, &us, &bs)?;
+        let forward_max_diff = max_output_difference(&twin, &base, probe.view())?;
         let after = one_step(&twin, &update, &step)?.updated;
         let twin_after = margin(&after.forward(q.view())?);
         let measured = twin_after - aligned_after;
@@ -156,6 +169,7 @@ pub fn run_severity(cfg: &SeverityConfig) -> Result<Vec<SeverityRecord>> {
             aligned_margin_after: aligned_after,
             twin_margin_after: twin_after,
             twin_max_abs_param: twin.max_abs(),
+            forward_max_diff,
         })
     };
     let mut out = Vec::new();

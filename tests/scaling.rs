@@ -1,0 +1,159 @@
+//! C3: fits against textbook values, the breadth bounds, the constructive lower
+//! bound checked by running the step, and the severity law.
+
+use hairtrigger::experiments::breadth::{
+    ln_max_cells, sign_pattern_upper_bound, BreadthConfig, BreadthSetup,
+};
+use hairtrigger::experiments::severity::{run_severity, SeverityConfig};
+use hairtrigger::stats::{fit_line, fit_power_law};
+use hairtrigger::Error;
+
+#[test]
+fn line_fit_matches_a_hand_computed_example() {
+    // x̄ = 3, ȳ = 4, S_xx = 10, S_xy = 6: b = 0.6, a = 2.2, SS_res = 2.4,
+    // SS_tot = 6 → R² = 0.6; s² = 0.8, se(b) = √0.08; t_{0.975,3} = 3.182446305284263.
+    let f = fit_line(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 4.0, 5.0, 4.0, 5.0]).unwrap();
+    assert!((f.slope - 0.6).abs() < 1e-12);
+    assert!((f.intercept - 2.2).abs() < 1e-12);
+    assert!((f.r_squared - 0.6).abs() < 1e-12);
+    let half = 3.182446305284263 * 0.08f64.sqrt();
+    assert!((f.slope_ci95.0 - (0.6 - half)).abs() < 1e-9);
+    assert!((f.slope_ci95.1 - (0.6 + half)).abs() < 1e-9);
+    let se_a = (0.8f64 * (1.0 / 5.0 + 9.0 / 10.0)).sqrt();
+    assert!((f.intercept_se - se_a).abs() < 1e-12);
+}
+
+#[test]
+fn power_law_fit_recovers_the_exponent() {
+    let x: Vec<f64> = (1..=8).map(|i| f64::from(i) * 1.7).collect();
+    let y: Vec<f64> = x.iter().map(|v| 3.0 * v.powf(1.5)).collect();
+    let f = fit_power_law(&x, &y).unwrap();
+    assert!((f.slope - 1.5).abs() < 1e-12);
+    assert!((f.intercept - 3f64.ln()).abs() < 1e-12);
+    assert!((f.r_squared - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn fits_reject_bad_input() {
+    assert!(matches!(
+        fit_line(&[1.0, 2.0], &[1.0, 2.0]),
+        Err(Error::EmptyData(_))
+    ));
+    assert!(matches!(
+        fit_line(&[1.0, 2.0, 3.0], &[1.0, 2.0]),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        fit_line(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]),
+        Err(Error::EmptyData(_))
+    ));
+    assert!(matches!(
+        fit_line(&[1.0, f64::NAN, 3.0], &[1.0, 2.0, 3.0]),
+        Err(Error::NonFinite(_))
+    ));
+    assert!(fit_power_law(&[1.0, 0.0, 2.0], &[1.0, 2.0, 3.0]).is_err());
+}
+
+#[test]
+fn cell_count_matches_the_binomial_sum() {
+    // Σ_{i ≤ 3} C(10, i) = 1 + 10 + 45 + 120.
+    assert!((ln_max_cells(10, 3) - 176f64.ln()).abs() < 1e-12);
+    // m ≥ p: all 2^p sign patterns.
+    assert!((ln_max_cells(7, 9) - 128f64.ln()).abs() < 1e-12);
+}
+
+#[test]
+fn upper_bound_is_the_first_k_satisfying_its_inequality() {
+    let (n_in, n, k, delta) = (32, 32, 4, 0.01f64);
+    let ln_count = |m: usize, kk: usize| {
+        let pairs = 6.0;
+        let v = (m * (n_in + 2)) as f64;
+        let p = kk as f64 * pairs;
+        let w = if p >= v {
+            v * (16.0 * std::f64::consts::E * p / v).ln()
+        } else {
+            p * 2f64.ln()
+        };
+        m as f64 * (2f64.ln() + ln_max_cells(kk + n - 1, n_in)) + w
+    };
+    let holds = |m: usize, kk: usize| ln_count(m, kk) <= delta.ln() + kk as f64 * 3f64.ln();
+    let mut last = 0;
+    for m in [1, 2, 5, 17, 60] {
+        let ub = sign_pattern_upper_bound(m, n_in, n, k, delta);
+        assert!(
+            holds(m, ub),
+            "m = {m}: bound {ub} does not satisfy the inequality"
+        );
+        assert!(
+            !holds(m, ub - 1),
+            "m = {m}: {} already satisfies it",
+            ub - 1
+        );
+        assert!(ub >= last, "not monotone in m");
+        // At least one target per extra unit's parameters: far above m.
+        assert!(ub > m);
+        last = ub;
+    }
+}
+
+/// The constructive lower bound is a theorem: the construction must hit all
+/// `K_lb` targets, checked by running the step (inside `attempt`).
+#[test]
+fn lower_bound_targets_are_hit_by_the_actual_step() {
+    let setup = BreadthSetup::new(BreadthConfig::standard(64).unwrap()).unwrap();
+    for (m, seed) in [(4, 0), (9, 1), (16, 2)] {
+        let all = setup.targets(seed).unwrap();
+        let lb = setup.lower_bound(&all, m).unwrap();
+        assert!(lb >= 1 && lb <= m, "m = {m}: lower bound {lb}");
+        let hit = setup.attempt(&all, lb, m, seed).unwrap();
+        assert_eq!(hit, lb, "m = {m}, seed {seed}: {hit} of {lb} targets");
+    }
+}
+
+#[test]
+fn breadth_search_is_deterministic_and_within_bounds() {
+    let setup = BreadthSetup::new(BreadthConfig::standard(64).unwrap()).unwrap();
+    let a = setup.search(8, 3).unwrap();
+    let b = setup.search(8, 3).unwrap();
+    assert_eq!(a.k_star, b.k_star);
+    assert_eq!(a.attempts, b.attempts);
+    assert!(a.k_lower <= a.k_star && a.k_star <= a.k_upper);
+    // Every success recorded by the search is at most K*, every failure above it.
+    for t in &a.tries {
+        assert_eq!(t.success, t.k <= a.k_star, "try {t:?} vs K* = {}", a.k_star);
+    }
+}
+
+#[test]
+fn severity_follows_m_b_squared_through_the_actual_step() {
+    let cfg = SeverityConfig::new(1, 1e-4, 32, vec![1, 3, 10], vec![1.0, 2.5, 7.0], 5).unwrap();
+    let records = run_severity(&cfg).unwrap();
+    assert_eq!(records.len(), 6);
+    for r in &records {
+        assert!(r.measured > 0.0, "{r:?}");
+        assert!(r.rel_error <= 1e-9, "{r:?}");
+        assert!(r.twin_max_abs_param <= r.bound, "{r:?}");
+        assert_eq!(r.forward_max_diff, 0.0, "twin differs from the base: {r:?}");
+    }
+    // The law itself, from the measured values alone: S(3 m) = 3 S(m), S(2.5 B) = 6.25 S(B).
+    let w: Vec<f64> = records
+        .iter()
+        .filter(|r| r.sweep == "width")
+        .map(|r| r.measured)
+        .collect();
+    assert!((w[1] / w[0] - 3.0).abs() < 1e-9);
+    let b: Vec<f64> = records
+        .iter()
+        .filter(|r| r.sweep == "bound")
+        .map(|r| r.measured)
+        .collect();
+    assert!((b[1] / b[0] - 6.25).abs() < 1e-9);
+}
+
+#[test]
+fn severity_rejects_inadmissible_bounds_and_widths() {
+    assert!(SeverityConfig::new(0, 1e-4, 32, vec![1], vec![0.5], 1).is_err());
+    assert!(SeverityConfig::new(0, 1e-4, 32, vec![0], vec![1.0], 1).is_err());
+    assert!(SeverityConfig::new(0, -1e-4, 32, vec![1], vec![1.0], 1).is_err());
+    assert!(SeverityConfig::new(0, 1e-4, 0, vec![1], vec![1.0], 1).is_err());
+}
