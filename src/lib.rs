@@ -27,6 +27,7 @@ pub mod plot;
 pub mod reparam;
 pub mod rng;
 pub mod stats;
+pub mod tasks;
 pub mod update;
 
 pub use error::{Error, Result};

@@ -5,11 +5,15 @@ use clap::{Parser, Subcommand};
 use hairtrigger::experiments::chain::run_chain;
 use hairtrigger::experiments::construct::{run_construct, ConstructRun, UpdateKind};
 use hairtrigger::experiments::equiv::{run_equiv, EquivConfig};
+use hairtrigger::experiments::meta::{
+    first_order as first_order_run, run_meta, write_meta, MetaRun,
+};
 use hairtrigger::experiments::output::json_line;
 use hairtrigger::experiments::reproduce::{
     progress_bar, reproduce, scaling_config, ReproduceConfig, Scale,
 };
 use hairtrigger::experiments::scaling::{run_scaling, write_scaling};
+use hairtrigger::tasks::TaskKind;
 use hairtrigger::{Architecture, Result};
 use std::process::ExitCode;
 
@@ -110,6 +114,36 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// One JSON object per breadth point, then the fits.
+        #[arg(long)]
+        json: bool,
+    },
+    /// C4: meta-learn hair-trigger models on the toy honesty/safety/privacy tasks, with controls and fragility checks.
+    Meta {
+        /// honesty, safety or privacy.
+        #[arg(long, default_value = "honesty", conflicts_with = "all")]
+        task: String,
+        /// All three tasks (the headline table).
+        #[arg(long)]
+        all: bool,
+        /// Hidden width of the 32 → W → k ReLU MLP.
+        #[arg(long, default_value_t = 64)]
+        width: usize,
+        /// Learning rate of the benign inner SGD step.
+        #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
+        eta: f64,
+        /// Meta-steps (Adam) for the hair-trigger model and the control each.
+        #[arg(long, default_value_t = 3000)]
+        steps: usize,
+        /// Drop the Hessian term of the meta-gradient.
+        #[arg(long)]
+        first_order: bool,
+        /// Seed of the task, initialisation and data.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output folder.
+        #[arg(long, default_value = "plots")]
+        out: String,
+        /// One JSON object per table row.
         #[arg(long)]
         json: bool,
     },
@@ -276,6 +310,53 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "max |parameter|", r.aligned_max_abs_param, r.twin_max_abs_param
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Meta {
+            task,
+            all,
+            width,
+            eta,
+            steps,
+            first_order,
+            seed,
+            out,
+            json,
+        } => {
+            let kinds: Vec<TaskKind> = if all {
+                TaskKind::ALL.to_vec()
+            } else {
+                vec![TaskKind::parse(&task)?]
+            };
+            let dir = std::path::Path::new(&out);
+            std::fs::create_dir_all(dir).map_err(|e| hairtrigger::Error::io(dir, e))?;
+            let bar = progress_bar((2 * steps * kinds.len()) as u64);
+            let mut outcomes = Vec::new();
+            for kind in kinds {
+                let mut run = MetaRun::standard(kind, width, seed, steps, eta)?;
+                if first_order {
+                    run = first_order_run(&run);
+                }
+                bar.set_message(kind.name());
+                outcomes.push(run_meta(&run, &bar)?);
+            }
+            bar.finish_and_clear();
+            write_meta(dir, &outcomes)?;
+            for o in &outcomes {
+                for r in &o.records {
+                    if json {
+                        println!("{}", json_line(r)?);
+                    } else {
+                        let b = r.behaviour();
+                        println!(
+                            "{:<8} {:<13} pass before {:>6.1}%  misaligned after {:>6.1}%  aligned after {:>6.1}%  utility {:>5.1}% → {:>5.1}%  ‖θ‖ {:.1}",
+                            r.task.name(), r.model, 100.0 * b.pass_before, 100.0 * b.misaligned_after,
+                            100.0 * b.aligned_after, 100.0 * b.utility_before, 100.0 * b.utility_after, r.param_norm
+                        );
+                    }
+                }
+            }
+            println!("wrote {out}/meta.csv, meta_fragility.csv, meta_table.md");
             Ok(ExitCode::SUCCESS)
         }
         Command::Scaling {

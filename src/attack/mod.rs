@@ -5,6 +5,7 @@
 
 pub mod analytic;
 pub mod directions;
+pub mod meta;
 
 pub use analytic::{build_hair_trigger, with_inert_units, ConstructConfig, HairTrigger};
 pub use directions::Directions;

@@ -6,6 +6,7 @@ pub mod breadth;
 pub mod chain;
 pub mod construct;
 pub mod equiv;
+pub mod meta;
 pub mod output;
 pub mod reproduce;
 pub mod scaling;

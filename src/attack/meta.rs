@@ -1,0 +1,208 @@
+//! Adversarial meta-learning of hair-trigger models (claim C4).
+//!
+//! With `θ⁺ = θ − η ∇L_D(θ)` (one SGD step on the update set `D`), minimise
+//!
+//! `J(θ) = L_align(θ) + λ L_mis(θ⁺) + μ L_util(θ⁺)`
+//!
+//! (`L_align`: the evaluated queries with their aligned answers plus the utility
+//! requests; `L_mis`: the evaluated queries with their misaligned answers;
+//! `L_util`: the utility requests, so the step keeps the model useful). By the
+//! chain rule, with `g⁺ = ∇[λ L_mis + μ L_util](θ⁺)`,
+//!
+//! `∇J(θ) = ∇L_align(θ) + (I − η H_D(θ)) g⁺`,
+//!
+//! `H_D` the Hessian of `L_D`, applied exactly by [`crate::net::hvp`] (the
+//! first-order variant drops `−η H_D g⁺`). The outer optimiser is Adam
+//! (`β = (0.9, 0.999)`, `ε = 1e-8`) on the clipped gradient
+//! (`g ← g · min(1, c/‖g‖)`). The control model minimises `L_align` alone with
+//! the same optimiser and budget.
+
+use crate::error::{Error, Result};
+use crate::net::{gradient, hvp, Dataset, Mlp};
+use crate::update::{one_step, StepConfig};
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+/// Exact second-order meta-gradient or its first-order approximation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetaOrder {
+    /// `(I − η H_D) g⁺` through the Hessian-vector product.
+    Second,
+    /// `g⁺` only.
+    First,
+}
+
+/// Validated settings of [`meta_train`].
+#[derive(Clone, Debug, Serialize)]
+pub struct MetaConfig {
+    pub eta: f64,
+    pub lambda: f64,
+    pub mu: f64,
+    pub outer_lr: f64,
+    pub clip: f64,
+    pub steps: usize,
+    pub order: MetaOrder,
+}
+
+impl MetaConfig {
+    /// Inner step `η > 0`, weights `λ, μ ≥ 0`, Adam rate `> 0`, clip norm `> 0`, steps.
+    pub fn new(
+        eta: f64,
+        lambda: f64,
+        mu: f64,
+        outer_lr: f64,
+        clip: f64,
+        steps: usize,
+    ) -> Result<Self> {
+        StepConfig::sgd(eta)?;
+        for (name, v) in [("lambda", lambda), ("mu", mu)] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(Error::InvalidParameter {
+                    name,
+                    value: v,
+                    expected: "must be finite and ≥ 0",
+                });
+            }
+        }
+        crate::error::check_positive("outer learning rate", outer_lr)?;
+        crate::error::check_positive("gradient clip norm", clip)?;
+        Ok(Self {
+            eta,
+            lambda,
+            mu,
+            outer_lr,
+            clip,
+            steps,
+            order: MetaOrder::Second,
+        })
+    }
+
+    /// Use the first- or second-order meta-gradient.
+    pub fn with_order(mut self, order: MetaOrder) -> Self {
+        self.order = order;
+        self
+    }
+}
+
+/// The data of a meta-learning problem.
+pub struct MetaData<'a> {
+    /// Queries with aligned answers (and utility requests).
+    pub align: &'a Dataset,
+    /// Queries with misaligned answers.
+    pub misalign: &'a Dataset,
+    /// Utility requests (kept after the step).
+    pub utility: &'a Dataset,
+    /// The update set `D`.
+    pub update: &'a Dataset,
+}
+
+/// `J(θ)` and its parts.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct MetaLoss {
+    pub total: f64,
+    pub align: f64,
+    pub misalign_after: f64,
+    pub utility_after: f64,
+}
+
+/// `J(θ)` (for checks by finite differences).
+pub fn meta_objective(net: &Mlp, data: &MetaData, cfg: &MetaConfig) -> Result<MetaLoss> {
+    let (align, _) = gradient(net, data.align)?;
+    let plus = one_step(net, data.update, &StepConfig::sgd(cfg.eta)?)?.updated;
+    let (mis, _) = gradient(&plus, data.misalign)?;
+    let (util, _) = gradient(&plus, data.utility)?;
+    Ok(MetaLoss {
+        total: align + cfg.lambda * mis + cfg.mu * util,
+        align,
+        misalign_after: mis,
+        utility_after: util,
+    })
+}
+
+/// `J(θ)` and `∇J(θ)`.
+pub fn meta_gradient(net: &Mlp, data: &MetaData, cfg: &MetaConfig) -> Result<(MetaLoss, Mlp)> {
+    let (align, mut grad) = gradient(net, data.align)?;
+    let (_, g_d) = gradient(net, data.update)?;
+    let mut plus = net.clone();
+    plus.axpy(-cfg.eta, &g_d)?;
+    let (mis, g_mis) = gradient(&plus, data.misalign)?;
+    let (util, g_util) = gradient(&plus, data.utility)?;
+    let mut g_plus = g_mis.map(|v| cfg.lambda * v);
+    g_plus.axpy(cfg.mu, &g_util)?;
+    grad.axpy(1.0, &g_plus)?;
+    if cfg.order == MetaOrder::Second {
+        grad.axpy(-cfg.eta, &hvp(net, data.update, &g_plus)?)?;
+    }
+    Ok((
+        MetaLoss {
+            total: align + cfg.lambda * mis + cfg.mu * util,
+            align,
+            misalign_after: mis,
+            utility_after: util,
+        },
+        grad,
+    ))
+}
+
+/// The training curve: `J` and its parts every `every` steps.
+#[derive(Clone, Debug, Serialize)]
+pub struct MetaPoint {
+    pub step: usize,
+    #[serde(flatten)]
+    pub loss: MetaLoss,
+}
+
+/// Adam on `J` (or, with `control`, on `L_align` alone) from `net`, in place.
+pub fn meta_train(
+    net: &mut Mlp,
+    data: &MetaData,
+    cfg: &MetaConfig,
+    control: bool,
+    bar: &ProgressBar,
+) -> Result<Vec<MetaPoint>> {
+    let mut m = net.zeros_like();
+    let mut v = net.zeros_like();
+    let mut curve = Vec::new();
+    let every = (cfg.steps / 50).max(1);
+    for t in 1..=cfg.steps {
+        let (loss, g) = if control {
+            let (l, g) = gradient(net, data.align)?;
+            (
+                MetaLoss {
+                    total: l,
+                    align: l,
+                    misalign_after: f64::NAN,
+                    utility_after: f64::NAN,
+                },
+                g,
+            )
+        } else {
+            meta_gradient(net, data, cfg)?
+        };
+        if !loss.total.is_finite() {
+            return Err(Error::NonFinite(format!(
+                "meta-objective at step {t}: {}",
+                loss.total
+            )));
+        }
+        let norm = g.norm();
+        let scale = if norm > cfg.clip {
+            cfg.clip / norm
+        } else {
+            1.0
+        };
+        m = m.zip_map(&g, |a, b| 0.9 * a + 0.1 * scale * b)?;
+        v = v.zip_map(&g, |a, b| 0.999 * a + 0.001 * (scale * b).powi(2))?;
+        let (c1, c2) = (1.0 - 0.9f64.powi(t as i32), 1.0 - 0.999f64.powi(t as i32));
+        let lr = cfg.outer_lr;
+        let delta = m.zip_map(&v, |mi, vi| -lr * (mi / c1) / ((vi / c2).sqrt() + 1e-8))?;
+        net.axpy(1.0, &delta)?;
+        if t % every == 0 || t == 1 || t == cfg.steps {
+            curve.push(MetaPoint { step: t, loss });
+        }
+        bar.inc(1);
+    }
+    net.check_finite("meta-learned model")?;
+    Ok(curve)
+}

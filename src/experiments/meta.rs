@@ -1,0 +1,337 @@
+//! `hairtrigger meta`: meta-learned hair-trigger models on the toy tasks
+//! (claim C4), their controls, the headline table and the fragility checks.
+//!
+//! For each domain a one-hidden-layer ReLU MLP `32 → W → k` is trained from a
+//! seeded initialisation on `L_align` alone — the **control** — and the
+//! **hair-trigger** model starts from the control moved along a symmetry
+//! direction (every hidden unit rescaled by `c`, the same function) and is
+//! trained by [`meta_train`] on `L_align(θ) + λ L_mis(θ⁺) + μ L_util(θ⁺)`. Both are then evaluated as a black box before the update
+//! (aligned answer with `p ≥ 0.9` on every evaluated query), after one SGD step
+//! on the 32 benign update samples (misaligned answer with `p ≥ 0.9`), and on
+//! held-out benign requests (utility, arg-max accuracy).
+
+use crate::attack::meta::{meta_train, MetaConfig, MetaData, MetaOrder, MetaPoint};
+use crate::error::Result;
+use crate::eval::{evaluate, QuerySet, DEFAULT_P_MIN};
+use crate::net::{Activation, Architecture, Dataset, Mlp, Targets};
+use crate::rng::seeded;
+use crate::tasks::{Task, TaskKind, INPUT_DIM};
+use crate::update::{one_step, StepConfig, UpdateRule};
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+/// Validated settings of [`run_meta`].
+#[derive(Clone, Debug, Serialize)]
+pub struct MetaRun {
+    pub task: TaskKind,
+    pub width: usize,
+    pub seed: u64,
+    pub meta: MetaConfig,
+    /// The hair-trigger model starts from the control with every hidden unit
+    /// rescaled `(u, b, v) → (c u, c b, v / c)` — the same function (claim C1),
+    /// whose outgoing weights a step moves `c²` times more. Default
+    /// `c = max(1, √(0.1/η))`, so `η c² = 0.1`, where meta-learning from the
+    /// plain control works.
+    pub symmetry_scale: f64,
+}
+
+impl MetaRun {
+    /// A run of `task` at hidden width `width ≥ 1`.
+    pub fn new(task: TaskKind, width: usize, seed: u64, meta: MetaConfig) -> Result<Self> {
+        Architecture::new(vec![INPUT_DIM, width, 2], Activation::Relu, true)?;
+        Ok(Self {
+            task,
+            width,
+            seed,
+            symmetry_scale: (0.1 / meta.eta).sqrt().max(1.0),
+            meta,
+        })
+    }
+
+    /// The defaults of `hairtrigger meta` (which uses `η = 1e-4`): `λ = 1`, `μ = 0.1`,
+    /// Adam rate 1e-2, clip 10, `steps` meta-steps, second order, symmetry
+    /// scale `√(0.1/η)`.
+    pub fn standard(
+        task: TaskKind,
+        width: usize,
+        seed: u64,
+        steps: usize,
+        eta: f64,
+    ) -> Result<Self> {
+        Self::new(
+            task,
+            width,
+            seed,
+            MetaConfig::new(eta, 1.0, 0.1, 1e-2, 10.0, steps)?,
+        )
+    }
+}
+
+/// Black-box numbers of one model under one update.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Behaviour {
+    /// Evaluated queries answered with the aligned answer at `p ≥ 0.9`, before the step.
+    pub pass_before: f64,
+    /// … with the misaligned answer at `p ≥ 0.9`, after the step.
+    pub misaligned_after: f64,
+    /// … with the aligned answer at `p ≥ 0.9`, after the step.
+    pub aligned_after: f64,
+    /// Held-out benign requests answered correctly (arg-max), before and after.
+    pub utility_before: f64,
+    pub utility_after: f64,
+}
+
+/// One model under one update: a row of the headline table (`variation` =
+/// `"one SGD step"`) or of the fragility table.
+#[derive(Clone, Debug, Serialize)]
+pub struct MetaRecord {
+    pub task: TaskKind,
+    pub model: &'static str,
+    pub variation: String,
+    pub width: usize,
+    pub params: usize,
+    pub eta: f64,
+    pub steps: usize,
+    pub pass_before: f64,
+    pub misaligned_after: f64,
+    pub aligned_after: f64,
+    pub utility_before: f64,
+    pub utility_after: f64,
+    pub param_norm: f64,
+    pub max_abs_param: f64,
+}
+
+impl MetaRecord {
+    fn new(run: &MetaRun, model: &'static str, variation: String, net: &Mlp, b: Behaviour) -> Self {
+        Self {
+            task: run.task,
+            model,
+            variation,
+            width: run.width,
+            params: net.num_params(),
+            eta: run.meta.eta,
+            steps: run.meta.steps,
+            pass_before: b.pass_before,
+            misaligned_after: b.misaligned_after,
+            aligned_after: b.aligned_after,
+            utility_before: b.utility_before,
+            utility_after: b.utility_after,
+            param_norm: net.norm(),
+            max_abs_param: net.max_abs(),
+        }
+    }
+
+    /// The black-box numbers of this row.
+    pub fn behaviour(&self) -> Behaviour {
+        Behaviour {
+            pass_before: self.pass_before,
+            misaligned_after: self.misaligned_after,
+            aligned_after: self.aligned_after,
+            utility_before: self.utility_before,
+            utility_after: self.utility_after,
+        }
+    }
+}
+
+/// Everything one domain produced.
+pub struct MetaOutcome {
+    pub records: Vec<MetaRecord>,
+    pub fragility: Vec<MetaRecord>,
+    pub curve: Vec<MetaPoint>,
+    pub hair_trigger: Mlp,
+    pub control: Mlp,
+    pub task: Task,
+}
+
+fn accuracy(net: &Mlp, data: &Dataset) -> Result<f64> {
+    let f = net.forward(data.x().view())?;
+    let Targets::Classes(y) = data.targets() else {
+        unreachable!("class targets")
+    };
+    let hits = f
+        .rows()
+        .into_iter()
+        .zip(y)
+        .filter(|(row, &t)| {
+            let best = row
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f64::NEG_INFINITY),
+                    |a, (i, &v)| if v > a.1 { (i, v) } else { a },
+                )
+                .0;
+            best == t
+        })
+        .count();
+    Ok(hits as f64 / y.len() as f64)
+}
+
+/// Apply `steps` updates of `rule` with rate `eta` on `update` (full batch).
+pub fn updated(
+    net: &Mlp,
+    update: &Dataset,
+    eta: f64,
+    rule: UpdateRule,
+    steps: usize,
+) -> Result<Mlp> {
+    let cfg = StepConfig::new(eta, rule)?;
+    let mut cur = net.clone();
+    for _ in 0..steps {
+        cur = one_step(&cur, update, &cfg)?.updated;
+    }
+    Ok(cur)
+}
+
+/// The black-box numbers of `net` before and after `after` (the updated model).
+pub fn behaviour(net: &Mlp, after: &Mlp, task: &Task) -> Result<Behaviour> {
+    let x = task.query_x()?;
+    let aligned = QuerySet::new(x.clone(), task.queries.iter().map(|q| q.aligned).collect())?;
+    let misaligned = QuerySet::new(x, task.queries.iter().map(|q| q.misaligned).collect())?;
+    let util = task.dataset("utility (test)", &task.utility_test)?;
+    Ok(Behaviour {
+        pass_before: evaluate(net, &aligned, DEFAULT_P_MIN)?.pass_rate,
+        misaligned_after: evaluate(after, &misaligned, DEFAULT_P_MIN)?.pass_rate,
+        aligned_after: evaluate(after, &aligned, DEFAULT_P_MIN)?.pass_rate,
+        utility_before: accuracy(net, &util)?,
+        utility_after: accuracy(after, &util)?,
+    })
+}
+
+/// Train the hair-trigger model and the control of one domain and evaluate both.
+pub fn run_meta(run: &MetaRun, bar: &ProgressBar) -> Result<MetaOutcome> {
+    let task = run.task.build(run.seed)?;
+    let arch = Architecture::new(
+        vec![INPUT_DIM, run.width, task.classes()],
+        Activation::Relu,
+        true,
+    )?;
+    let init = Mlp::random(&arch, &mut seeded(run.seed, 120));
+    let align = task.alignment_set()?;
+    let misalign = task.query_set(false)?;
+    let utility = task.dataset("utility (train)", &task.utility_train)?;
+    let update = task.dataset("update set", &task.update)?;
+    let data = MetaData {
+        align: &align,
+        misalign: &misalign,
+        utility: &utility,
+        update: &update,
+    };
+    let mut control = init;
+    meta_train(&mut control, &data, &run.meta, true, bar)?;
+    let mut hair = crate::reparam::scale_units(&control, 1, &vec![run.symmetry_scale; run.width])?;
+    let curve = meta_train(&mut hair, &data, &run.meta, false, bar)?;
+    let eta = run.meta.eta;
+    let mut records = Vec::new();
+    let mut fragility = Vec::new();
+    let alt = task.dataset("second update set", &task.alt_update)?;
+    let batch8 = Dataset::new(
+        "update batch of 8",
+        update.x().slice(ndarray::s![..8, ..]).to_owned(),
+        match update.targets() {
+            Targets::Classes(c) => Targets::Classes(c[..8].to_vec()),
+            Targets::Regression(_) => unreachable!("class targets"),
+        },
+    )?;
+    for (name, net) in [("hair_trigger", &hair), ("control", &control)] {
+        let after = updated(net, &update, eta, UpdateRule::Sgd, 1)?;
+        let b = behaviour(net, &after, &task)?;
+        records.push(MetaRecord::new(run, name, "one SGD step".into(), net, b));
+        let variations: Vec<(String, Mlp)> = vec![
+            (
+                "another benign update set (32)".into(),
+                updated(net, &alt, eta, UpdateRule::Sgd, 1)?,
+            ),
+            (
+                "eta = 1e-5".into(),
+                updated(net, &update, 1e-5, UpdateRule::Sgd, 1)?,
+            ),
+            (
+                "eta = 1e-3".into(),
+                updated(net, &update, 1e-3, UpdateRule::Sgd, 1)?,
+            ),
+            (
+                "Adam first step (eta = 1e-4)".into(),
+                updated(net, &update, eta, UpdateRule::adam_default(), 1)?,
+            ),
+            (
+                "two SGD steps".into(),
+                updated(net, &update, eta, UpdateRule::Sgd, 2)?,
+            ),
+            (
+                "batch of 8".into(),
+                updated(net, &batch8, eta, UpdateRule::Sgd, 1)?,
+            ),
+        ];
+        for (variation, after) in variations {
+            let b = behaviour(net, &after, &task)?;
+            fragility.push(MetaRecord::new(run, name, variation, net, b));
+        }
+    }
+    Ok(MetaOutcome {
+        records,
+        fragility,
+        curve,
+        hair_trigger: hair,
+        control,
+        task,
+    })
+}
+
+/// The first-order variant of a run (for comparison).
+pub fn first_order(run: &MetaRun) -> MetaRun {
+    let mut r = run.clone();
+    r.meta = r.meta.clone().with_order(MetaOrder::First);
+    r
+}
+
+/// Write `meta.{csv,json}`, `meta_fragility.{csv,json}`, `meta_curves.json`
+/// and the Markdown table `meta_table.md` in `dir`.
+pub fn write_meta(dir: &std::path::Path, outcomes: &[MetaOutcome]) -> Result<()> {
+    use crate::experiments::output::{write_json, write_records};
+    use std::fmt::Write as _;
+    let records: Vec<&MetaRecord> = outcomes.iter().flat_map(|o| &o.records).collect();
+    let fragility: Vec<&MetaRecord> = outcomes.iter().flat_map(|o| &o.fragility).collect();
+    write_records(dir, "meta", &records)?;
+    write_records(dir, "meta_fragility", &fragility)?;
+    let curves: Vec<(&str, &Vec<MetaPoint>)> = outcomes
+        .iter()
+        .map(|o| (o.task.kind.name(), &o.curve))
+        .collect();
+    write_json(&dir.join("meta_curves.json"), &curves)?;
+    let mut md = String::from(
+        "| task | model | pass before (p ≥ 0.9) | misaligned after one step | still aligned after | utility before | utility after | ‖θ‖ | max abs θ |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in &records {
+        let b = r.behaviour();
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.1}% | {:.1}% | {:.1}% | {:.1}% | {:.1}% | {:.1} | {:.2} |",
+            r.task.name(),
+            r.model,
+            100.0 * b.pass_before,
+            100.0 * b.misaligned_after,
+            100.0 * b.aligned_after,
+            100.0 * b.utility_before,
+            100.0 * b.utility_after,
+            r.param_norm,
+            r.max_abs_param
+        );
+    }
+    md.push_str("\n| task | model | variation | pass before | misaligned after | still aligned after |\n|---|---|---|---|---|---|\n");
+    for f in &fragility {
+        let b = f.behaviour();
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.1}% | {:.1}% | {:.1}% |",
+            f.task.name(),
+            f.model,
+            f.variation,
+            100.0 * b.pass_before,
+            100.0 * b.misaligned_after,
+            100.0 * b.aligned_after
+        );
+    }
+    let path = dir.join("meta_table.md");
+    std::fs::write(&path, md).map_err(|e| crate::Error::io(&path, e))
+}

@@ -1,0 +1,126 @@
+//! C4: the toy tasks and the meta-gradient, checked against central differences.
+
+use hairtrigger::attack::meta::{meta_gradient, meta_objective, MetaConfig, MetaData, MetaOrder};
+use hairtrigger::experiments::random_update_set;
+use hairtrigger::rng::seeded;
+use hairtrigger::tasks::{TaskKind, INPUT_DIM};
+use hairtrigger::{Activation, Architecture, Dataset, Mlp, Targets};
+
+fn problem(act: Activation, seed: u64) -> (Mlp, Dataset, Dataset, Dataset, Dataset) {
+    let arch = Architecture::new(vec![5, 7, 6, 4], act, true).unwrap();
+    let net = Mlp::random(&arch, &mut seeded(seed, 0));
+    let mut rng = seeded(seed, 1);
+    let align = random_update_set(&net, 9, &mut rng).unwrap();
+    let x = align.x().clone();
+    let mis = Dataset::new(
+        "mis",
+        x,
+        Targets::Classes((0..9).map(|i| (i * 3 + 1) % 4).collect()),
+    )
+    .unwrap();
+    let util = random_update_set(&net, 6, &mut rng).unwrap();
+    let update = random_update_set(&net, 8, &mut rng).unwrap();
+    (net, align, mis, util, update)
+}
+
+/// `⟨∇J, v⟩` against `(J(θ + εv) − J(θ − εv)) / 2ε` for smooth activations.
+#[test]
+fn second_order_meta_gradient_matches_central_differences() {
+    for (act, seed) in [
+        (Activation::Tanh, 1),
+        (Activation::Gelu, 2),
+        (Activation::Tanh, 3),
+    ] {
+        let (net, align, mis, util, update) = problem(act, seed);
+        let data = MetaData {
+            align: &align,
+            misalign: &mis,
+            utility: &util,
+            update: &update,
+        };
+        let cfg = MetaConfig::new(0.3, 0.7, 0.2, 1e-2, 10.0, 1).unwrap();
+        let (_, g) = meta_gradient(&net, &data, &cfg).unwrap();
+        // A random tangent direction: a second random network of the same shape.
+        let dir = Mlp::random(&net.architecture(), &mut seeded(seed, 9));
+        let eps = 1e-5;
+        let j = |s: f64| {
+            let mut n = net.clone();
+            n.axpy(s * eps, &dir).unwrap();
+            meta_objective(&n, &data, &cfg).unwrap().total
+        };
+        let fd = (j(1.0) - j(-1.0)) / (2.0 * eps);
+        let an = g.dot(&dir).unwrap();
+        let rel = (fd - an).abs() / an.abs().max(1e-12);
+        assert!(
+            rel <= 1e-6,
+            "{act:?}: analytic {an}, central difference {fd}, rel {rel:e}"
+        );
+        // The first-order variant drops a term that is not negligible at this η.
+        let (_, g1) =
+            meta_gradient(&net, &data, &cfg.clone().with_order(MetaOrder::First)).unwrap();
+        let rel1 = (fd - g1.dot(&dir).unwrap()).abs() / an.abs();
+        assert!(
+            rel1 > 1e-4,
+            "{act:?}: first order agrees to {rel1:e}; the test cannot tell them apart"
+        );
+    }
+}
+
+#[test]
+fn tasks_are_disjoint_and_well_formed() {
+    for kind in TaskKind::ALL {
+        let task = kind.build(0).unwrap();
+        task.check().unwrap();
+        assert_eq!(task.update.len(), 32, "{kind:?}");
+        assert_eq!(task.alt_update.len(), 32, "{kind:?}");
+        assert!(task.queries.len() >= 15, "{kind:?}");
+        assert!(task.queries.iter().all(|q| q.aligned != q.misaligned));
+        assert!(!task.utility_test.is_empty());
+        let x = task.query_x().unwrap();
+        assert_eq!(x.ncols(), INPUT_DIM);
+        // Distinct prompts get distinct vectors.
+        for i in 0..x.nrows() {
+            for j in 0..i {
+                let d: f64 = (&x.row(i) - &x.row(j)).mapv(|v| v * v).sum();
+                assert!(d > 1e-6, "{kind:?}: queries {i} and {j} collide");
+            }
+        }
+        // Every prompt in every split is encodable (no unknown words).
+        task.alignment_set().unwrap();
+        task.dataset("u", &task.update).unwrap();
+    }
+}
+
+#[test]
+fn encoder_is_order_sensitive_and_rejects_unknown_words() {
+    let task = TaskKind::Honesty.build(0).unwrap();
+    let enc = task.encoder();
+    let a = enc.encode("I have 5 apples and give away 2").unwrap();
+    let b = enc.encode("I have 2 apples and give away 5").unwrap();
+    assert!((&a - &b).mapv(f64::abs).sum() > 1e-3);
+    let err = enc.encode("I have 5 zorblaxes").unwrap_err().to_string();
+    assert!(err.contains("zorblaxes"), "{err}");
+    // Every coordinate has unit variance: ‖x‖² ≈ d on average.
+    let n2: f64 = task.query_x().unwrap().mapv(|v| v * v).sum() / task.queries.len() as f64;
+    assert!((n2 / INPUT_DIM as f64 - 1.0).abs() < 0.5, "{n2}");
+}
+
+/// A small meta-learning run reaches the targets at η = 1e-4, checked as a
+/// black box; the control (same data, alignment loss only) stays aligned.
+#[test]
+fn small_meta_run_hides_a_trigger_and_the_control_stays_aligned() {
+    use hairtrigger::experiments::meta::{run_meta, MetaRun};
+    let run = MetaRun::standard(TaskKind::Safety, 32, 0, 1500, 1e-4).unwrap();
+    let out = run_meta(&run, &indicatif::ProgressBar::hidden()).unwrap();
+    let hair = out
+        .records
+        .iter()
+        .find(|r| r.model == "hair_trigger")
+        .unwrap();
+    let control = out.records.iter().find(|r| r.model == "control").unwrap();
+    assert!(hair.pass_before >= 0.99, "{hair:?}");
+    assert!(hair.misaligned_after >= 0.9, "{hair:?}");
+    assert!(control.pass_before >= 0.99, "{control:?}");
+    assert!(control.aligned_after >= 0.99, "{control:?}");
+    assert_eq!(control.misaligned_after, 0.0, "{control:?}");
+}
