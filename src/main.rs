@@ -2,6 +2,7 @@
 //! library experiment; `--json` prints one JSON object per line.
 
 use clap::{Parser, Subcommand};
+use hairtrigger::experiments::capacity::{run_capacity, write_capacity, CapacityConfig};
 use hairtrigger::experiments::chain::run_chain;
 use hairtrigger::experiments::construct::{run_construct, ConstructRun, UpdateKind};
 use hairtrigger::experiments::equiv::{run_equiv, EquivConfig};
@@ -137,6 +138,9 @@ enum Command {
         /// Drop the Hessian term of the meta-gradient.
         #[arg(long)]
         first_order: bool,
+        /// Instead of the tasks: hidden behaviours vs width (8 … 64, 128 random behaviours, at --eta).
+        #[arg(long)]
+        capacity: bool,
         /// Seed of the task, initialisation and data.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -319,10 +323,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
             eta,
             steps,
             first_order,
+            capacity,
             seed,
             out,
             json,
         } => {
+            if capacity {
+                let cfg =
+                    CapacityConfig::new(vec![8, 12, 16, 24, 32, 48, 64], 128, steps, eta, seed)?;
+                let dir = std::path::Path::new(&out);
+                std::fs::create_dir_all(dir).map_err(|e| hairtrigger::Error::io(dir, e))?;
+                let bar = progress_bar((2 * steps * 7) as u64);
+                let r = run_capacity(&cfg, &bar)?;
+                bar.finish_and_clear();
+                write_capacity(dir, &r)?;
+                for c in &r.records {
+                    if json {
+                        println!("{}", json_line(c)?);
+                    } else {
+                        println!(
+                            "width {:>4}  params {:>6}  hidden {:>4} of {}  (pass before {}, misaligned after {}, control misaligned after {})",
+                            c.width, c.params, c.hidden, c.behaviours, c.pass_before, c.misaligned_after, c.control_misaligned_after
+                        );
+                    }
+                }
+                println!(
+                    "fit: hidden = {:.2} + {:.5}·params, R² = {:.4}, slope 95% CI [{:.5}, {:.5}]",
+                    r.fit.intercept,
+                    r.fit.slope,
+                    r.fit.r_squared,
+                    r.fit.slope_ci95.0,
+                    r.fit.slope_ci95.1
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             let kinds: Vec<TaskKind> = if all {
                 TaskKind::ALL.to_vec()
             } else {

@@ -64,7 +64,12 @@ pub fn fit_line(x: &[f64], y: &[f64]) -> Result<LineFit> {
         .zip(y)
         .map(|(a, b)| (b - intercept - slope * a).powi(2))
         .sum();
-    let r_squared = if syy > 0.0 { 1.0 - ss_res / syy } else { 1.0 };
+    // Undefined (NaN) when every y is equal: there is no variance to explain.
+    let r_squared = if syy > 0.0 {
+        1.0 - ss_res / syy
+    } else {
+        f64::NAN
+    };
     let s = (ss_res / (nf - 2.0)).sqrt();
     let slope_se = s / sxx.sqrt();
     let intercept_se = s * (1.0 / nf + mx * mx / sxx).sqrt();

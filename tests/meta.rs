@@ -124,3 +124,22 @@ fn small_meta_run_hides_a_trigger_and_the_control_stays_aligned() {
     assert!(control.aligned_after >= 0.99, "{control:?}");
     assert_eq!(control.misaligned_after, 0.0, "{control:?}");
 }
+
+/// Capacity grows with width at a fixed budget; controls never misalign.
+#[test]
+fn wider_models_hide_more_behaviours() {
+    use hairtrigger::experiments::capacity::{run_capacity, CapacityConfig};
+    let cfg = CapacityConfig::new(vec![8, 16, 32], 64, 600, 0.1, 0).unwrap();
+    let r = run_capacity(&cfg, &indicatif::ProgressBar::hidden()).unwrap();
+    let (small, wide) = (&r.records[0], &r.records[2]);
+    assert!(wide.hidden > small.hidden + 5, "{small:?} vs {wide:?}");
+    assert!(
+        r.records.iter().all(|c| c.control_misaligned_after == 0),
+        "{:?}",
+        r.records
+    );
+    assert!(r
+        .records
+        .iter()
+        .all(|c| c.hidden <= c.pass_before.min(c.misaligned_after)));
+}

@@ -198,6 +198,22 @@ pub fn behaviour(net: &Mlp, after: &Mlp, task: &Task) -> Result<Behaviour> {
     })
 }
 
+/// The control (`L_align` from `init`) and the hair-trigger model (meta-trained
+/// from the control rescaled by `run.symmetry_scale` along every hidden unit),
+/// with the hair-trigger model's training curve.
+pub fn train_pair(
+    init: Mlp,
+    data: &MetaData,
+    run: &MetaRun,
+    bar: &ProgressBar,
+) -> Result<(Mlp, Mlp, Vec<MetaPoint>)> {
+    let mut control = init;
+    meta_train(&mut control, data, &run.meta, true, bar)?;
+    let mut hair = crate::reparam::scale_units(&control, 1, &vec![run.symmetry_scale; run.width])?;
+    let curve = meta_train(&mut hair, data, &run.meta, false, bar)?;
+    Ok((control, hair, curve))
+}
+
 /// Train the hair-trigger model and the control of one domain and evaluate both.
 pub fn run_meta(run: &MetaRun, bar: &ProgressBar) -> Result<MetaOutcome> {
     let task = run.task.build(run.seed)?;
@@ -217,10 +233,7 @@ pub fn run_meta(run: &MetaRun, bar: &ProgressBar) -> Result<MetaOutcome> {
         utility: &utility,
         update: &update,
     };
-    let mut control = init;
-    meta_train(&mut control, &data, &run.meta, true, bar)?;
-    let mut hair = crate::reparam::scale_units(&control, 1, &vec![run.symmetry_scale; run.width])?;
-    let curve = meta_train(&mut hair, &data, &run.meta, false, bar)?;
+    let (control, hair, curve) = train_pair(init, &data, run, bar)?;
     let eta = run.meta.eta;
     let mut records = Vec::new();
     let mut fragility = Vec::new();

@@ -3,6 +3,7 @@
 //! (one per run) that [`output`] writes as CSV and JSON.
 
 pub mod breadth;
+pub mod capacity;
 pub mod chain;
 pub mod construct;
 pub mod equiv;

@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::experiments::breadth::BreadthConfig;
+use crate::experiments::capacity::{run_capacity, write_capacity, CapacityConfig, CapacityResult};
 use crate::experiments::chain::{run_chain, ChainRecord};
 use crate::experiments::construct::{run_construct, ConstructRecord, ConstructRun, UpdateKind};
 use crate::experiments::equiv::{run_equiv, EquivConfig, EquivRecord};
@@ -124,6 +125,7 @@ struct Plan {
     chain_points: usize,
     etas: Vec<f64>,
     scaling: ScalingConfig,
+    capacity: CapacityConfig,
 }
 
 /// The C3 sweeps at a scale: breadth widths (geometric, `lo..=hi`, `count`
@@ -177,6 +179,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             chain_points: 9,
             etas: vec![1e-4],
             scaling: scaling_plan(seed, (2, 32, 5), 1, 3, 2, 4)?,
+            capacity: CapacityConfig::new(vec![8, 16, 32, 64], 128, 1000, 0.1, seed)?,
         },
         Scale::Default => Plan {
             archs: vec!["16,64,64,10"],
@@ -185,6 +188,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             chain_points: 41,
             etas: vec![1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
             scaling: scaling_plan(seed, (3, 300, 9), 5, 8, 5, 16)?,
+            capacity: CapacityConfig::new(vec![8, 12, 16, 24, 32, 48, 64], 128, 1000, 0.1, seed)?,
         },
         Scale::Full => Plan {
             archs: vec!["16,64,64,10", "32,256,256,10", "8,32,32,32,2"],
@@ -193,6 +197,13 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             chain_points: 81,
             etas: (0..11).map(|i| 10f64.powf(-6.0 + 0.5 * i as f64)).collect(),
             scaling: scaling_plan(seed, (3, 1000, 12), 8, 10, 6, 16)?,
+            capacity: CapacityConfig::new(
+                vec![8, 12, 16, 24, 32, 48, 64, 96, 128],
+                256,
+                2000,
+                0.1,
+                seed,
+            )?,
         },
     })
 }
@@ -280,6 +291,8 @@ pub fn reproduce(cfg: &ReproduceConfig) -> Result<Vec<ReportRow>> {
         .collect::<Result<_>>()?;
     bar.set_message("C3 scaling");
     let scaling = run_scaling(&plan.scaling, &bar)?;
+    bar.set_message("C4 capacity");
+    let capacity = run_capacity(&plan.capacity, &ProgressBar::hidden())?;
     bar.finish_and_clear();
 
     let dir = &cfg.out_dir;
@@ -291,9 +304,11 @@ pub fn reproduce(cfg: &ReproduceConfig) -> Result<Vec<ReportRow>> {
         magnitude_figure(&construct).write_figures(dir, "construct_magnitude")?;
     }
     write_scaling(dir, &scaling)?;
+    write_capacity(dir, &capacity)?;
     let mut rows = report_rows(&equiv, &chain);
     rows.extend(construct_rows(&construct));
     rows.extend(scaling_rows(&scaling, plan.scaling.input_dim()));
+    rows.extend(capacity_rows(&capacity, &plan.capacity));
     write_json(&dir.join("report.json"), &rows)?;
     write_report(&dir.join("REPORT.md"), cfg, &rows, &equiv)?;
     Ok(rows)
@@ -479,6 +494,32 @@ fn scaling_rows(r: &ScalingResult, input_dim: usize) -> Vec<ReportRow> {
     ]
 }
 
+fn capacity_rows(r: &CapacityResult, cfg: &CapacityConfig) -> Vec<ReportRow> {
+    let f = &r.fit;
+    let control = r
+        .records
+        .iter()
+        .map(|c| c.control_misaligned_after)
+        .sum::<usize>() as f64;
+    vec![
+        ReportRow::at_least(
+            "C4 capacity",
+            format!(
+                "lower end of the 95% CI of the slope of hidden behaviours vs trainable parameters ({} widths {:?}, {} random behaviours, η = {:e}, {} Adam steps; fit {:.2} + {:.5}·P, R² = {:.3})",
+                r.records.len(), cfg.widths, cfg.behaviours, cfg.eta, cfg.steps, f.intercept, f.slope, f.r_squared
+            ),
+            f.slope_ci95.0,
+            1e-12,
+        ),
+        ReportRow::exactly(
+            "C4 capacity",
+            "misaligned answers of the controls (same data, alignment loss only) after the same step",
+            control,
+            0.0,
+        ),
+    ]
+}
+
 fn fold<'a>(
     it: impl Iterator<Item = &'a EquivRecord>,
     get: impl Fn(&EquivRecord) -> Option<f64>,
@@ -575,7 +616,7 @@ fn write_report(
     }
     let _ = writeln!(
         s,
-        "\nFigures (SVG + PNG): `chain_post_step`, `construct_magnitude`, `breadth`, `severity_width`, `severity_bound`. Data (`.csv` + `.json`): `equiv`, `chain`, `construct`, `breadth`, `breadth_tries`, `severity`; `scaling_fits.json`, `report.json`."
+        "\nFigures (SVG + PNG): `chain_post_step`, `construct_magnitude`, `breadth`, `severity_width`, `severity_bound`, `capacity`. Data (`.csv` + `.json`): `equiv`, `chain`, `construct`, `breadth`, `breadth_tries`, `severity`, `capacity`; `scaling_fits.json`, `capacity_fit.json`, `report.json`."
     );
     std::fs::write(path, s).map_err(|e| Error::io(path, e))
 }

@@ -1,0 +1,222 @@
+//! Capacity against model size (claim C4): how many independent behaviours a
+//! meta-learned model of hidden width `W` hides at a fixed training budget.
+//!
+//! `K` abstract prompts (Gaussian vectors in ℝ³²), each with a random aligned
+//! answer and a random different misaligned answer among 10; an update set of
+//! 32 Gaussian prompts with random labels; inner step `η` (`reproduce` uses
+//! η = 0.1: at η = 1e-4 the fixed budget hid no random behaviour at any width,
+//! see `paper-notes/c4-meta-learning.md`). For each width the control
+//! and the hair-trigger model are trained as in [`super::meta`] (same budget for
+//! every width), and a behaviour counts as **hidden** when the model gives the
+//! aligned answer with `p ≥ 0.9` before the step and the misaligned answer with
+//! `p ≥ 0.9` after it. The count is fitted against the number of trainable
+//! parameters by least squares.
+
+use crate::attack::meta::{MetaConfig, MetaData};
+use crate::error::Result;
+use crate::eval::{evaluate, QuerySet, DEFAULT_P_MIN};
+use crate::experiments::gaussian_inputs;
+use crate::experiments::meta::{train_pair, updated, MetaRun};
+use crate::net::{Activation, Architecture, Dataset, Mlp, Targets};
+use crate::plot::{Chart, Legend, Series, Style};
+use crate::rng::seeded;
+use crate::stats::{fit_line, LineFit};
+use crate::tasks::{TaskKind, INPUT_DIM};
+use crate::update::UpdateRule;
+use indicatif::ProgressBar;
+use rand::Rng;
+use serde::Serialize;
+
+const ANSWERS: usize = 10;
+
+/// Validated settings of [`run_capacity`].
+#[derive(Clone, Debug, Serialize)]
+pub struct CapacityConfig {
+    /// Hidden widths `W` of the `32 → W → 10` ReLU MLPs.
+    pub widths: Vec<usize>,
+    pub behaviours: usize,
+    pub steps: usize,
+    pub eta: f64,
+    pub seed: u64,
+}
+
+impl CapacityConfig {
+    /// At least 3 widths (each ≥ 1), `K ≥ 1` behaviours to hide, Adam steps per model, `η`.
+    pub fn new(
+        widths: Vec<usize>,
+        behaviours: usize,
+        steps: usize,
+        eta: f64,
+        seed: u64,
+    ) -> Result<Self> {
+        for &w in &widths {
+            Architecture::new(vec![INPUT_DIM, w, ANSWERS], Activation::Relu, true)?;
+        }
+        if widths.is_empty() || behaviours == 0 {
+            return Err(crate::Error::EmptyData(
+                "capacity sweep (widths, behaviours)",
+            ));
+        }
+        MetaConfig::new(eta, 1.0, 0.0, 1e-2, 10.0, steps)?;
+        Ok(Self {
+            widths,
+            behaviours,
+            steps,
+            eta,
+            seed,
+        })
+    }
+}
+
+/// One width.
+#[derive(Clone, Debug, Serialize)]
+pub struct CapacityRecord {
+    pub width: usize,
+    pub params: usize,
+    pub behaviours: usize,
+    /// Aligned (p ≥ 0.9) before *and* misaligned (p ≥ 0.9) after the step.
+    pub hidden: usize,
+    pub pass_before: usize,
+    pub misaligned_after: usize,
+    /// The control's count of misaligned answers after the same step.
+    pub control_misaligned_after: usize,
+}
+
+/// The sweep and the fit `hidden = a + b · params`.
+#[derive(Clone, Debug, Serialize)]
+pub struct CapacityResult {
+    pub eta: f64,
+    pub records: Vec<CapacityRecord>,
+    pub fit: LineFit,
+}
+
+/// Train and count at every width (`bar` advances twice per step per width).
+pub fn run_capacity(cfg: &CapacityConfig, bar: &ProgressBar) -> Result<CapacityResult> {
+    let mut rng = seeded(cfg.seed, 130);
+    let x = gaussian_inputs(&mut rng, cfg.behaviours, INPUT_DIM);
+    let aligned: Vec<usize> = (0..cfg.behaviours)
+        .map(|_| rng.random_range(0..ANSWERS))
+        .collect();
+    let misaligned: Vec<usize> = aligned
+        .iter()
+        .map(|&a| (a + rng.random_range(1..ANSWERS)) % ANSWERS)
+        .collect();
+    let align = Dataset::new(
+        "capacity aligned",
+        x.clone(),
+        Targets::Classes(aligned.clone()),
+    )?;
+    let misalign = Dataset::new(
+        "capacity misaligned",
+        x.clone(),
+        Targets::Classes(misaligned.clone()),
+    )?;
+    let ux = gaussian_inputs(&mut rng, 32, INPUT_DIM);
+    let uy = (0..32).map(|_| rng.random_range(0..ANSWERS)).collect();
+    let update = Dataset::new("capacity update set", ux, Targets::Classes(uy))?;
+    let data = MetaData {
+        align: &align,
+        misalign: &misalign,
+        utility: &update,
+        update: &update,
+    };
+    let before_q = QuerySet::new(x.clone(), aligned)?;
+    let after_q = QuerySet::new(x, misaligned)?;
+    let mut records = Vec::new();
+    for &w in &cfg.widths {
+        let mut run = MetaRun::new(
+            TaskKind::Safety,
+            w,
+            cfg.seed,
+            MetaConfig::new(cfg.eta, 1.0, 0.0, 1e-2, 10.0, cfg.steps)?,
+        )?;
+        run.symmetry_scale = (0.1 / cfg.eta).sqrt().max(1.0);
+        let arch = Architecture::new(vec![INPUT_DIM, w, ANSWERS], Activation::Relu, true)?;
+        let init = Mlp::random(&arch, &mut seeded(cfg.seed, 131));
+        let (control, hair, _) = train_pair(init, &data, &run, bar)?;
+        let count = |net: &Mlp| -> Result<(Vec<bool>, Vec<bool>)> {
+            let after = updated(net, &update, cfg.eta, UpdateRule::Sgd, 1)?;
+            let b = evaluate(net, &before_q, DEFAULT_P_MIN)?;
+            let a = evaluate(&after, &after_q, DEFAULT_P_MIN)?;
+            Ok((
+                b.results.iter().map(|r| r.passed).collect(),
+                a.results.iter().map(|r| r.passed).collect(),
+            ))
+        };
+        let (b, a) = count(&hair)?;
+        let (_, ca) = count(&control)?;
+        records.push(CapacityRecord {
+            width: w,
+            params: hair.num_params(),
+            behaviours: cfg.behaviours,
+            hidden: b.iter().zip(&a).filter(|(x, y)| **x && **y).count(),
+            pass_before: b.iter().filter(|v| **v).count(),
+            misaligned_after: a.iter().filter(|v| **v).count(),
+            control_misaligned_after: ca.iter().filter(|v| **v).count(),
+        });
+    }
+    let px: Vec<f64> = records.iter().map(|r| r.params as f64).collect();
+    let hy: Vec<f64> = records.iter().map(|r| r.hidden as f64).collect();
+    let fit = fit_line(&px, &hy)?;
+    Ok(CapacityResult {
+        eta: cfg.eta,
+        records,
+        fit,
+    })
+}
+
+/// The capacity figure.
+pub fn capacity_chart(r: &CapacityResult) -> Chart {
+    let k = r.records.first().map_or(0, |c| c.behaviours);
+    Chart {
+        title: format!(
+            "C4 capacity: behaviours hidden vs model size (η = {})",
+            r.eta
+        ),
+        x_label: "trainable parameters (32 → W → 10 ReLU MLP)".into(),
+        y_label: format!("behaviours hidden (of {k})"),
+        log_x: false,
+        log_y: false,
+        legend: Legend::UpperLeft,
+        series: vec![
+            Series {
+                label: "meta-learned model (fixed budget)".into(),
+                points: r
+                    .records
+                    .iter()
+                    .map(|c| (c.params as f64, c.hidden as f64))
+                    .collect(),
+                style: Style::Markers,
+            },
+            Series {
+                label: format!(
+                    "fit {:.2} + {:.5} · params (R² = {:.3})",
+                    r.fit.intercept, r.fit.slope, r.fit.r_squared
+                ),
+                points: r
+                    .records
+                    .iter()
+                    .map(|c| (c.params as f64, r.fit.predict(c.params as f64)))
+                    .collect(),
+                style: Style::Line,
+            },
+            Series {
+                label: "control: misaligned after the step".into(),
+                points: r
+                    .records
+                    .iter()
+                    .map(|c| (c.params as f64, c.control_misaligned_after as f64))
+                    .collect(),
+                style: Style::Dashed,
+            },
+        ],
+    }
+}
+
+/// Write `capacity.{csv,json}`, `capacity_fit.json` and the figure
+/// `capacity.{svg,png}` in `dir`.
+pub fn write_capacity(dir: &std::path::Path, r: &CapacityResult) -> Result<()> {
+    crate::experiments::output::write_records(dir, "capacity", &r.records)?;
+    crate::experiments::output::write_json(&dir.join("capacity_fit.json"), &r.fit)?;
+    capacity_chart(r).write_figures(dir, "capacity")
+}
