@@ -10,10 +10,13 @@ use hairtrigger::experiments::meta::{
     first_order as first_order_run, run_meta, write_meta, MetaRun,
 };
 use hairtrigger::experiments::output::json_line;
+use hairtrigger::experiments::output::write_json;
 use hairtrigger::experiments::reproduce::{
     progress_bar, reproduce, scaling_config, ReproduceConfig, Scale,
 };
-use hairtrigger::experiments::scaling::{run_scaling, write_scaling};
+use hairtrigger::experiments::scaling::{
+    merge_shards, read_shard, run_scaling, run_shard, write_scaling, Shard,
+};
 use hairtrigger::tasks::TaskKind;
 use hairtrigger::{Architecture, Result};
 use std::process::ExitCode;
@@ -117,6 +120,27 @@ enum Command {
         /// One JSON object per breadth point, then the fits.
         #[arg(long)]
         json: bool,
+        /// Run only slice i of n (0 ≤ i < n) and write OUT/shard-i-of-n.json; combine slices with `merge`.
+        #[arg(long)]
+        shard: Option<String>,
+    },
+    /// Combine `scaling --shard i/n` slices into the CSV/JSON/figures one run writes (bit-identical).
+    Merge {
+        /// The slices' scale (must match the one they were run with).
+        #[arg(long, conflicts_with = "full")]
+        quick: bool,
+        /// Publication scale.
+        #[arg(long)]
+        full: bool,
+        /// The slices' base seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output folder.
+        #[arg(long, default_value = "plots")]
+        out: String,
+        /// The shard-i-of-n.json files.
+        #[arg(required = true)]
+        files: Vec<String>,
     },
     /// C4: meta-learn hair-trigger models on the toy honesty/safety/privacy tasks, with controls and fragility checks.
     Meta {
@@ -399,6 +423,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             seed,
             json,
+            shard,
         } => {
             let scale = match (quick, full) {
                 (true, _) => Scale::Quick,
@@ -408,6 +433,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let cfg = scaling_config(scale, seed)?;
             let dir = std::path::Path::new(&out);
             std::fs::create_dir_all(dir).map_err(|e| hairtrigger::Error::io(dir, e))?;
+            if let Some(shard) = shard {
+                let shard = Shard::parse(&shard)?;
+                let bar = progress_bar(cfg.breadth_points().div_ceil(shard.count) as u64);
+                let part = run_shard(&cfg, shard, &bar)?;
+                bar.finish_and_clear();
+                let path = dir.join(format!("shard-{}-of-{}.json", shard.index, shard.count));
+                write_json(&path, &part)?;
+                println!("wrote {}", path.display());
+                return Ok(ExitCode::SUCCESS);
+            }
             let bar = progress_bar(cfg.breadth_points() as u64);
             let r = run_scaling(&cfg, &bar)?;
             bar.finish_and_clear();
@@ -439,6 +474,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
             println!("wrote {out}/breadth.*, severity.*, scaling_fits.json");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Merge {
+            quick,
+            full,
+            seed,
+            out,
+            files,
+        } => {
+            let scale = match (quick, full) {
+                (true, _) => Scale::Quick,
+                (_, true) => Scale::Full,
+                _ => Scale::Default,
+            };
+            let cfg = scaling_config(scale, seed)?;
+            let shards = files
+                .iter()
+                .map(|f| read_shard(std::path::Path::new(f)))
+                .collect::<Result<Vec<_>>>()?;
+            let r = merge_shards(&cfg, shards)?;
+            let dir = std::path::Path::new(&out);
+            std::fs::create_dir_all(dir).map_err(|e| hairtrigger::Error::io(dir, e))?;
+            write_scaling(dir, &r)?;
+            println!(
+                "merged {} slices: {} breadth points; wrote {out}/breadth.*, severity.*, scaling_fits.json",
+                files.len(),
+                r.breadth.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Reproduce {

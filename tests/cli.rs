@@ -140,3 +140,50 @@ fn reproduce_quick_writes_a_report_without_fail() {
         assert!(dir.join(f).exists(), "{f} missing");
     }
 }
+
+#[test]
+fn sharded_scaling_merges_to_the_single_run_bit_for_bit() {
+    let base = std::env::temp_dir().join(format!("hairtrigger-shards-{}", std::process::id()));
+    let (single, parts, merged) = (base.join("single"), base.join("parts"), base.join("merged"));
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let (ok, out, err) = hairtrigger(&["scaling", "--quick", "--out", &s(&single)]);
+    assert!(ok, "{out}\n{err}");
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let (ok, out, err) =
+            hairtrigger(&["scaling", "--quick", "--shard", &shard, "--out", &s(&parts)]);
+        assert!(ok, "{out}\n{err}");
+    }
+    let files: Vec<String> = (0..3)
+        .map(|i| s(&parts.join(format!("shard-{i}-of-3.json"))))
+        .collect();
+    let mut args = vec!["merge", "--quick", "--out"];
+    let m = s(&merged);
+    args.push(&m);
+    args.extend(files.iter().map(String::as_str));
+    let (ok, out, err) = hairtrigger(&args);
+    assert!(ok, "{out}\n{err}");
+    for f in [
+        "breadth.csv",
+        "breadth.json",
+        "breadth_tries.json",
+        "severity.csv",
+        "scaling_fits.json",
+        "breadth.svg",
+        "breadth.png",
+    ] {
+        let a = std::fs::read(single.join(f)).unwrap();
+        let b = std::fs::read(merged.join(f)).unwrap();
+        assert!(
+            a == b,
+            "{f} differs between the single run and the merged slices"
+        );
+    }
+    // A missing slice is an error, not a partial result.
+    let (ok, _, err) = hairtrigger(&["merge", "--quick", "--out", &m, &files[0], &files[2]]);
+    assert!(!ok);
+    assert!(err.contains("expected 3 slices"), "{err}");
+    let (ok, _, err) = hairtrigger(&["scaling", "--quick", "--shard", "3/3"]);
+    assert!(!ok);
+    assert!(err.contains("3/3"), "{err}");
+}

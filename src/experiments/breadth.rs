@@ -281,7 +281,7 @@ impl BreadthSetup {
 pub const UPPER_BOUND_DELTA: f64 = 0.01;
 
 /// One attempt of the search.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct BreadthTry {
     pub seed: u64,
     pub redundant: usize,
@@ -291,7 +291,7 @@ pub struct BreadthTry {
 }
 
 /// One `(m, seed)` point of the breadth sweep.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct BreadthPoint {
     pub seed: u64,
     pub redundant: usize,

@@ -9,7 +9,7 @@
 //! (at fixed `m`), power-law fits (`∝ m^1`, `∝ B^2` predicted), and the largest
 //! relative deviation of the measured change from `m B² φ₁*`.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::experiments::breadth::{BreadthConfig, BreadthPoint, BreadthSetup, BreadthTry};
 use crate::experiments::output::{write_json, write_records};
 use crate::experiments::severity::{run_severity, SeverityConfig, SeverityRecord};
@@ -17,7 +17,7 @@ use crate::plot::{Chart, Legend, Series, Style};
 use crate::stats::{fit_line, fit_power_law, LineFit};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Validated settings of [`run_scaling`].
@@ -104,29 +104,177 @@ pub struct ScalingResult {
     pub severity_max_rel_error: f64,
 }
 
-/// Run the breadth sweep (parallel over `(m, seed)`, results in a fixed
-/// order) and the severity sweeps; `bar` advances once per breadth point.
-pub fn run_scaling(cfg: &ScalingConfig, bar: &ProgressBar) -> Result<ScalingResult> {
+/// One slice `i/n` (`0 ≤ i < n`) of a sweep: breadth job `j` (in the order
+/// widths × seeds) belongs to slice `j mod n`; slice 0 also runs the severity
+/// sweeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole sweep as one slice.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Parse `i/n`.
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = |reason: &str| Error::Parse {
+            what: "shard",
+            input: s.to_string(),
+            reason: reason.to_string(),
+        };
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| bad("expected i/n, e.g. 0/4"))?;
+        let index: usize = i.trim().parse().map_err(|_| bad("i is not a number"))?;
+        let count: usize = n.trim().parse().map_err(|_| bad("n is not a number"))?;
+        if count == 0 || index >= count {
+            return Err(bad("need 0 ≤ i < n"));
+        }
+        Ok(Self { index, count })
+    }
+}
+
+/// What one slice computed: its breadth points (with every attempt) by job
+/// index, and the severity records (slice 0 only). Written as
+/// `shard-i-of-n.json`; [`merge_shards`] puts slices back together.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShardOutput {
+    /// The sweep's settings as JSON: slices of different sweeps do not merge.
+    pub settings: String,
+    pub shard: Shard,
+    pub jobs: usize,
+    pub points: Vec<(usize, BreadthPoint)>,
+    pub tries: Vec<(usize, Vec<BreadthTry>)>,
+    pub severity: Vec<SeverityRecord>,
+}
+
+impl ScalingConfig {
+    fn jobs(&self) -> Vec<(usize, u64)> {
+        self.widths
+            .iter()
+            .flat_map(|&m| self.seeds.iter().map(move |&s| (m, s)))
+            .collect()
+    }
+
+    fn settings(&self) -> String {
+        format!(
+            "{:?}",
+            (&self.breadth, &self.widths, &self.seeds, &self.severity)
+        )
+    }
+}
+
+/// Run slice `shard` of the sweep (parallel over its breadth points, largest
+/// widths first); `bar` advances once per breadth point.
+pub fn run_shard(cfg: &ScalingConfig, shard: Shard, bar: &ProgressBar) -> Result<ShardOutput> {
     let setup = BreadthSetup::new(cfg.breadth.clone())?;
-    let jobs: Vec<(usize, u64)> = cfg
-        .widths
-        .iter()
-        .flat_map(|&m| cfg.seeds.iter().map(move |&s| (m, s)))
+    let jobs = cfg.jobs();
+    let mut mine: Vec<usize> = (0..jobs.len())
+        .filter(|j| j % shard.count == shard.index)
         .collect();
-    // Largest widths first so the long jobs start early.
-    let mut order: Vec<usize> = (0..jobs.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].0));
-    let mut done: Vec<(usize, BreadthPoint)> = order
+    mine.sort_by_key(|&j| std::cmp::Reverse(jobs[j].0));
+    let mut done: Vec<(usize, BreadthPoint)> = mine
         .par_iter()
-        .map(|&i| {
-            let (m, s) = jobs[i];
+        .map(|&j| {
+            let (m, s) = jobs[j];
             let p = setup.search(m, s);
             bar.inc(1);
-            p.map(|p| (i, p))
+            p.map(|p| (j, p))
         })
         .collect::<Result<_>>()?;
-    done.sort_by_key(|(i, _)| *i);
-    let breadth: Vec<BreadthPoint> = done.into_iter().map(|(_, p)| p).collect();
+    done.sort_by_key(|(j, _)| *j);
+    let tries = done.iter().map(|(j, p)| (*j, p.tries.clone())).collect();
+    let severity = if shard.index == 0 {
+        run_severity(&cfg.severity)?
+    } else {
+        Vec::new()
+    };
+    Ok(ShardOutput {
+        settings: cfg.settings(),
+        shard,
+        jobs: jobs.len(),
+        points: done,
+        tries,
+        severity,
+    })
+}
+
+/// Put slices back together: every slice of one sweep (same settings, same
+/// `n`, each index once), every job exactly once. The result equals a single
+/// run's, bit for bit.
+pub fn merge_shards(cfg: &ScalingConfig, shards: Vec<ShardOutput>) -> Result<ScalingResult> {
+    let n = shards.first().map_or(0, |s| s.shard.count);
+    let mismatch = |reason: String| Error::Parse {
+        what: "shard set",
+        input: format!("{} slice(s)", shards.len()),
+        reason,
+    };
+    if shards.len() != n {
+        return Err(mismatch(format!(
+            "expected {n} slices, got {}",
+            shards.len()
+        )));
+    }
+    let mut seen = vec![false; n];
+    let jobs = cfg.jobs().len();
+    let mut points: Vec<Option<BreadthPoint>> = vec![None; jobs];
+    let mut severity = Vec::new();
+    for s in &shards {
+        if s.settings != cfg.settings() || s.jobs != jobs || s.shard.count != n {
+            return Err(mismatch(format!(
+                "slice {}/{} belongs to a different sweep",
+                s.shard.index, s.shard.count
+            )));
+        }
+        if std::mem::replace(&mut seen[s.shard.index], true) {
+            return Err(mismatch(format!(
+                "slice {}/{n} appears twice",
+                s.shard.index
+            )));
+        }
+        let tries: std::collections::BTreeMap<usize, &Vec<BreadthTry>> =
+            s.tries.iter().map(|(j, t)| (*j, t)).collect();
+        for (j, p) in &s.points {
+            let mut p = p.clone();
+            p.tries = tries.get(j).map(|t| (*t).clone()).unwrap_or_default();
+            let slot = points
+                .get_mut(*j)
+                .ok_or_else(|| mismatch(format!("job {j} out of range")))?;
+            if slot.replace(p).is_some() {
+                return Err(mismatch(format!("job {j} appears twice")));
+            }
+        }
+        if s.shard.index == 0 {
+            severity = s.severity.clone();
+        }
+    }
+    let breadth = points
+        .into_iter()
+        .enumerate()
+        .map(|(j, p)| p.ok_or_else(|| mismatch(format!("job {j} is missing"))))
+        .collect::<Result<Vec<_>>>()?;
+    finish(breadth, severity)
+}
+
+/// Read a `shard-i-of-n.json` written by `hairtrigger scaling --shard i/n`.
+pub fn read_shard(path: &Path) -> Result<ShardOutput> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::Parse {
+        what: "shard file",
+        input: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Run the whole sweep (one slice) and finish it.
+pub fn run_scaling(cfg: &ScalingConfig, bar: &ProgressBar) -> Result<ScalingResult> {
+    merge_shards(cfg, vec![run_shard(cfg, Shard::ALL, bar)?])
+}
+
+/// Fits, bounds check and severity summary of complete sweeps.
+fn finish(breadth: Vec<BreadthPoint>, severity: Vec<SeverityRecord>) -> Result<ScalingResult> {
     let tries = breadth.iter().flat_map(|p| p.tries.clone()).collect();
     let x: Vec<f64> = breadth.iter().map(|p| p.extra_params as f64).collect();
     let y: Vec<f64> = breadth.iter().map(|p| p.k_star as f64).collect();
@@ -135,8 +283,6 @@ pub fn run_scaling(cfg: &ScalingConfig, bar: &ProgressBar) -> Result<ScalingResu
         .iter()
         .filter(|p| p.k_lower <= p.k_star && p.k_star <= p.k_upper)
         .count();
-
-    let severity = run_severity(&cfg.severity)?;
     let pick = |sweep: &str| -> Vec<&SeverityRecord> {
         severity.iter().filter(|r| r.sweep == sweep).collect()
     };

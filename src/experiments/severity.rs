@@ -99,10 +99,10 @@ impl SeverityConfig {
 }
 
 /// One `(m, B)` point.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct SeverityRecord {
     /// `"width"` or `"bound"`: which sweep the point belongs to.
-    pub sweep: &'static str,
+    pub sweep: String,
     pub redundant: usize,
     pub bound: f64,
     /// Twin's post-step margin minus the aligned model's, from the actual step.
@@ -149,7 +149,7 @@ pub fn run_severity(cfg: &SeverityConfig) -> Result<Vec<SeverityRecord>> {
         ],
     )
     .expect("same width");
-    let point = |sweep, m: usize, bound: f64| -> Result<SeverityRecord> {
+    let point = |sweep: &str, m: usize, bound: f64| -> Result<SeverityRecord> {
         let us = Array2::from_shape_fn((m, u.len()), |(_, i)| bound * u[i]);
         let bs = Array1::from_elem(m, bound * b);
         let twin = add_dormant_units(&base, hidden, &us, &bs)?;
@@ -159,7 +159,7 @@ pub fn run_severity(cfg: &SeverityConfig) -> Result<Vec<SeverityRecord>> {
         let measured = twin_after - aligned_after;
         let predicted = m as f64 * bound * bound * phi1;
         Ok(SeverityRecord {
-            sweep,
+            sweep: sweep.to_string(),
             redundant: m,
             bound,
             measured,
