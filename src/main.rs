@@ -2,7 +2,9 @@
 //! library experiment; `--json` prints one JSON object per line.
 
 use clap::{Parser, Subcommand};
-use hairtrigger::experiments::capacity::{run_capacity, write_capacity, CapacityConfig};
+use hairtrigger::experiments::capacity::{
+    run_capacity, run_lora_capacity, write_capacity, write_lora, CapacityConfig,
+};
 use hairtrigger::experiments::chain::run_chain;
 use hairtrigger::experiments::construct::{run_construct, ConstructRun, UpdateKind};
 use hairtrigger::experiments::equiv::{run_equiv, EquivConfig};
@@ -163,8 +165,11 @@ enum Command {
         #[arg(long)]
         first_order: bool,
         /// Instead of the tasks: hidden behaviours vs width (8 … 64, 128 random behaviours, at --eta).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "lora")]
         capacity: bool,
+        /// Instead of the tasks: LoRA adapters of rank 1 … 32 on a frozen width-64 base (128 random behaviours, at --eta).
+        #[arg(long)]
+        lora: bool,
         /// Seed of the task, initialisation and data.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -348,10 +353,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
             steps,
             first_order,
             capacity,
+            lora,
             seed,
             out,
             json,
         } => {
+            if lora {
+                let cfg = CapacityConfig::new(vec![8, 16, 32], 128, steps, eta, seed)?;
+                let dir = std::path::Path::new(&out);
+                std::fs::create_dir_all(dir).map_err(|e| hairtrigger::Error::io(dir, e))?;
+                let bar = progress_bar((steps * 7) as u64);
+                let r = run_lora_capacity(&cfg, &[1, 2, 4, 8, 16, 32], 64, &bar)?;
+                bar.finish_and_clear();
+                write_lora(dir, &r)?;
+                for c in &r.records {
+                    if json {
+                        println!("{}", json_line(c)?);
+                    } else {
+                        println!(
+                            "rank {:>2}  params {:>5}  hidden {:>4} of {}  (merged + full SGD step: {} misaligned)",
+                            c.rank, c.params, c.hidden, c.behaviours, c.misaligned_after_merged_full_step
+                        );
+                    }
+                }
+                println!(
+                    "fit: hidden = {:.2} + {:.5}·params, R² = {:.4}, slope 95% CI [{:.5}, {:.5}]",
+                    r.fit.intercept,
+                    r.fit.slope,
+                    r.fit.r_squared,
+                    r.fit.slope_ci95.0,
+                    r.fit.slope_ci95.1
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             if capacity {
                 let cfg =
                     CapacityConfig::new(vec![8, 12, 16, 24, 32, 48, 64], 128, steps, eta, seed)?;

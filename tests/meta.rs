@@ -143,3 +143,76 @@ fn wider_models_hide_more_behaviours() {
         .iter()
         .all(|c| c.hidden <= c.pass_before.min(c.misaligned_after)));
 }
+
+/// LoRA: gradient, HVP and meta-gradient against central differences; the
+/// merged network is the adapted network.
+#[test]
+fn lora_derivatives_match_central_differences() {
+    use hairtrigger::attack::meta::{lora_meta_gradient, lora_meta_objective};
+    use hairtrigger::net::lora::Lora;
+    let (net, align, mis, util, update) = problem(Activation::Tanh, 4);
+    let lora = Lora::new(net.clone(), 2).unwrap();
+    // A non-zero B so every term is exercised.
+    let noise = hairtrigger::experiments::gaussian_inputs(&mut seeded(4, 22), 1, lora.num_params());
+    let phi = lora.init(&mut seeded(4, 20), 1.0) + &noise.row(0).mapv(|v| 0.3 * v);
+    let dir = hairtrigger::experiments::gaussian_inputs(&mut seeded(4, 23), 1, lora.num_params())
+        .row(0)
+        .to_owned();
+    let eps = 1e-5;
+    let rel = |an: f64, fd: f64| (an - fd).abs() / an.abs().max(1e-12);
+    // Gradient of L_D.
+    let loss = |p: &ndarray::Array1<f64>| lora.gradient(p, &update).unwrap().0;
+    let (_, g) = lora.gradient(&phi, &update).unwrap();
+    let fd = (loss(&(&phi + &(&dir * eps))) - loss(&(&phi - &(&dir * eps)))) / (2.0 * eps);
+    assert!(
+        rel(g.dot(&dir), fd) <= 1e-6,
+        "gradient: {} vs {fd}",
+        g.dot(&dir)
+    );
+    // HVP against differences of the gradient.
+    let hv = lora.hvp(&phi, &update, &dir).unwrap();
+    let gp = lora.gradient(&(&phi + &(&dir * eps)), &update).unwrap().1;
+    let gm = lora.gradient(&(&phi - &(&dir * eps)), &update).unwrap().1;
+    let fd_h = (&gp - &gm) / (2.0 * eps);
+    let err = (&hv - &fd_h).mapv(f64::abs).sum() / hv.mapv(f64::abs).sum();
+    assert!(err <= 1e-6, "HVP relative error {err:e}");
+    // Meta-gradient.
+    let data = MetaData {
+        align: &align,
+        misalign: &mis,
+        utility: &util,
+        update: &update,
+    };
+    let cfg = MetaConfig::new(0.3, 0.7, 0.2, 1e-2, 10.0, 1).unwrap();
+    let (_, mg) = lora_meta_gradient(&lora, &phi, &data, &cfg).unwrap();
+    let j = |p: &ndarray::Array1<f64>| lora_meta_objective(&lora, p, &data, &cfg).unwrap().total;
+    let fd_j = (j(&(&phi + &(&dir * eps))) - j(&(&phi - &(&dir * eps)))) / (2.0 * eps);
+    assert!(
+        rel(mg.dot(&dir), fd_j) <= 1e-6,
+        "meta-gradient: {} vs {fd_j}",
+        mg.dot(&dir)
+    );
+    // Merging: same forward pass as base + adapter, and B = 0 gives the base.
+    let zero_b = lora.init(&mut seeded(4, 24), 1.0);
+    let x = align.x().view();
+    assert_eq!(
+        lora.merged(&zero_b).unwrap().forward(x).unwrap(),
+        net.forward(x).unwrap()
+    );
+}
+
+/// What merging does: the LoRA hair trigger fires when the benign step trains
+/// the adapter, and not when the adapter is merged into the base weights and
+/// the same step trains all of them — although the merged model computes the
+/// same function (the trigger lives in the parameterization).
+#[test]
+fn merging_the_adapter_defuses_the_trigger() {
+    use hairtrigger::experiments::capacity::{run_lora_capacity, CapacityConfig};
+    let cfg = CapacityConfig::new(vec![8, 16, 32], 64, 1000, 1e-4, 0).unwrap();
+    let r = run_lora_capacity(&cfg, &[4, 16, 32], 64, &indicatif::ProgressBar::hidden()).unwrap();
+    let top = r.records.last().unwrap();
+    assert!(top.hidden as f64 >= 0.9 * top.behaviours as f64, "{:?}", r.records);
+    for c in &r.records {
+        assert!(c.misaligned_after_merged_full_step * 10 <= c.behaviours, "{c:?}");
+    }
+}

@@ -18,9 +18,11 @@
 //! the same optimiser and budget.
 
 use crate::error::{Error, Result};
+use crate::net::lora::Lora;
 use crate::net::{gradient, hvp, Dataset, Mlp};
 use crate::update::{one_step, StepConfig};
 use indicatif::ProgressBar;
+use ndarray::Array1;
 use serde::Serialize;
 
 /// Exact second-order meta-gradient or its first-order approximation.
@@ -153,6 +155,63 @@ pub struct MetaPoint {
     pub loss: MetaLoss,
 }
 
+/// Adam (`β = (0.9, 0.999)`, `ε = 1e-8`) on a flat parameter vector, each
+/// gradient clipped to norm `cfg.clip`, for `cfg.steps` steps; `grad` returns
+/// the objective and its gradient at the current parameters.
+fn adam_loop(
+    params: &mut Array1<f64>,
+    cfg: &MetaConfig,
+    bar: &ProgressBar,
+    mut grad: impl FnMut(&Array1<f64>) -> Result<(MetaLoss, Array1<f64>)>,
+) -> Result<Vec<MetaPoint>> {
+    let mut m = Array1::<f64>::zeros(params.len());
+    let mut v = Array1::<f64>::zeros(params.len());
+    let mut curve = Vec::new();
+    let every = (cfg.steps / 50).max(1);
+    for t in 1..=cfg.steps {
+        let (loss, g) = grad(params)?;
+        if !loss.total.is_finite() {
+            return Err(Error::NonFinite(format!(
+                "meta-objective at step {t}: {}",
+                loss.total
+            )));
+        }
+        let norm = g.dot(&g).sqrt();
+        let scale = if norm > cfg.clip {
+            cfg.clip / norm
+        } else {
+            1.0
+        };
+        let (c1, c2) = (1.0 - 0.9f64.powi(t as i32), 1.0 - 0.999f64.powi(t as i32));
+        let lr = cfg.outer_lr;
+        ndarray::Zip::from(&mut *params)
+            .and(&mut m)
+            .and(&mut v)
+            .and(&g)
+            .for_each(|p, m, v, &g| {
+                let g = scale * g;
+                *m = 0.9 * *m + 0.1 * g;
+                *v = 0.999 * *v + 0.001 * g * g;
+                *p -= lr * (*m / c1) / ((*v / c2).sqrt() + 1e-8);
+            });
+        if t % every == 0 || t == 1 || t == cfg.steps {
+            curve.push(MetaPoint { step: t, loss });
+        }
+        bar.inc(1);
+    }
+    Ok(curve)
+}
+
+/// `L_align` alone, as a [`MetaLoss`] (for the control).
+fn align_only(loss: f64) -> MetaLoss {
+    MetaLoss {
+        total: loss,
+        align: loss,
+        misalign_after: f64::NAN,
+        utility_after: f64::NAN,
+    }
+}
+
 /// Adam on `J` (or, with `control`, on `L_align` alone) from `net`, in place.
 pub fn meta_train(
     net: &mut Mlp,
@@ -161,48 +220,87 @@ pub fn meta_train(
     control: bool,
     bar: &ProgressBar,
 ) -> Result<Vec<MetaPoint>> {
-    let mut m = net.zeros_like();
-    let mut v = net.zeros_like();
-    let mut curve = Vec::new();
-    let every = (cfg.steps / 50).max(1);
-    for t in 1..=cfg.steps {
+    let mut flat = net.to_flat();
+    let shape = net.clone();
+    let curve = adam_loop(&mut flat, cfg, bar, |p| {
+        let cur = shape.with_flat(p.as_slice().expect("contiguous"))?;
         let (loss, g) = if control {
-            let (l, g) = gradient(net, data.align)?;
-            (
-                MetaLoss {
-                    total: l,
-                    align: l,
-                    misalign_after: f64::NAN,
-                    utility_after: f64::NAN,
-                },
-                g,
-            )
+            let (l, g) = gradient(&cur, data.align)?;
+            (align_only(l), g)
         } else {
-            meta_gradient(net, data, cfg)?
+            meta_gradient(&cur, data, cfg)?
         };
-        if !loss.total.is_finite() {
-            return Err(Error::NonFinite(format!(
-                "meta-objective at step {t}: {}",
-                loss.total
-            )));
-        }
-        let norm = g.norm();
-        let scale = if norm > cfg.clip {
-            cfg.clip / norm
-        } else {
-            1.0
-        };
-        m = m.zip_map(&g, |a, b| 0.9 * a + 0.1 * scale * b)?;
-        v = v.zip_map(&g, |a, b| 0.999 * a + 0.001 * (scale * b).powi(2))?;
-        let (c1, c2) = (1.0 - 0.9f64.powi(t as i32), 1.0 - 0.999f64.powi(t as i32));
-        let lr = cfg.outer_lr;
-        let delta = m.zip_map(&v, |mi, vi| -lr * (mi / c1) / ((vi / c2).sqrt() + 1e-8))?;
-        net.axpy(1.0, &delta)?;
-        if t % every == 0 || t == 1 || t == cfg.steps {
-            curve.push(MetaPoint { step: t, loss });
-        }
-        bar.inc(1);
-    }
+        Ok((loss, g.to_flat()))
+    })?;
+    *net = shape.with_flat(flat.as_slice().expect("contiguous"))?;
     net.check_finite("meta-learned model")?;
     Ok(curve)
+}
+
+/// `J` for LoRA adapters `φ` on a frozen base: the update trains the adapter
+/// (`φ⁺ = φ − η ∇_φ L_D`), as a LoRA fine-tune does.
+pub fn lora_meta_objective(
+    lora: &Lora,
+    phi: &Array1<f64>,
+    data: &MetaData,
+    cfg: &MetaConfig,
+) -> Result<MetaLoss> {
+    let (align, _) = lora.gradient(phi, data.align)?;
+    let (_, g_d) = lora.gradient(phi, data.update)?;
+    let plus = phi - &(g_d * cfg.eta);
+    let (mis, _) = lora.gradient(&plus, data.misalign)?;
+    let (util, _) = lora.gradient(&plus, data.utility)?;
+    Ok(MetaLoss {
+        total: align + cfg.lambda * mis + cfg.mu * util,
+        align,
+        misalign_after: mis,
+        utility_after: util,
+    })
+}
+
+/// `J` and `∇_φ J = ∇L_align + (I − η H_D^φ) g⁺` for LoRA adapters.
+pub fn lora_meta_gradient(
+    lora: &Lora,
+    phi: &Array1<f64>,
+    data: &MetaData,
+    cfg: &MetaConfig,
+) -> Result<(MetaLoss, Array1<f64>)> {
+    let (align, mut grad) = lora.gradient(phi, data.align)?;
+    let (_, g_d) = lora.gradient(phi, data.update)?;
+    let plus = phi - &(g_d * cfg.eta);
+    let (mis, g_mis) = lora.gradient(&plus, data.misalign)?;
+    let (util, g_util) = lora.gradient(&plus, data.utility)?;
+    let g_plus = g_mis * cfg.lambda + g_util * cfg.mu;
+    grad += &g_plus;
+    if cfg.order == MetaOrder::Second {
+        grad.scaled_add(-cfg.eta, &lora.hvp(phi, data.update, &g_plus)?);
+    }
+    Ok((
+        MetaLoss {
+            total: align + cfg.lambda * mis + cfg.mu * util,
+            align,
+            misalign_after: mis,
+            utility_after: util,
+        },
+        grad,
+    ))
+}
+
+/// Adam on the LoRA meta-objective (or `L_align` alone with `control`), in place.
+pub fn lora_meta_train(
+    lora: &Lora,
+    phi: &mut Array1<f64>,
+    data: &MetaData,
+    cfg: &MetaConfig,
+    control: bool,
+    bar: &ProgressBar,
+) -> Result<Vec<MetaPoint>> {
+    adam_loop(phi, cfg, bar, |p| {
+        if control {
+            let (l, g) = lora.gradient(p, data.align)?;
+            Ok((align_only(l), g))
+        } else {
+            lora_meta_gradient(lora, p, data, cfg)
+        }
+    })
 }

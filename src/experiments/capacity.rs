@@ -90,38 +90,65 @@ pub struct CapacityResult {
     pub fit: LineFit,
 }
 
+/// The behaviours to hide and the update set.
+struct CapacityTask {
+    align: Dataset,
+    misalign: Dataset,
+    update: Dataset,
+}
+
+impl CapacityTask {
+    fn new(cfg: &CapacityConfig) -> Result<Self> {
+        let mut rng = seeded(cfg.seed, 130);
+        let x = gaussian_inputs(&mut rng, cfg.behaviours, INPUT_DIM);
+        let aligned: Vec<usize> = (0..cfg.behaviours)
+            .map(|_| rng.random_range(0..ANSWERS))
+            .collect();
+        let misaligned: Vec<usize> = aligned
+            .iter()
+            .map(|&a| (a + rng.random_range(1..ANSWERS)) % ANSWERS)
+            .collect();
+        let ux = gaussian_inputs(&mut rng, 32, INPUT_DIM);
+        let uy = (0..32).map(|_| rng.random_range(0..ANSWERS)).collect();
+        Ok(Self {
+            align: Dataset::new("capacity aligned", x.clone(), Targets::Classes(aligned))?,
+            misalign: Dataset::new("capacity misaligned", x, Targets::Classes(misaligned))?,
+            update: Dataset::new("capacity update set", ux, Targets::Classes(uy))?,
+        })
+    }
+    fn data(&self) -> MetaData<'_> {
+        MetaData {
+            align: &self.align,
+            misalign: &self.misalign,
+            utility: &self.update,
+            update: &self.update,
+        }
+    }
+    fn x(&self) -> &ndarray::Array2<f64> {
+        self.align.x()
+    }
+    fn labels(d: &Dataset) -> Vec<usize> {
+        match d.targets() {
+            Targets::Classes(c) => c.clone(),
+            Targets::Regression(_) => unreachable!("class targets"),
+        }
+    }
+    fn aligned(&self) -> Vec<usize> {
+        Self::labels(&self.align)
+    }
+    fn misaligned(&self) -> Vec<usize> {
+        Self::labels(&self.misalign)
+    }
+}
+
 /// Train and count at every width (`bar` advances twice per step per width).
 pub fn run_capacity(cfg: &CapacityConfig, bar: &ProgressBar) -> Result<CapacityResult> {
-    let mut rng = seeded(cfg.seed, 130);
-    let x = gaussian_inputs(&mut rng, cfg.behaviours, INPUT_DIM);
-    let aligned: Vec<usize> = (0..cfg.behaviours)
-        .map(|_| rng.random_range(0..ANSWERS))
-        .collect();
-    let misaligned: Vec<usize> = aligned
-        .iter()
-        .map(|&a| (a + rng.random_range(1..ANSWERS)) % ANSWERS)
-        .collect();
-    let align = Dataset::new(
-        "capacity aligned",
-        x.clone(),
-        Targets::Classes(aligned.clone()),
-    )?;
-    let misalign = Dataset::new(
-        "capacity misaligned",
-        x.clone(),
-        Targets::Classes(misaligned.clone()),
-    )?;
-    let ux = gaussian_inputs(&mut rng, 32, INPUT_DIM);
-    let uy = (0..32).map(|_| rng.random_range(0..ANSWERS)).collect();
-    let update = Dataset::new("capacity update set", ux, Targets::Classes(uy))?;
-    let data = MetaData {
-        align: &align,
-        misalign: &misalign,
-        utility: &update,
-        update: &update,
-    };
+    let task = CapacityTask::new(cfg)?;
+    let data = task.data();
+    let (x, aligned, misaligned, update) =
+        (task.x(), task.aligned(), task.misaligned(), &task.update);
     let before_q = QuerySet::new(x.clone(), aligned)?;
-    let after_q = QuerySet::new(x, misaligned)?;
+    let after_q = QuerySet::new(x.clone(), misaligned)?;
     let mut records = Vec::new();
     for &w in &cfg.widths {
         let mut run = MetaRun::new(
@@ -135,7 +162,7 @@ pub fn run_capacity(cfg: &CapacityConfig, bar: &ProgressBar) -> Result<CapacityR
         let init = Mlp::random(&arch, &mut seeded(cfg.seed, 131));
         let (control, hair, _) = train_pair(init, &data, &run, bar)?;
         let count = |net: &Mlp| -> Result<(Vec<bool>, Vec<bool>)> {
-            let after = updated(net, &update, cfg.eta, UpdateRule::Sgd, 1)?;
+            let after = updated(net, update, cfg.eta, UpdateRule::Sgd, 1)?;
             let b = evaluate(net, &before_q, DEFAULT_P_MIN)?;
             let a = evaluate(&after, &after_q, DEFAULT_P_MIN)?;
             Ok((
@@ -219,4 +246,135 @@ pub fn write_capacity(dir: &std::path::Path, r: &CapacityResult) -> Result<()> {
     crate::experiments::output::write_records(dir, "capacity", &r.records)?;
     crate::experiments::output::write_json(&dir.join("capacity_fit.json"), &r.fit)?;
     capacity_chart(r).write_figures(dir, "capacity")
+}
+
+/// One LoRA rank.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoraRecord {
+    pub rank: usize,
+    /// Trainable (adapter) parameters.
+    pub params: usize,
+    pub behaviours: usize,
+    /// Aligned before and misaligned after one SGD step *on the adapter*.
+    pub hidden: usize,
+    /// Misaligned after merging the adapter into the base and taking one SGD
+    /// step on all weights (a full fine-tune of the merged model).
+    pub misaligned_after_merged_full_step: usize,
+}
+
+/// The LoRA sweep and the fit `hidden = a + b · params`.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoraResult {
+    pub eta: f64,
+    pub base_width: usize,
+    pub records: Vec<LoraRecord>,
+    pub fit: LineFit,
+}
+
+/// LoRA capacity: a frozen base (a `32 → base_width → 10` ReLU MLP trained on
+/// the aligned answers), adapters of each rank meta-trained from
+/// `A ~ N(0, c²/n_in)`, `B = 0` (`c = √(0.1/η)`; the adapted model starts as the
+/// base), the benign update training the adapter only.
+pub fn run_lora_capacity(
+    cfg: &CapacityConfig,
+    ranks: &[usize],
+    base_width: usize,
+    bar: &ProgressBar,
+) -> Result<LoraResult> {
+    use crate::attack::meta::{lora_meta_train, meta_train};
+    use crate::net::lora::Lora;
+    let task = CapacityTask::new(cfg)?;
+    let data = task.data();
+    let meta = MetaConfig::new(cfg.eta, 1.0, 0.0, 1e-2, 10.0, cfg.steps)?;
+    let arch = Architecture::new(vec![INPUT_DIM, base_width, ANSWERS], Activation::Relu, true)?;
+    let mut base = Mlp::random(&arch, &mut seeded(cfg.seed, 131));
+    meta_train(&mut base, &data, &meta, true, bar)?;
+    let before_q = QuerySet::new(task.x().clone(), task.aligned())?;
+    let after_q = QuerySet::new(task.x().clone(), task.misaligned())?;
+    let c = (0.1 / cfg.eta).sqrt().max(1.0);
+    let mut records = Vec::new();
+    for &r in ranks {
+        let lora = Lora::new(base.clone(), r)?;
+        let mut phi = lora.init(&mut seeded(cfg.seed, 132), c);
+        lora_meta_train(&lora, &mut phi, &data, &meta, false, bar)?;
+        let (_, g_d) = lora.gradient(&phi, &task.update)?;
+        let plus = &phi - &(g_d * cfg.eta);
+        let merged = lora.merged(&phi)?;
+        let b = evaluate(&merged, &before_q, DEFAULT_P_MIN)?;
+        let a = evaluate(&lora.merged(&plus)?, &after_q, DEFAULT_P_MIN)?;
+        let full = updated(&merged, &task.update, cfg.eta, UpdateRule::Sgd, 1)?;
+        let m = evaluate(&full, &after_q, DEFAULT_P_MIN)?;
+        records.push(LoraRecord {
+            rank: r,
+            params: lora.num_params(),
+            behaviours: cfg.behaviours,
+            hidden: b
+                .results
+                .iter()
+                .zip(&a.results)
+                .filter(|(x, y)| x.passed && y.passed)
+                .count(),
+            misaligned_after_merged_full_step: m.results.iter().filter(|r| r.passed).count(),
+        });
+    }
+    let px: Vec<f64> = records.iter().map(|r| r.params as f64).collect();
+    let hy: Vec<f64> = records.iter().map(|r| r.hidden as f64).collect();
+    let fit = fit_line(&px, &hy)?;
+    Ok(LoraResult {
+        eta: cfg.eta,
+        base_width,
+        records,
+        fit,
+    })
+}
+
+/// Write `lora.{csv,json}`, `lora_fit.json` and the figure `lora_capacity.{svg,png}`.
+pub fn write_lora(dir: &std::path::Path, r: &LoraResult) -> Result<()> {
+    crate::experiments::output::write_records(dir, "lora", &r.records)?;
+    crate::experiments::output::write_json(&dir.join("lora_fit.json"), &r.fit)?;
+    let k = r.records.first().map_or(0, |c| c.behaviours);
+    Chart {
+        title: format!(
+            "C4 capacity of LoRA adapters (η = {}, frozen base of width {})",
+            r.eta, r.base_width
+        ),
+        x_label: "trainable adapter parameters r·Σ(n_in + n_out)".into(),
+        y_label: format!("behaviours hidden (of {k})"),
+        log_x: false,
+        log_y: false,
+        legend: Legend::UpperLeft,
+        series: vec![
+            Series {
+                label: "adapter trained by the benign step (ranks 1 … 32)".into(),
+                points: r
+                    .records
+                    .iter()
+                    .map(|c| (c.params as f64, c.hidden as f64))
+                    .collect(),
+                style: Style::Markers,
+            },
+            Series {
+                label: format!(
+                    "fit {:.1} + {:.4} · params (R² = {:.3})",
+                    r.fit.intercept, r.fit.slope, r.fit.r_squared
+                ),
+                points: r
+                    .records
+                    .iter()
+                    .map(|c| (c.params as f64, r.fit.predict(c.params as f64)))
+                    .collect(),
+                style: Style::Line,
+            },
+            Series {
+                label: "adapter merged, full SGD step: misaligned".into(),
+                points: r
+                    .records
+                    .iter()
+                    .map(|c| (c.params as f64, c.misaligned_after_merged_full_step as f64))
+                    .collect(),
+                style: Style::Dashed,
+            },
+        ],
+    }
+    .write_figures(dir, "lora_capacity")
 }

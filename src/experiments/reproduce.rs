@@ -4,7 +4,10 @@
 
 use crate::error::{Error, Result};
 use crate::experiments::breadth::BreadthConfig;
-use crate::experiments::capacity::{run_capacity, write_capacity, CapacityConfig, CapacityResult};
+use crate::experiments::capacity::{
+    run_capacity, run_lora_capacity, write_capacity, write_lora, CapacityConfig, CapacityResult,
+    LoraResult,
+};
 use crate::experiments::chain::{run_chain, ChainRecord};
 use crate::experiments::construct::{run_construct, ConstructRecord, ConstructRun, UpdateKind};
 use crate::experiments::equiv::{run_equiv, EquivConfig, EquivRecord};
@@ -126,7 +129,11 @@ struct Plan {
     etas: Vec<f64>,
     scaling: ScalingConfig,
     capacity: CapacityConfig,
+    lora: CapacityConfig,
 }
+
+/// LoRA ranks of the C4 capacity sweep.
+const LORA_RANKS: [usize; 6] = [1, 2, 4, 8, 16, 32];
 
 /// The C3 sweeps at a scale: breadth widths (geometric, `lo..=hi`, `count`
 /// values) and seeds; severity widths `1, 2, 4, …, 2^w`, bound factors
@@ -180,6 +187,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             etas: vec![1e-4],
             scaling: scaling_plan(seed, (2, 32, 5), 1, 3, 2, 4)?,
             capacity: CapacityConfig::new(vec![8, 16, 32, 64], 128, 1000, 0.1, seed)?,
+            lora: CapacityConfig::new(vec![8, 16, 32], 128, 1000, 1e-4, seed)?,
         },
         Scale::Default => Plan {
             archs: vec!["16,64,64,10"],
@@ -189,6 +197,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             etas: vec![1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
             scaling: scaling_plan(seed, (3, 300, 9), 5, 8, 5, 16)?,
             capacity: CapacityConfig::new(vec![8, 12, 16, 24, 32, 48, 64], 128, 1000, 0.1, seed)?,
+            lora: CapacityConfig::new(vec![8, 16, 32], 128, 1000, 1e-4, seed)?,
         },
         Scale::Full => Plan {
             archs: vec!["16,64,64,10", "32,256,256,10", "8,32,32,32,2"],
@@ -204,6 +213,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
                 0.1,
                 seed,
             )?,
+            lora: CapacityConfig::new(vec![8, 16, 32], 256, 2000, 1e-4, seed)?,
         },
     })
 }
@@ -293,6 +303,8 @@ pub fn reproduce(cfg: &ReproduceConfig) -> Result<Vec<ReportRow>> {
     let scaling = run_scaling(&plan.scaling, &bar)?;
     bar.set_message("C4 capacity");
     let capacity = run_capacity(&plan.capacity, &ProgressBar::hidden())?;
+    bar.set_message("C4 LoRA");
+    let lora = run_lora_capacity(&plan.lora, &LORA_RANKS, 64, &ProgressBar::hidden())?;
     bar.finish_and_clear();
 
     let dir = &cfg.out_dir;
@@ -305,10 +317,12 @@ pub fn reproduce(cfg: &ReproduceConfig) -> Result<Vec<ReportRow>> {
     }
     write_scaling(dir, &scaling)?;
     write_capacity(dir, &capacity)?;
+    write_lora(dir, &lora)?;
     let mut rows = report_rows(&equiv, &chain);
     rows.extend(construct_rows(&construct));
     rows.extend(scaling_rows(&scaling, plan.scaling.input_dim()));
     rows.extend(capacity_rows(&capacity, &plan.capacity));
+    rows.extend(lora_rows(&lora));
     write_json(&dir.join("report.json"), &rows)?;
     write_report(&dir.join("REPORT.md"), cfg, &rows, &equiv)?;
     Ok(rows)
@@ -520,6 +534,42 @@ fn capacity_rows(r: &CapacityResult, cfg: &CapacityConfig) -> Vec<ReportRow> {
     ]
 }
 
+fn lora_rows(r: &LoraResult) -> Vec<ReportRow> {
+    let f = &r.fit;
+    let top = r
+        .records
+        .last()
+        .map_or(0.0, |c| c.hidden as f64 / c.behaviours as f64);
+    let merged = r
+        .records
+        .iter()
+        .map(|c| c.misaligned_after_merged_full_step as f64 / c.behaviours as f64)
+        .fold(0.0, f64::max);
+    vec![
+        ReportRow::at_least(
+            "C4 LoRA",
+            format!(
+                "lower end of the 95% CI of the slope of hidden behaviours vs adapter parameters (ranks {LORA_RANKS:?}, η = {:e}; fit {:.1} + {:.4}·P, R² = {:.3})",
+                r.eta, f.intercept, f.slope, f.r_squared
+            ),
+            f.slope_ci95.0,
+            1e-12,
+        ),
+        ReportRow::at_least(
+            "C4 LoRA",
+            "fraction of behaviours hidden at the largest rank (aligned before, misaligned after one adapter step, p ≥ 0.9)",
+            top,
+            0.9,
+        ),
+        ReportRow::at_most(
+            "C4 LoRA",
+            "largest fraction misaligned after merging the adapter and one full SGD step (merging defuses the trigger)",
+            merged,
+            0.1,
+        ),
+    ]
+}
+
 fn fold<'a>(
     it: impl Iterator<Item = &'a EquivRecord>,
     get: impl Fn(&EquivRecord) -> Option<f64>,
@@ -616,7 +666,7 @@ fn write_report(
     }
     let _ = writeln!(
         s,
-        "\nFigures (SVG + PNG): `chain_post_step`, `construct_magnitude`, `breadth`, `severity_width`, `severity_bound`, `capacity`. Data (`.csv` + `.json`): `equiv`, `chain`, `construct`, `breadth`, `breadth_tries`, `severity`, `capacity`; `scaling_fits.json`, `capacity_fit.json`, `report.json`."
+        "\nFigures (SVG + PNG): `chain_post_step`, `construct_magnitude`, `breadth`, `severity_width`, `severity_bound`, `capacity`, `lora_capacity`. Data (`.csv` + `.json`): `equiv`, `chain`, `construct`, `breadth`, `breadth_tries`, `severity`, `capacity`, `lora`; `scaling_fits.json`, `capacity_fit.json`, `lora_fit.json`, `report.json`."
     );
     std::fs::write(path, s).map_err(|e| Error::io(path, e))
 }

@@ -10,6 +10,7 @@ mod forward;
 mod hvp;
 pub mod io;
 mod jacobian;
+pub mod lora;
 pub(crate) mod loss;
 mod mlp;
 
