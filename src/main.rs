@@ -1,7 +1,7 @@
 //! The `hairtrigger` command line. Every subcommand is a thin layer over a
 //! library experiment; `--json` prints one JSON object per line.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use hairtrigger::experiments::capacity::{
     run_capacity, run_lora_capacity, write_capacity, write_lora, CapacityConfig,
 };
@@ -32,6 +32,41 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// Scale, seed and output folder, shared by `scaling`, `merge` and `reproduce`
+/// (`merge` must be given the scale and seed its slices were run with).
+#[derive(Args)]
+struct RunArgs {
+    /// Sub-minute smoke run.
+    #[arg(long, conflicts_with = "full")]
+    quick: bool,
+    /// Publication-scale run.
+    #[arg(long)]
+    full: bool,
+    /// Output folder (created if missing).
+    #[arg(long, default_value = "plots")]
+    out: String,
+    /// Base seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+impl RunArgs {
+    fn scale(&self) -> Scale {
+        match (self.quick, self.full) {
+            (true, _) => Scale::Quick,
+            (_, true) => Scale::Full,
+            _ => Scale::Default,
+        }
+    }
+
+    /// The output folder, created.
+    fn dir(&self) -> Result<&std::path::Path> {
+        let dir = std::path::Path::new(&self.out);
+        std::fs::create_dir_all(dir).map_err(|e| hairtrigger::Error::io(dir, e))?;
+        Ok(dir)
+    }
 }
 
 #[derive(Subcommand)]
@@ -107,18 +142,8 @@ enum Command {
     },
     /// C3: breadth (targets hidden vs redundant width) and severity (margin change vs width and bound), with fits and figures.
     Scaling {
-        /// Sub-minute smoke run.
-        #[arg(long, conflicts_with = "full")]
-        quick: bool,
-        /// Publication-scale run.
-        #[arg(long)]
-        full: bool,
-        /// Output folder for CSV/JSON and figures.
-        #[arg(long, default_value = "plots")]
-        out: String,
-        /// Base seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        #[command(flatten)]
+        run: RunArgs,
         /// One JSON object per breadth point, then the fits.
         #[arg(long)]
         json: bool,
@@ -128,18 +153,8 @@ enum Command {
     },
     /// Combine `scaling --shard i/n` slices into the CSV/JSON/figures one run writes (bit-identical).
     Merge {
-        /// The slices' scale (must match the one they were run with).
-        #[arg(long, conflicts_with = "full")]
-        quick: bool,
-        /// Publication scale.
-        #[arg(long)]
-        full: bool,
-        /// The slices' base seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Output folder.
-        #[arg(long, default_value = "plots")]
-        out: String,
+        #[command(flatten)]
+        run: RunArgs,
         /// The shard-i-of-n.json files.
         #[arg(required = true)]
         files: Vec<String>,
@@ -182,18 +197,8 @@ enum Command {
     },
     /// Run every check and write data, figures and REPORT.md under plots/.
     Reproduce {
-        /// Sub-minute smoke run.
-        #[arg(long, conflicts_with = "full")]
-        quick: bool,
-        /// Publication-scale run.
-        #[arg(long)]
-        full: bool,
-        /// Output folder.
-        #[arg(long, default_value = "plots")]
-        out: String,
-        /// Base seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        #[command(flatten)]
+        run: RunArgs,
         /// Print the report rows as JSON lines.
         #[arg(long)]
         json: bool,
@@ -208,6 +213,14 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// One line: the fitted line, R² and the slope's 95% CI.
+fn print_fit(what: &str, f: &hairtrigger::stats::LineFit) {
+    println!(
+        "fit: {what} = {:.2} + {:.5}·params, R² = {:.4}, slope 95% CI [{:.5}, {:.5}]",
+        f.intercept, f.slope, f.r_squared, f.slope_ci95.0, f.slope_ci95.1
+    );
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
@@ -376,14 +389,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         );
                     }
                 }
-                println!(
-                    "fit: hidden = {:.2} + {:.5}·params, R² = {:.4}, slope 95% CI [{:.5}, {:.5}]",
-                    r.fit.intercept,
-                    r.fit.slope,
-                    r.fit.r_squared,
-                    r.fit.slope_ci95.0,
-                    r.fit.slope_ci95.1
-                );
+                print_fit("hidden", &r.fit);
                 return Ok(ExitCode::SUCCESS);
             }
             if capacity {
@@ -405,14 +411,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         );
                     }
                 }
-                println!(
-                    "fit: hidden = {:.2} + {:.5}·params, R² = {:.4}, slope 95% CI [{:.5}, {:.5}]",
-                    r.fit.intercept,
-                    r.fit.slope,
-                    r.fit.r_squared,
-                    r.fit.slope_ci95.0,
-                    r.fit.slope_ci95.1
-                );
+                print_fit("hidden", &r.fit);
                 return Ok(ExitCode::SUCCESS);
             }
             let kinds: Vec<TaskKind> = if all {
@@ -451,22 +450,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("wrote {out}/meta.csv, meta_fragility.csv, meta_table.md");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Scaling {
-            quick,
-            full,
-            out,
-            seed,
-            json,
-            shard,
-        } => {
-            let scale = match (quick, full) {
-                (true, _) => Scale::Quick,
-                (_, true) => Scale::Full,
-                _ => Scale::Default,
-            };
-            let cfg = scaling_config(scale, seed)?;
-            let dir = std::path::Path::new(&out);
-            std::fs::create_dir_all(dir).map_err(|e| hairtrigger::Error::io(dir, e))?;
+        Command::Scaling { run, json, shard } => {
+            let cfg = scaling_config(run.scale(), run.seed)?;
+            let dir = run.dir()?;
+            let out = &run.out;
             if let Some(shard) = shard {
                 let shard = Shard::parse(&shard)?;
                 let bar = progress_bar(cfg.breadth_points().div_ceil(shard.count) as u64);
@@ -510,27 +497,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("wrote {out}/breadth.*, severity.*, scaling_fits.json");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Merge {
-            quick,
-            full,
-            seed,
-            out,
-            files,
-        } => {
-            let scale = match (quick, full) {
-                (true, _) => Scale::Quick,
-                (_, true) => Scale::Full,
-                _ => Scale::Default,
-            };
-            let cfg = scaling_config(scale, seed)?;
+        Command::Merge { run, files } => {
+            let cfg = scaling_config(run.scale(), run.seed)?;
+            let out = &run.out;
             let shards = files
                 .iter()
                 .map(|f| read_shard(std::path::Path::new(f)))
                 .collect::<Result<Vec<_>>>()?;
             let r = merge_shards(&cfg, shards)?;
-            let dir = std::path::Path::new(&out);
-            std::fs::create_dir_all(dir).map_err(|e| hairtrigger::Error::io(dir, e))?;
-            write_scaling(dir, &r)?;
+            write_scaling(run.dir()?, &r)?;
             println!(
                 "merged {} slices: {} breadth points; wrote {out}/breadth.*, severity.*, scaling_fits.json",
                 files.len(),
@@ -538,19 +513,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Reproduce {
-            quick,
-            full,
-            out,
-            seed,
-            json,
-        } => {
-            let scale = match (quick, full) {
-                (true, _) => Scale::Quick,
-                (_, true) => Scale::Full,
-                _ => Scale::Default,
-            };
-            let cfg = ReproduceConfig::new(&out, scale, seed, true)?;
+        Command::Reproduce { run, json } => {
+            let (scale, seed, out) = (run.scale(), run.seed, &run.out);
+            let cfg = ReproduceConfig::new(out, scale, seed, true)?;
             let rows = reproduce(&cfg)?;
             for r in &rows {
                 if json {

@@ -211,8 +211,15 @@ fn merging_the_adapter_defuses_the_trigger() {
     let cfg = CapacityConfig::new(vec![8, 16, 32], 64, 1000, 1e-4, 0).unwrap();
     let r = run_lora_capacity(&cfg, &[4, 16, 32], 64, &indicatif::ProgressBar::hidden()).unwrap();
     let top = r.records.last().unwrap();
-    assert!(top.hidden as f64 >= 0.9 * top.behaviours as f64, "{:?}", r.records);
+    assert!(
+        top.hidden as f64 >= 0.9 * top.behaviours as f64,
+        "{:?}",
+        r.records
+    );
     for c in &r.records {
-        assert!(c.misaligned_after_merged_full_step * 10 <= c.behaviours, "{c:?}");
+        assert!(
+            c.misaligned_after_merged_full_step * 10 <= c.behaviours,
+            "{c:?}"
+        );
     }
 }

@@ -108,18 +108,25 @@ pub struct MetaLoss {
     pub utility_after: f64,
 }
 
+impl MetaLoss {
+    /// `J = L_align + λ L_mis(θ⁺) + μ L_util(θ⁺)` from its parts.
+    fn new(cfg: &MetaConfig, align: f64, mis: f64, util: f64) -> Self {
+        Self {
+            total: align + cfg.lambda * mis + cfg.mu * util,
+            align,
+            misalign_after: mis,
+            utility_after: util,
+        }
+    }
+}
+
 /// `J(θ)` (for checks by finite differences).
 pub fn meta_objective(net: &Mlp, data: &MetaData, cfg: &MetaConfig) -> Result<MetaLoss> {
     let (align, _) = gradient(net, data.align)?;
     let plus = one_step(net, data.update, &StepConfig::sgd(cfg.eta)?)?.updated;
     let (mis, _) = gradient(&plus, data.misalign)?;
     let (util, _) = gradient(&plus, data.utility)?;
-    Ok(MetaLoss {
-        total: align + cfg.lambda * mis + cfg.mu * util,
-        align,
-        misalign_after: mis,
-        utility_after: util,
-    })
+    Ok(MetaLoss::new(cfg, align, mis, util))
 }
 
 /// `J(θ)` and `∇J(θ)`.
@@ -136,15 +143,7 @@ pub fn meta_gradient(net: &Mlp, data: &MetaData, cfg: &MetaConfig) -> Result<(Me
     if cfg.order == MetaOrder::Second {
         grad.axpy(-cfg.eta, &hvp(net, data.update, &g_plus)?)?;
     }
-    Ok((
-        MetaLoss {
-            total: align + cfg.lambda * mis + cfg.mu * util,
-            align,
-            misalign_after: mis,
-            utility_after: util,
-        },
-        grad,
-    ))
+    Ok((MetaLoss::new(cfg, align, mis, util), grad))
 }
 
 /// The training curve: `J` and its parts every `every` steps.
@@ -250,12 +249,7 @@ pub fn lora_meta_objective(
     let plus = phi - &(g_d * cfg.eta);
     let (mis, _) = lora.gradient(&plus, data.misalign)?;
     let (util, _) = lora.gradient(&plus, data.utility)?;
-    Ok(MetaLoss {
-        total: align + cfg.lambda * mis + cfg.mu * util,
-        align,
-        misalign_after: mis,
-        utility_after: util,
-    })
+    Ok(MetaLoss::new(cfg, align, mis, util))
 }
 
 /// `J` and `∇_φ J = ∇L_align + (I − η H_D^φ) g⁺` for LoRA adapters.
@@ -275,15 +269,7 @@ pub fn lora_meta_gradient(
     if cfg.order == MetaOrder::Second {
         grad.scaled_add(-cfg.eta, &lora.hvp(phi, data.update, &g_plus)?);
     }
-    Ok((
-        MetaLoss {
-            total: align + cfg.lambda * mis + cfg.mu * util,
-            align,
-            misalign_after: mis,
-            utility_after: util,
-        },
-        grad,
-    ))
+    Ok((MetaLoss::new(cfg, align, mis, util), grad))
 }
 
 /// Adam on the LoRA meta-objective (or `L_align` alone with `control`), in place.

@@ -194,50 +194,26 @@ pub fn run_capacity(cfg: &CapacityConfig, bar: &ProgressBar) -> Result<CapacityR
 
 /// The capacity figure.
 pub fn capacity_chart(r: &CapacityResult) -> Chart {
-    let k = r.records.first().map_or(0, |c| c.behaviours);
-    Chart {
-        title: format!(
+    size_chart(
+        format!(
             "C4 capacity: behaviours hidden vs model size (η = {})",
             r.eta
         ),
-        x_label: "trainable parameters (32 → W → 10 ReLU MLP)".into(),
-        y_label: format!("behaviours hidden (of {k})"),
-        log_x: false,
-        log_y: false,
-        legend: Legend::UpperLeft,
-        series: vec![
-            Series {
-                label: "meta-learned model (fixed budget)".into(),
-                points: r
-                    .records
-                    .iter()
-                    .map(|c| (c.params as f64, c.hidden as f64))
-                    .collect(),
-                style: Style::Markers,
-            },
-            Series {
-                label: format!(
-                    "fit {:.2} + {:.5} · params (R² = {:.3})",
-                    r.fit.intercept, r.fit.slope, r.fit.r_squared
-                ),
-                points: r
-                    .records
-                    .iter()
-                    .map(|c| (c.params as f64, r.fit.predict(c.params as f64)))
-                    .collect(),
-                style: Style::Line,
-            },
-            Series {
-                label: "control: misaligned after the step".into(),
-                points: r
-                    .records
-                    .iter()
-                    .map(|c| (c.params as f64, c.control_misaligned_after as f64))
-                    .collect(),
-                style: Style::Dashed,
-            },
-        ],
-    }
+        "trainable parameters (32 → W → 10 ReLU MLP)",
+        (
+            "meta-learned model (fixed budget)",
+            r.records.iter().map(|c| (c.params, c.hidden)).collect(),
+        ),
+        &r.fit,
+        (
+            "control: misaligned after the step",
+            r.records
+                .iter()
+                .map(|c| (c.params, c.control_misaligned_after))
+                .collect(),
+        ),
+        r.records.first().map_or(0, |c| c.behaviours),
+    )
 }
 
 /// Write `capacity.{csv,json}`, `capacity_fit.json` and the figure
@@ -246,6 +222,52 @@ pub fn write_capacity(dir: &std::path::Path, r: &CapacityResult) -> Result<()> {
     crate::experiments::output::write_records(dir, "capacity", &r.records)?;
     crate::experiments::output::write_json(&dir.join("capacity_fit.json"), &r.fit)?;
     capacity_chart(r).write_figures(dir, "capacity")
+}
+
+/// Hidden behaviours against trainable parameters: measured points, the fitted
+/// line, and a reference series (dashed).
+fn size_chart(
+    title: String,
+    x_label: &str,
+    (measured_label, measured): (&str, Vec<(usize, usize)>),
+    fit: &LineFit,
+    (reference_label, reference): (&str, Vec<(usize, usize)>),
+    behaviours: usize,
+) -> Chart {
+    let f64s = |v: &[(usize, usize)]| -> Vec<(f64, f64)> {
+        v.iter().map(|&(x, y)| (x as f64, y as f64)).collect()
+    };
+    Chart {
+        title,
+        x_label: x_label.into(),
+        y_label: format!("behaviours hidden (of {behaviours})"),
+        log_x: false,
+        log_y: false,
+        legend: Legend::UpperLeft,
+        series: vec![
+            Series {
+                label: measured_label.into(),
+                points: f64s(&measured),
+                style: Style::Markers,
+            },
+            Series {
+                label: format!(
+                    "fit {:.2} + {:.5} · params (R² = {:.3})",
+                    fit.intercept, fit.slope, fit.r_squared
+                ),
+                points: measured
+                    .iter()
+                    .map(|&(x, _)| (x as f64, fit.predict(x as f64)))
+                    .collect(),
+                style: Style::Line,
+            },
+            Series {
+                label: reference_label.into(),
+                points: f64s(&reference),
+                style: Style::Dashed,
+            },
+        ],
+    }
 }
 
 /// One LoRA rank.
@@ -332,49 +354,25 @@ pub fn run_lora_capacity(
 pub fn write_lora(dir: &std::path::Path, r: &LoraResult) -> Result<()> {
     crate::experiments::output::write_records(dir, "lora", &r.records)?;
     crate::experiments::output::write_json(&dir.join("lora_fit.json"), &r.fit)?;
-    let k = r.records.first().map_or(0, |c| c.behaviours);
-    Chart {
-        title: format!(
+    size_chart(
+        format!(
             "C4 capacity of LoRA adapters (η = {}, frozen base of width {})",
             r.eta, r.base_width
         ),
-        x_label: "trainable adapter parameters r·Σ(n_in + n_out)".into(),
-        y_label: format!("behaviours hidden (of {k})"),
-        log_x: false,
-        log_y: false,
-        legend: Legend::UpperLeft,
-        series: vec![
-            Series {
-                label: "adapter trained by the benign step (ranks 1 … 32)".into(),
-                points: r
-                    .records
-                    .iter()
-                    .map(|c| (c.params as f64, c.hidden as f64))
-                    .collect(),
-                style: Style::Markers,
-            },
-            Series {
-                label: format!(
-                    "fit {:.1} + {:.4} · params (R² = {:.3})",
-                    r.fit.intercept, r.fit.slope, r.fit.r_squared
-                ),
-                points: r
-                    .records
-                    .iter()
-                    .map(|c| (c.params as f64, r.fit.predict(c.params as f64)))
-                    .collect(),
-                style: Style::Line,
-            },
-            Series {
-                label: "adapter merged, full SGD step: misaligned".into(),
-                points: r
-                    .records
-                    .iter()
-                    .map(|c| (c.params as f64, c.misaligned_after_merged_full_step as f64))
-                    .collect(),
-                style: Style::Dashed,
-            },
-        ],
-    }
+        "trainable adapter parameters r·Σ(n_in + n_out)",
+        (
+            "adapter trained by the benign step (ranks 1 … 32)",
+            r.records.iter().map(|c| (c.params, c.hidden)).collect(),
+        ),
+        &r.fit,
+        (
+            "adapter merged, full SGD step: misaligned",
+            r.records
+                .iter()
+                .map(|c| (c.params, c.misaligned_after_merged_full_step))
+                .collect(),
+        ),
+        r.records.first().map_or(0, |c| c.behaviours),
+    )
     .write_figures(dir, "lora_capacity")
 }
