@@ -185,6 +185,12 @@ enum Command {
         /// Instead of the tasks: LoRA adapters of rank 1 … 32 on a frozen width-64 base (128 random behaviours, at --eta).
         #[arg(long)]
         lora: bool,
+        /// With --capacity: the hidden widths, comma-separated (at least 3).
+        #[arg(long, default_value = "8,12,16,24,32,48,64")]
+        widths: String,
+        /// With --capacity or --lora: how many random behaviours to hide.
+        #[arg(long, default_value_t = 128)]
+        behaviours: usize,
         /// Seed of the task, initialisation and data.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -367,12 +373,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             first_order,
             capacity,
             lora,
+            widths,
+            behaviours,
             seed,
             out,
             json,
         } => {
             if lora {
-                let cfg = CapacityConfig::new(vec![8, 16, 32], 128, steps, eta, seed)?;
+                let cfg = CapacityConfig::new(vec![8, 16, 32], behaviours, steps, eta, seed)?;
                 let dir = std::path::Path::new(&out);
                 std::fs::create_dir_all(dir).map_err(|e| hairtrigger::Error::io(dir, e))?;
                 let bar = progress_bar((steps * 7) as u64);
@@ -393,11 +401,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             if capacity {
-                let cfg =
-                    CapacityConfig::new(vec![8, 12, 16, 24, 32, 48, 64], 128, steps, eta, seed)?;
+                let widths = widths
+                    .split(',')
+                    .map(|w| {
+                        w.trim()
+                            .parse::<usize>()
+                            .map_err(|e| hairtrigger::Error::Parse {
+                                what: "width list",
+                                input: widths.clone(),
+                                reason: e.to_string(),
+                            })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let n_widths = widths.len();
+                let cfg = CapacityConfig::new(widths, behaviours, steps, eta, seed)?;
                 let dir = std::path::Path::new(&out);
                 std::fs::create_dir_all(dir).map_err(|e| hairtrigger::Error::io(dir, e))?;
-                let bar = progress_bar((2 * steps * 7) as u64);
+                let bar = progress_bar((2 * steps * n_widths) as u64);
                 let r = run_capacity(&cfg, &bar)?;
                 bar.finish_and_clear();
                 write_capacity(dir, &r)?;

@@ -207,9 +207,9 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             etas: (0..11).map(|i| 10f64.powf(-6.0 + 0.5 * i as f64)).collect(),
             scaling: scaling_plan(seed, (3, 1000, 12), 8, 10, 6, 16)?,
             capacity: CapacityConfig::new(
-                vec![8, 12, 16, 24, 32, 48, 64, 96, 128],
-                256,
-                2000,
+                vec![16, 32, 64, 128, 256, 512, 1024],
+                1024,
+                1000,
                 0.1,
                 seed,
             )?,
