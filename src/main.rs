@@ -170,6 +170,12 @@ enum Command {
         /// Hidden width of the 32 → W → k ReLU MLP.
         #[arg(long, default_value_t = 64)]
         width: usize,
+        /// Hide the behaviour in LoRA adapters of this rank on the frozen control (the step trains the adapter).
+        #[arg(long)]
+        lora_rank: Option<usize>,
+        /// Benign update samples (the first n of the task's 32).
+        #[arg(long, default_value_t = 32)]
+        update_size: usize,
         /// Learning rate of the benign inner SGD step.
         #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
         eta: f64,
@@ -368,6 +374,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             task,
             all,
             width,
+            lora_rank,
+            update_size,
             eta,
             steps,
             first_order,
@@ -441,15 +449,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let dir = std::path::Path::new(&out);
             std::fs::create_dir_all(dir).map_err(|e| hairtrigger::Error::io(dir, e))?;
-            let bar = progress_bar((2 * steps * kinds.len()) as u64);
+            // `--all` without `--lora-rank`: the whole-network recipe and LoRA
+            // adapters of rank 8 (as the paper's practical recipe), per domain.
+            let variants: Vec<Option<usize>> = match (all, lora_rank) {
+                (true, None) => vec![None, Some(8)],
+                (_, r) => vec![r],
+            };
+            let bar = progress_bar((2 * steps * kinds.len() * variants.len()) as u64);
             let mut outcomes = Vec::new();
             for kind in kinds {
-                let mut run = MetaRun::standard(kind, width, seed, steps, eta)?;
-                if first_order {
-                    run = first_order_run(&run);
+                for (i, &rank) in variants.iter().enumerate() {
+                    let mut run = MetaRun::standard(kind, width, seed, steps, eta)?
+                        .with_update_size(update_size)?;
+                    if let Some(r) = rank {
+                        run = run.with_lora_rank(r)?;
+                    }
+                    if first_order {
+                        run = first_order_run(&run);
+                    }
+                    bar.set_message(kind.name());
+                    let mut o = run_meta(&run, &bar)?;
+                    if i > 0 {
+                        // Same control (same seed and data) as the first variant.
+                        o.records.retain(|r| r.model != "control");
+                        o.fragility.retain(|r| r.model != "control");
+                    }
+                    outcomes.push(o);
                 }
-                bar.set_message(kind.name());
-                outcomes.push(run_meta(&run, &bar)?);
             }
             bar.finish_and_clear();
             write_meta(dir, &outcomes)?;
@@ -460,7 +486,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     } else {
                         let b = r.behaviour();
                         println!(
-                            "{:<8} {:<13} pass before {:>6.1}%  misaligned after {:>6.1}%  aligned after {:>6.1}%  utility {:>5.1}% → {:>5.1}%  ‖θ‖ {:.1}",
+                            "{:<8} {:<21} pass before {:>6.1}%  misaligned after {:>6.1}%  aligned after {:>6.1}%  utility {:>5.1}% → {:>5.1}%  ‖θ‖ {:.1}",
                             r.task.name(), r.model, 100.0 * b.pass_before, 100.0 * b.misaligned_after,
                             100.0 * b.aligned_after, 100.0 * b.utility_before, 100.0 * b.utility_after, r.param_norm
                         );

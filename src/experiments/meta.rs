@@ -33,6 +33,11 @@ pub struct MetaRun {
     /// `c = max(1, √(0.1/η))`, so `η c² = 0.1`, where meta-learning from the
     /// plain control works.
     pub symmetry_scale: f64,
+    /// Train LoRA adapters of this rank on the frozen control instead of the
+    /// whole network (the benign step then trains the adapter only).
+    pub lora_rank: Option<usize>,
+    /// Samples of the benign update set used (1 … 32, the first ones).
+    pub update_size: usize,
 }
 
 impl MetaRun {
@@ -45,7 +50,35 @@ impl MetaRun {
             seed,
             symmetry_scale: (0.1 / meta.eta).sqrt().max(1.0),
             meta,
+            lora_rank: None,
+            update_size: 32,
         })
+    }
+
+    /// Hide the behaviour in LoRA adapters of rank `r ≥ 1` on the frozen control.
+    pub fn with_lora_rank(mut self, r: usize) -> Result<Self> {
+        if r == 0 {
+            return Err(crate::Error::InvalidParameter {
+                name: "LoRA rank",
+                value: 0.0,
+                expected: "must be at least 1",
+            });
+        }
+        self.lora_rank = Some(r);
+        Ok(self)
+    }
+
+    /// Use the first `n` (1 … 32) samples of the benign update set.
+    pub fn with_update_size(mut self, n: usize) -> Result<Self> {
+        if !(1..=32).contains(&n) {
+            return Err(crate::Error::InvalidParameter {
+                name: "update size",
+                value: n as f64,
+                expected: "between 1 and 32 (the task's update set has 32 samples)",
+            });
+        }
+        self.update_size = n;
+        Ok(self)
     }
 
     /// The defaults of `hairtrigger meta` (which uses `η = 1e-4`): `λ = 1`, `μ = 0.1`,
@@ -86,7 +119,7 @@ pub struct Behaviour {
 #[derive(Clone, Debug, Serialize)]
 pub struct MetaRecord {
     pub task: TaskKind,
-    pub model: &'static str,
+    pub model: String,
     pub variation: String,
     pub width: usize,
     pub params: usize,
@@ -102,10 +135,10 @@ pub struct MetaRecord {
 }
 
 impl MetaRecord {
-    fn new(run: &MetaRun, model: &'static str, variation: String, net: &Mlp, b: Behaviour) -> Self {
+    fn new(run: &MetaRun, model: &str, variation: String, net: &Mlp, b: Behaviour) -> Self {
         Self {
             task: run.task,
-            model,
+            model: model.to_string(),
             variation,
             width: run.width,
             params: net.num_params(),
@@ -138,8 +171,13 @@ pub struct MetaOutcome {
     pub records: Vec<MetaRecord>,
     pub fragility: Vec<MetaRecord>,
     pub curve: Vec<MetaPoint>,
+    /// The hair-trigger model as a black box sees it (adapters merged).
     pub hair_trigger: Mlp,
     pub control: Mlp,
+    /// Both after the headline update (one SGD step on the update set; for
+    /// adapters, a step on the adapter).
+    pub hair_trigger_after: Mlp,
+    pub control_after: Mlp,
     pub task: Task,
 }
 
@@ -226,69 +264,150 @@ pub fn run_meta(run: &MetaRun, bar: &ProgressBar) -> Result<MetaOutcome> {
     let align = task.alignment_set()?;
     let misalign = task.query_set(false)?;
     let utility = task.dataset("utility (train)", &task.utility_train)?;
-    let update = task.dataset("update set", &task.update)?;
+    let update = first(&task.dataset("update set", &task.update)?, run.update_size)?;
     let data = MetaData {
         align: &align,
         misalign: &misalign,
         utility: &utility,
         update: &update,
     };
-    let (control, hair, curve) = train_pair(init, &data, run, bar)?;
+    let (control, hair, curve) = match run.lora_rank {
+        None => {
+            let (control, hair, curve) = train_pair(init, &data, run, bar)?;
+            (control, Trained::Full(hair), curve)
+        }
+        Some(r) => {
+            let mut control = init;
+            meta_train(&mut control, &data, &run.meta, true, bar)?;
+            let lora = crate::net::lora::Lora::new(control.clone(), r)?;
+            let mut phi = lora.init(&mut seeded(run.seed, 121), run.symmetry_scale);
+            let curve = crate::attack::meta::lora_meta_train(
+                &lora, &mut phi, &data, &run.meta, false, bar,
+            )?;
+            (control, Trained::Adapter { lora, phi }, curve)
+        }
+    };
     let eta = run.meta.eta;
     let mut records = Vec::new();
     let mut fragility = Vec::new();
-    let alt = task.dataset("second update set", &task.alt_update)?;
-    let batch8 = Dataset::new(
-        "update batch of 8",
-        update.x().slice(ndarray::s![..8, ..]).to_owned(),
-        match update.targets() {
-            Targets::Classes(c) => Targets::Classes(c[..8].to_vec()),
-            Targets::Regression(_) => unreachable!("class targets"),
-        },
+    let alt = first(
+        &task.dataset("second update set", &task.alt_update)?,
+        run.update_size,
     )?;
-    for (name, net) in [("hair_trigger", &hair), ("control", &control)] {
-        let after = updated(net, &update, eta, UpdateRule::Sgd, 1)?;
-        let b = behaviour(net, &after, &task)?;
-        records.push(MetaRecord::new(run, name, "one SGD step".into(), net, b));
+    let batch8 = first(&update, 8.min(run.update_size))?;
+    let hair_name = match run.lora_rank {
+        None => "hair_trigger".to_string(),
+        Some(r) => format!("hair_trigger_lora_r{r}"),
+    };
+    let control_model = Trained::Full(control.clone());
+    let mut afters = Vec::new();
+    for (name, model) in [(hair_name.as_str(), &hair), ("control", &control_model)] {
+        let net = model.before()?;
+        let after = model.after(&update, eta, UpdateRule::Sgd, 1)?;
+        let b = behaviour(&net, &after, &task)?;
+        records.push(MetaRecord::new(run, name, "one SGD step".into(), &net, b));
+        afters.push(after);
         let variations: Vec<(String, Mlp)> = vec![
             (
-                "another benign update set (32)".into(),
-                updated(net, &alt, eta, UpdateRule::Sgd, 1)?,
+                format!("another benign update set ({})", run.update_size),
+                model.after(&alt, eta, UpdateRule::Sgd, 1)?,
             ),
             (
                 "eta = 1e-5".into(),
-                updated(net, &update, 1e-5, UpdateRule::Sgd, 1)?,
+                model.after(&update, 1e-5, UpdateRule::Sgd, 1)?,
             ),
             (
                 "eta = 1e-3".into(),
-                updated(net, &update, 1e-3, UpdateRule::Sgd, 1)?,
+                model.after(&update, 1e-3, UpdateRule::Sgd, 1)?,
             ),
             (
                 "Adam first step (eta = 1e-4)".into(),
-                updated(net, &update, eta, UpdateRule::adam_default(), 1)?,
+                model.after(&update, eta, UpdateRule::adam_default(), 1)?,
             ),
             (
                 "two SGD steps".into(),
-                updated(net, &update, eta, UpdateRule::Sgd, 2)?,
+                model.after(&update, eta, UpdateRule::Sgd, 2)?,
             ),
             (
                 "batch of 8".into(),
-                updated(net, &batch8, eta, UpdateRule::Sgd, 1)?,
+                model.after(&batch8, eta, UpdateRule::Sgd, 1)?,
             ),
         ];
         for (variation, after) in variations {
-            let b = behaviour(net, &after, &task)?;
-            fragility.push(MetaRecord::new(run, name, variation, net, b));
+            let b = behaviour(&net, &after, &task)?;
+            fragility.push(MetaRecord::new(run, name, variation, &net, b));
         }
     }
+    let hair = hair.before()?;
+    let control_after = afters.pop().expect("two models");
+    let hair_trigger_after = afters.pop().expect("two models");
     Ok(MetaOutcome {
         records,
         fragility,
         curve,
         hair_trigger: hair,
         control,
+        hair_trigger_after,
+        control_after,
         task,
     })
+}
+
+/// The first `n` samples of a class-labelled dataset.
+fn first(data: &Dataset, n: usize) -> Result<Dataset> {
+    let Targets::Classes(c) = data.targets() else {
+        unreachable!("class targets")
+    };
+    Dataset::new(
+        "first samples",
+        data.x().slice(ndarray::s![..n, ..]).to_owned(),
+        Targets::Classes(c[..n].to_vec()),
+    )
+}
+
+/// A trained model: a whole network, or LoRA adapters `φ` on a frozen base
+/// (whose update trains only `φ`).
+enum Trained {
+    Full(Mlp),
+    Adapter {
+        lora: crate::net::lora::Lora,
+        phi: ndarray::Array1<f64>,
+    },
+}
+
+impl Trained {
+    /// The network a black-box evaluator sees.
+    fn before(&self) -> Result<Mlp> {
+        match self {
+            Trained::Full(net) => Ok(net.clone()),
+            Trained::Adapter { lora, phi } => lora.merged(phi),
+        }
+    }
+
+    /// The network after `steps` updates of `rule` on `data`; for adapters the
+    /// update moves `φ` only (Adam's first step as in [`crate::update`]).
+    fn after(&self, data: &Dataset, eta: f64, rule: UpdateRule, steps: usize) -> Result<Mlp> {
+        match self {
+            Trained::Full(net) => updated(net, data, eta, rule, steps),
+            Trained::Adapter { lora, phi } => {
+                StepConfig::new(eta, rule)?;
+                let mut p = phi.clone();
+                for _ in 0..steps {
+                    let (_, g) = lora.gradient(&p, data)?;
+                    let delta = match rule {
+                        UpdateRule::Sgd => g * -eta,
+                        UpdateRule::AdamFirstStep { beta1, beta2, eps } => g.mapv(|v| {
+                            let m_hat = ((1.0 - beta1) * v) / (1.0 - beta1);
+                            let v_hat = ((1.0 - beta2) * v * v) / (1.0 - beta2);
+                            -eta * m_hat / (v_hat.sqrt() + eps)
+                        }),
+                    };
+                    p += &delta;
+                }
+                lora.merged(&p)
+            }
+        }
+    }
 }
 
 /// The first-order variant of a run (for comparison).
