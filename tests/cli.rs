@@ -187,3 +187,35 @@ fn sharded_scaling_merges_to_the_single_run_bit_for_bit() {
     assert!(!ok);
     assert!(err.contains("3/3"), "{err}");
 }
+
+/// The sweep parallelises over (m, seed) points and inside the kernels; its
+/// output must not depend on the number of threads.
+#[test]
+fn scaling_output_is_identical_for_one_and_two_threads() {
+    let base = std::env::temp_dir().join(format!("hairtrigger-threads-{}", std::process::id()));
+    let run = |threads: &str| {
+        let dir = base.join(threads);
+        let out = Command::new(env!("CARGO_BIN_EXE_hairtrigger"))
+            .args(["scaling", "--quick", "--out", dir.to_str().unwrap()])
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    };
+    let (one, two) = (run("1"), run("2"));
+    for f in [
+        "breadth.json",
+        "breadth_tries.csv",
+        "severity.json",
+        "scaling_fits.json",
+    ] {
+        let a = std::fs::read(one.join(f)).unwrap();
+        let b = std::fs::read(two.join(f)).unwrap();
+        assert!(a == b, "{f} differs between 1 and 2 threads");
+    }
+}
