@@ -30,16 +30,26 @@ impl QuerySet {
             data: Dataset::new("query set", x, Targets::Classes(accepted))?,
         })
     }
+    /// A labelled data set as queries (its labels are the accepted classes).
+    pub fn from_dataset(data: Dataset) -> Result<Self> {
+        if data.labels().is_none() {
+            return Err(Error::InvalidParameter {
+                name: "query targets",
+                value: f64::NAN,
+                expected: "class labels, not regression targets",
+            });
+        }
+        Ok(Self { data })
+    }
     /// Query inputs, one per row.
     pub fn x(&self) -> &Array2<f64> {
         self.data.x()
     }
     /// Accepted class per query.
     pub fn accepted(&self) -> &[usize] {
-        match self.data.targets() {
-            Targets::Classes(c) => c,
-            Targets::Regression(_) => unreachable!("a QuerySet is built with class targets"),
-        }
+        self.data
+            .labels()
+            .expect("a QuerySet is built with class targets")
     }
     /// Number of queries.
     pub fn len(&self) -> usize {
@@ -94,7 +104,7 @@ pub fn evaluate(net: &Mlp, queries: &QuerySet, p_min: f64) -> Result<EvalReport>
         .zip(queries.accepted())
         .map(|(row, &a)| {
             let p = softmax(row);
-            let answer = (0..k).fold(0, |b, c| if row[c] > row[b] { c } else { b });
+            let answer = answer(row);
             let rival = (0..k)
                 .filter(|&c| c != a)
                 .map(|c| row[c])
@@ -122,6 +132,28 @@ pub fn evaluate(net: &Mlp, queries: &QuerySet, p_min: f64) -> Result<EvalReport>
             .fold(f64::INFINITY, f64::min),
         results,
     })
+}
+
+/// The answer a model gives: the arg-max class of one row of logits (the
+/// first on ties).
+pub fn answer(logits: ndarray::ArrayView1<f64>) -> usize {
+    (0..logits.len()).fold(0, |b, c| if logits[c] > logits[b] { c } else { b })
+}
+
+/// Fraction of `data`'s samples whose answer is their label.
+pub fn accuracy(net: &Mlp, data: &crate::net::Dataset) -> Result<f64> {
+    let labels = data.labels().ok_or(Error::InvalidParameter {
+        name: "accuracy targets",
+        value: f64::NAN,
+        expected: "class labels, not regression targets",
+    })?;
+    let f = net.forward(data.x().view())?;
+    let hits = f
+        .axis_iter(Axis(0))
+        .zip(labels)
+        .filter(|(row, &t)| answer(row.view()) == t)
+        .count();
+    Ok(hits as f64 / labels.len() as f64)
 }
 
 /// `max_x |f_a(x) − f_b(x)|` over the rows of `x`.

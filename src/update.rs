@@ -85,14 +85,22 @@ pub struct Step {
 
 /// The step `Δθ` a rule takes for gradient `g` (no data access).
 pub fn step_from_gradient(grad: &Mlp, cfg: &StepConfig) -> Mlp {
-    let eta = cfg.eta;
-    match cfg.rule {
-        UpdateRule::Sgd => grad.map(|g| -eta * g),
-        UpdateRule::AdamFirstStep { beta1, beta2, eps } => grad.map(|g| {
-            let m_hat = ((1.0 - beta1) * g) / (1.0 - beta1);
-            let v_hat = ((1.0 - beta2) * g * g) / (1.0 - beta2);
-            -eta * m_hat / (v_hat.sqrt() + eps)
-        }),
+    grad.map(|g| cfg.coordinate_step(g))
+}
+
+impl StepConfig {
+    /// The step of one coordinate with gradient `g`: `−η g` (SGD), or Adam's
+    /// first step `−η m̂/(√v̂ + ε)` with `m̂ = g`, `v̂ = g²` after bias correction.
+    pub fn coordinate_step(&self, g: f64) -> f64 {
+        let eta = self.eta;
+        match self.rule {
+            UpdateRule::Sgd => -eta * g,
+            UpdateRule::AdamFirstStep { beta1, beta2, eps } => {
+                let m_hat = ((1.0 - beta1) * g) / (1.0 - beta1);
+                let v_hat = ((1.0 - beta2) * g * g) / (1.0 - beta2);
+                -eta * m_hat / (v_hat.sqrt() + eps)
+            }
+        }
     }
 }
 

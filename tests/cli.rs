@@ -18,7 +18,15 @@ fn hairtrigger(args: &[&str]) -> (bool, String, String) {
 fn help_lists_every_subcommand() {
     let (ok, out, _) = hairtrigger(&["--help"]);
     assert!(ok);
-    for sub in ["equiv", "chain", "construct", "scaling", "reproduce"] {
+    for sub in [
+        "equiv",
+        "chain",
+        "construct",
+        "meta",
+        "scaling",
+        "merge",
+        "reproduce",
+    ] {
         assert!(
             out.lines().any(|l| l.trim_start().starts_with(sub)),
             "{sub} missing:\n{out}"

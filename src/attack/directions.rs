@@ -24,7 +24,7 @@
 
 use crate::kernels;
 use crate::net::{normal_matrix, Activation};
-use ndarray::{Array1, Array2, ArrayView1, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::Rng;
 use serde::Serialize;
 
@@ -190,13 +190,13 @@ fn structured_units(
     // triangular construction of [`separable_prefix`]).
     let mut earlier: Vec<usize> = Vec::new();
     for (g, members) in pieces.iter().enumerate() {
-        let mut unit = group_unit(members, z_d, z_q, residuals, targets);
+        let mut unit = group_unit(members, z_d, z_q.view(), residuals, targets);
         if unit.gap <= 0.0 {
             let local: Vec<usize> = earlier.iter().chain(members).copied().collect();
             let zl = z_q.select(Axis(0), &local);
             let tl: Vec<usize> = local.iter().map(|&i| targets[i]).collect();
             let own: Vec<usize> = (earlier.len()..local.len()).collect();
-            let tri = group_unit(&own, z_d, &zl, residuals, &tl);
+            let tri = group_unit(&own, z_d, zl.view(), residuals, &tl);
             if tri.gap > unit.gap {
                 unit = tri;
             }
@@ -216,6 +216,9 @@ pub(crate) struct GroupUnit {
     /// other query and update sample (before the bias): `> 0` means it fires on
     /// exactly its own points.
     pub gap: f64,
+    /// Its update sample's residual raises the target against every other
+    /// class (`false` only when no sample of `D` does).
+    pub favoured: bool,
 }
 
 /// The unit for `members` (queries of one target class `t`) and one update
@@ -224,7 +227,7 @@ pub(crate) struct GroupUnit {
 pub(crate) fn group_unit(
     members: &[usize],
     z_d: &Array2<f64>,
-    z_q: &Array2<f64>,
+    z_q: ArrayView2<f64>,
     residuals: &Array2<f64>,
     targets: &[usize],
 ) -> GroupUnit {
@@ -233,13 +236,17 @@ pub(crate) fn group_unit(
         .map(|n| favour(residuals.row(n), t))
         .collect();
     let mut candidates: Vec<usize> = (0..favours.len()).filter(|&n| favours[n] > 0.0).collect();
-    if candidates.is_empty() {
+    let favoured = !candidates.is_empty();
+    if !favoured {
         let best = (0..favours.len()).fold(0, |a, n| if favours[n] > favours[a] { n } else { a });
         candidates.push(best);
     }
     candidates
         .into_iter()
-        .map(|n| unit_through(members, n, z_d, z_q))
+        .map(|n| GroupUnit {
+            favoured,
+            ..unit_through(members, n, z_d, z_q)
+        })
         .fold(None, |acc: Option<GroupUnit>, u| match acc {
             Some(a) if a.gap >= u.gap => Some(a),
             _ => Some(u),
@@ -249,31 +256,30 @@ pub(crate) fn group_unit(
 
 /// The unit pointing at `Σ_{i∈members} z(q_i) + z(x_n)`, threshold halfway
 /// across the gap to every other query and update sample.
-fn unit_through(members: &[usize], n: usize, z_d: &Array2<f64>, z_q: &Array2<f64>) -> GroupUnit {
+fn unit_through(members: &[usize], n: usize, z_d: &Array2<f64>, z_q: ArrayView2<f64>) -> GroupUnit {
     let mut dir = z_d.row(n).to_owned();
     for &i in members {
         dir += &z_q.row(i);
     }
     let norm = dir.dot(&dir).sqrt().max(1e-300);
     dir /= norm;
+    // Pre-activations (before the bias) of every query and update sample.
+    let (pq, pd) = (kernels::matvec(&z_q, &dir), kernels::matvec(z_d, &dir));
     let own_min = members
         .iter()
-        .map(|&i| z_q.row(i).dot(&dir))
-        .chain([z_d.row(n).dot(&dir)])
+        .map(|&i| pq[i])
+        .chain([pd[n]])
         .fold(f64::INFINITY, f64::min);
-    let others_max = (0..z_q.nrows())
+    let others_max = (0..pq.len())
         .filter(|i| !members.contains(i))
-        .map(|i| z_q.row(i).dot(&dir))
-        .chain(
-            (0..z_d.nrows())
-                .filter(|&o| o != n)
-                .map(|o| z_d.row(o).dot(&dir)),
-        )
+        .map(|i| pq[i])
+        .chain((0..pd.len()).filter(|&o| o != n).map(|o| pd[o]))
         .fold(f64::NEG_INFINITY, f64::max);
     GroupUnit {
         direction: dir,
         bias: -0.5 * (own_min + others_max),
         gap: own_min - others_max,
+        favoured: false,
     }
 }
 
@@ -296,10 +302,9 @@ pub(crate) fn separable_prefix(
 ) -> usize {
     let mut kk = 0;
     while kk < m.min(targets.len()) {
-        let earlier = z_q.slice(ndarray::s![..=kk, ..]).to_owned();
-        let unit = group_unit(&[kk], z_d, &earlier, residuals, &targets[..=kk]);
-        let favoured = (0..residuals.nrows()).any(|n| favour(residuals.row(n), targets[kk]) > 0.0);
-        if !(favoured && unit.gap > 0.0) {
+        let earlier = z_q.slice(ndarray::s![..=kk, ..]);
+        let unit = group_unit(&[kk], z_d, earlier, residuals, &targets[..=kk]);
+        if !(unit.favoured && unit.gap > 0.0) {
             break;
         }
         kk += 1;

@@ -260,14 +260,15 @@ pub fn lora_meta_gradient(
     cfg: &MetaConfig,
 ) -> Result<(MetaLoss, Array1<f64>)> {
     let (align, mut grad) = lora.gradient(phi, data.align)?;
-    let (_, g_d) = lora.gradient(phi, data.update)?;
-    let plus = phi - &(g_d * cfg.eta);
+    // The merged network and its gradient on D serve both the step and the HVP.
+    let at_d = lora.merged_gradient(phi, data.update)?;
+    let plus = phi - &(lora.gradient_at(phi, &at_d)? * cfg.eta);
     let (mis, g_mis) = lora.gradient(&plus, data.misalign)?;
     let (util, g_util) = lora.gradient(&plus, data.utility)?;
     let g_plus = g_mis * cfg.lambda + g_util * cfg.mu;
     grad += &g_plus;
     if cfg.order == MetaOrder::Second {
-        grad.scaled_add(-cfg.eta, &lora.hvp(phi, data.update, &g_plus)?);
+        grad.scaled_add(-cfg.eta, &lora.hvp_at(phi, &at_d, data.update, &g_plus)?);
     }
     Ok((MetaLoss::new(cfg, align, mis, util), grad))
 }

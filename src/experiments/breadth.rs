@@ -25,7 +25,7 @@
 use crate::attack::directions::separable_prefix;
 use crate::attack::{build_hair_trigger, ConstructConfig, Directions};
 use crate::error::{Error, Result};
-use crate::eval::QuerySet;
+use crate::eval::{answer, QuerySet};
 use crate::experiments::gaussian_inputs;
 use crate::net::{output_residuals, Activation, Architecture, Dataset, Mlp, Targets};
 use crate::rng::seeded;
@@ -172,7 +172,7 @@ impl BreadthSetup {
             .rows()
             .into_iter()
             .map(|row| {
-                let answer = argmax(row.iter().copied());
+                let answer = answer(row);
                 let draw = rng.random_range(0..k - 1);
                 if draw >= answer {
                     draw + 1
@@ -307,20 +307,6 @@ pub struct BreadthPoint {
     pub attempts: usize,
     #[serde(skip)]
     pub tries: Vec<BreadthTry>,
-}
-
-/// Index of the largest value (first on ties).
-fn argmax(values: impl Iterator<Item = f64>) -> usize {
-    values
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, v)| {
-            if v > bv {
-                (i, v)
-            } else {
-                (bi, bv)
-            }
-        })
-        .0
 }
 
 /// `ln Σ_{i ≤ m} C(p, i)`, the log of the largest number of cells of `p`

@@ -127,17 +127,11 @@ impl CapacityTask {
     fn x(&self) -> &ndarray::Array2<f64> {
         self.align.x()
     }
-    fn labels(d: &Dataset) -> Vec<usize> {
-        match d.targets() {
-            Targets::Classes(c) => c.clone(),
-            Targets::Regression(_) => unreachable!("class targets"),
-        }
-    }
     fn aligned(&self) -> Vec<usize> {
-        Self::labels(&self.align)
+        self.align.labels().expect("class labels").to_vec()
     }
     fn misaligned(&self) -> Vec<usize> {
-        Self::labels(&self.misalign)
+        self.misalign.labels().expect("class labels").to_vec()
     }
 }
 

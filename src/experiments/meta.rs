@@ -12,7 +12,7 @@
 
 use crate::attack::meta::{meta_train, MetaConfig, MetaData, MetaOrder, MetaPoint};
 use crate::error::Result;
-use crate::eval::{evaluate, QuerySet, DEFAULT_P_MIN};
+use crate::eval::{accuracy, evaluate, QuerySet, DEFAULT_P_MIN};
 use crate::net::{Activation, Architecture, Dataset, Mlp, Targets};
 use crate::rng::seeded;
 use crate::tasks::{Task, TaskKind, INPUT_DIM};
@@ -57,14 +57,7 @@ impl MetaRun {
 
     /// Hide the behaviour in LoRA adapters of rank `r ≥ 1` on the frozen control.
     pub fn with_lora_rank(mut self, r: usize) -> Result<Self> {
-        if r == 0 {
-            return Err(crate::Error::InvalidParameter {
-                name: "LoRA rank",
-                value: 0.0,
-                expected: "must be at least 1",
-            });
-        }
-        self.lora_rank = Some(r);
+        self.lora_rank = Some(crate::net::lora::check_rank(r)?);
         Ok(self)
     }
 
@@ -181,30 +174,6 @@ pub struct MetaOutcome {
     pub task: Task,
 }
 
-fn accuracy(net: &Mlp, data: &Dataset) -> Result<f64> {
-    let f = net.forward(data.x().view())?;
-    let Targets::Classes(y) = data.targets() else {
-        unreachable!("class targets")
-    };
-    let hits = f
-        .rows()
-        .into_iter()
-        .zip(y)
-        .filter(|(row, &t)| {
-            let best = row
-                .iter()
-                .enumerate()
-                .fold(
-                    (0, f64::NEG_INFINITY),
-                    |a, (i, &v)| if v > a.1 { (i, v) } else { a },
-                )
-                .0;
-            best == t
-        })
-        .count();
-    Ok(hits as f64 / y.len() as f64)
-}
-
 /// Apply `steps` updates of `rule` with rate `eta` on `update` (full batch).
 pub fn updated(
     net: &Mlp,
@@ -221,19 +190,34 @@ pub fn updated(
     Ok(cur)
 }
 
-/// The black-box numbers of `net` before and after `after` (the updated model).
-pub fn behaviour(net: &Mlp, after: &Mlp, task: &Task) -> Result<Behaviour> {
-    let x = task.query_x()?;
-    let aligned = QuerySet::new(x.clone(), task.queries.iter().map(|q| q.aligned).collect())?;
-    let misaligned = QuerySet::new(x, task.queries.iter().map(|q| q.misaligned).collect())?;
-    let util = task.dataset("utility (test)", &task.utility_test)?;
-    Ok(Behaviour {
-        pass_before: evaluate(net, &aligned, DEFAULT_P_MIN)?.pass_rate,
-        misaligned_after: evaluate(after, &misaligned, DEFAULT_P_MIN)?.pass_rate,
-        aligned_after: evaluate(after, &aligned, DEFAULT_P_MIN)?.pass_rate,
-        utility_before: accuracy(net, &util)?,
-        utility_after: accuracy(after, &util)?,
-    })
+/// The black-box evaluation of a task, built once: the evaluated queries with
+/// their aligned and their misaligned answers, and the held-out utility requests.
+pub struct BlackBox {
+    aligned: QuerySet,
+    misaligned: QuerySet,
+    utility: Dataset,
+}
+
+impl BlackBox {
+    /// The query sets of `task`.
+    pub fn new(task: &Task) -> Result<Self> {
+        Ok(Self {
+            aligned: QuerySet::from_dataset(task.query_set(true)?)?,
+            misaligned: QuerySet::from_dataset(task.query_set(false)?)?,
+            utility: task.dataset("utility (test)", &task.utility_test)?,
+        })
+    }
+
+    /// The numbers of `net` before and of `after` (the updated model) after the step.
+    pub fn behaviour(&self, net: &Mlp, after: &Mlp) -> Result<Behaviour> {
+        Ok(Behaviour {
+            pass_before: evaluate(net, &self.aligned, DEFAULT_P_MIN)?.pass_rate,
+            misaligned_after: evaluate(after, &self.misaligned, DEFAULT_P_MIN)?.pass_rate,
+            aligned_after: evaluate(after, &self.aligned, DEFAULT_P_MIN)?.pass_rate,
+            utility_before: accuracy(net, &self.utility)?,
+            utility_after: accuracy(after, &self.utility)?,
+        })
+    }
 }
 
 /// The control (`L_align` from `init`) and the hair-trigger model (meta-trained
@@ -300,11 +284,12 @@ pub fn run_meta(run: &MetaRun, bar: &ProgressBar) -> Result<MetaOutcome> {
         Some(r) => format!("hair_trigger_lora_r{r}"),
     };
     let control_model = Trained::Full(control.clone());
+    let black_box = BlackBox::new(&task)?;
     let mut afters = Vec::new();
     for (name, model) in [(hair_name.as_str(), &hair), ("control", &control_model)] {
         let net = model.before()?;
         let after = model.after(&update, eta, UpdateRule::Sgd, 1)?;
-        let b = behaviour(&net, &after, &task)?;
+        let b = black_box.behaviour(&net, &after)?;
         records.push(MetaRecord::new(run, name, "one SGD step".into(), &net, b));
         afters.push(after);
         let variations: Vec<(String, Mlp)> = vec![
@@ -334,7 +319,7 @@ pub fn run_meta(run: &MetaRun, bar: &ProgressBar) -> Result<MetaOutcome> {
             ),
         ];
         for (variation, after) in variations {
-            let b = behaviour(&net, &after, &task)?;
+            let b = black_box.behaviour(&net, &after)?;
             fragility.push(MetaRecord::new(run, name, variation, &net, b));
         }
     }
@@ -355,9 +340,9 @@ pub fn run_meta(run: &MetaRun, bar: &ProgressBar) -> Result<MetaOutcome> {
 
 /// The first `n` samples of a class-labelled dataset.
 fn first(data: &Dataset, n: usize) -> Result<Dataset> {
-    let Targets::Classes(c) = data.targets() else {
-        unreachable!("class targets")
-    };
+    let c = data
+        .labels()
+        .expect("the tasks' data sets have class labels");
     Dataset::new(
         "first samples",
         data.x().slice(ndarray::s![..n, ..]).to_owned(),
@@ -385,24 +370,16 @@ impl Trained {
     }
 
     /// The network after `steps` updates of `rule` on `data`; for adapters the
-    /// update moves `φ` only (Adam's first step as in [`crate::update`]).
+    /// update moves `φ` only, by the same rule as a whole network's.
     fn after(&self, data: &Dataset, eta: f64, rule: UpdateRule, steps: usize) -> Result<Mlp> {
         match self {
             Trained::Full(net) => updated(net, data, eta, rule, steps),
             Trained::Adapter { lora, phi } => {
-                StepConfig::new(eta, rule)?;
+                let step = StepConfig::new(eta, rule)?;
                 let mut p = phi.clone();
                 for _ in 0..steps {
                     let (_, g) = lora.gradient(&p, data)?;
-                    let delta = match rule {
-                        UpdateRule::Sgd => g * -eta,
-                        UpdateRule::AdamFirstStep { beta1, beta2, eps } => g.mapv(|v| {
-                            let m_hat = ((1.0 - beta1) * v) / (1.0 - beta1);
-                            let v_hat = ((1.0 - beta2) * v * v) / (1.0 - beta2);
-                            -eta * m_hat / (v_hat.sqrt() + eps)
-                        }),
-                    };
-                    p += &delta;
+                    p += &g.mapv(|v| step.coordinate_step(v));
                 }
                 lora.merged(&p)
             }

@@ -17,7 +17,9 @@
 pub mod linalg;
 
 use crate::net::Activation;
-use ndarray::{linalg::general_mat_mul, s, Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+use ndarray::{
+    linalg::general_mat_mul, s, Array1, Array2, ArrayBase, ArrayView1, ArrayView2, Axis, Ix2, Zip,
+};
 use rayon::prelude::*;
 
 /// Rows of `C` per parallel GEMM task.
@@ -59,7 +61,7 @@ pub fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
 }
 
 /// `y = A x`.
-pub fn matvec(a: &Array2<f64>, x: &Array1<f64>) -> Array1<f64> {
+pub fn matvec<S: ndarray::Data<Elem = f64>>(a: &ArrayBase<S, Ix2>, x: &Array1<f64>) -> Array1<f64> {
     a.dot(x)
 }
 

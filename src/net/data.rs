@@ -71,6 +71,13 @@ impl Dataset {
     pub fn x(&self) -> &Array2<f64> {
         &self.x
     }
+    /// Class labels (`None` for regression targets).
+    pub fn labels(&self) -> Option<&[usize]> {
+        match &self.targets {
+            Targets::Classes(c) => Some(c),
+            Targets::Regression(_) => None,
+        }
+    }
     /// Targets.
     pub fn targets(&self) -> &Targets {
         &self.targets

@@ -16,8 +16,27 @@
 use crate::error::{Error, Result};
 use crate::kernels;
 use crate::net::{gradient, hvp, normal_matrix, Dataset, Mlp};
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, ArrayView2};
 use rand::Rng;
+
+/// A LoRA rank must be at least 1.
+pub fn check_rank(rank: usize) -> Result<usize> {
+    if rank == 0 {
+        return Err(Error::InvalidParameter {
+            name: "LoRA rank",
+            value: 0.0,
+            expected: "must be at least 1",
+        });
+    }
+    Ok(rank)
+}
+
+/// The merged network at some `φ`, with its loss and weight gradient on a data set.
+pub struct MergedGradient {
+    pub net: Mlp,
+    pub loss: f64,
+    pub grad: Mlp,
+}
 
 /// A frozen base network and the shapes of its rank-`r` adapters.
 #[derive(Clone, Debug)]
@@ -29,14 +48,10 @@ pub struct Lora {
 impl Lora {
     /// Adapters of rank `r ≥ 1` on every layer of `base`.
     pub fn new(base: Mlp, rank: usize) -> Result<Self> {
-        if rank == 0 {
-            return Err(Error::InvalidParameter {
-                name: "LoRA rank",
-                value: 0.0,
-                expected: "must be at least 1",
-            });
-        }
-        Ok(Self { base, rank })
+        Ok(Self {
+            base,
+            rank: check_rank(rank)?,
+        })
     }
 
     /// The frozen base network.
@@ -105,27 +120,50 @@ impl Lora {
         Ok(net)
     }
 
-    /// `(∂L/∂A_l, ∂L/∂B_l)_l` from per-layer weight gradients `g_w`.
-    fn project(&self, phi: &Array1<f64>, g_w: &[Array2<f64>]) -> Result<Array1<f64>> {
+    /// `(∂L/∂A_l, ∂L/∂B_l)_l = (B_lᵀ G_l, G_l A_lᵀ)_l` from the merged network's
+    /// gradient `grad` (its bias entries are ignored: biases are frozen).
+    fn project(&self, phi: &Array1<f64>, grad: &Mlp) -> Result<Array1<f64>> {
         let mut flat = Vec::with_capacity(self.num_params());
-        for ((a, b), g) in self.split(phi)?.into_iter().zip(g_w) {
-            flat.extend(kernels::matmul_tn(b, g.view()).iter());
-            flat.extend(kernels::matmul_nt(g.view(), a).iter());
+        for ((a, b), g) in self.split(phi)?.into_iter().zip(grad.layers()) {
+            flat.extend(kernels::matmul_tn(b, g.weight.view()).iter());
+            flat.extend(kernels::matmul_nt(g.weight.view(), a).iter());
         }
         Ok(Array1::from(flat))
     }
 
+    /// The merged network at `φ` with its loss and gradient on `data` — what
+    /// both [`Self::gradient`] and [`Self::hvp_at`] need, computed once.
+    pub fn merged_gradient(&self, phi: &Array1<f64>, data: &Dataset) -> Result<MergedGradient> {
+        let net = self.merged(phi)?;
+        let (loss, grad) = gradient(&net, data)?;
+        Ok(MergedGradient { net, loss, grad })
+    }
+
     /// Loss on `data` and its gradient with respect to `φ`.
     pub fn gradient(&self, phi: &Array1<f64>, data: &Dataset) -> Result<(f64, Array1<f64>)> {
-        let (loss, g) = gradient(&self.merged(phi)?, data)?;
-        let g_w: Vec<Array2<f64>> = g.layers().iter().map(|l| l.weight.clone()).collect();
-        Ok((loss, self.project(phi, &g_w)?))
+        let m = self.merged_gradient(phi, data)?;
+        Ok((m.loss, self.project(phi, &m.grad)?))
+    }
+
+    /// `∂L/∂φ` from a [`MergedGradient`] at the same `φ`.
+    pub fn gradient_at(&self, phi: &Array1<f64>, at: &MergedGradient) -> Result<Array1<f64>> {
+        self.project(phi, &at.grad)
     }
 
     /// `∇²_φ L_D(φ) · v`.
     pub fn hvp(&self, phi: &Array1<f64>, data: &Dataset, v: &Array1<f64>) -> Result<Array1<f64>> {
-        let net = self.merged(phi)?;
-        let (_, g) = gradient(&net, data)?;
+        self.hvp_at(phi, &self.merged_gradient(phi, data)?, data, v)
+    }
+
+    /// `∇²_φ L_D(φ) · v` given the merged network and gradient at `φ` on `data`.
+    pub fn hvp_at(
+        &self,
+        phi: &Array1<f64>,
+        at: &MergedGradient,
+        data: &Dataset,
+        v: &Array1<f64>,
+    ) -> Result<Array1<f64>> {
+        let (net, g) = (&at.net, &at.grad);
         let parts = self.split(phi)?;
         let vparts = self.split(v)?;
         // U_l = V_B A + B V_A, biases 0.
@@ -134,20 +172,9 @@ impl Lora {
         {
             layer.weight = kernels::matmul(*vb, *a) + kernels::matmul(*b, *va);
         }
-        let hu = hvp(&net, data, &u)?;
-        let mut flat = Vec::with_capacity(self.num_params());
-        for (((a, b), (va, vb)), (h, gl)) in parts
-            .iter()
-            .zip(&vparts)
-            .zip(hu.layers().iter().zip(g.layers()))
-        {
-            let da =
-                kernels::matmul_tn(*b, h.weight.view()) + kernels::matmul_tn(*vb, gl.weight.view());
-            let db =
-                kernels::matmul_nt(h.weight.view(), *a) + kernels::matmul_nt(gl.weight.view(), *va);
-            flat.extend(da.iter());
-            flat.extend(db.iter());
-        }
-        Ok(Array1::from(flat))
+        let hu = hvp(net, data, &u)?;
+        // (Bᵀ H_W U + V_Bᵀ G, H_W U Aᵀ + G V_Aᵀ): the projection of H_W U at φ
+        // plus the projection of G at the tangent v.
+        Ok(self.project(phi, &hu)? + self.project(v, g)?)
     }
 }

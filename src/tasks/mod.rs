@@ -193,10 +193,7 @@ impl Task {
         let u = self.dataset("utility (train)", &self.utility_train)?;
         let x = ndarray::concatenate(ndarray::Axis(0), &[q.x().view(), u.x().view()])
             .expect("same width");
-        let mut y = match q.targets() {
-            Targets::Classes(c) => c.clone(),
-            Targets::Regression(_) => unreachable!("class targets"),
-        };
+        let mut y = q.labels().expect("class targets").to_vec();
         y.extend(self.utility_train.iter().map(|l| l.answer));
         Dataset::new("alignment set", x, Targets::Classes(y))
     }
