@@ -41,6 +41,17 @@ impl QuerySet {
         }
         Ok(Self { data })
     }
+    /// Every accepted class is one of a model's `k` outputs.
+    pub fn check_classes(&self, k: usize) -> Result<()> {
+        match self.accepted().iter().enumerate().find(|(_, &a)| a >= k) {
+            Some((sample, &label)) => Err(Error::LabelOutOfRange {
+                sample,
+                label,
+                classes: k,
+            }),
+            None => Ok(()),
+        }
+    }
     /// Query inputs, one per row.
     pub fn x(&self) -> &Array2<f64> {
         self.data.x()
@@ -91,13 +102,7 @@ pub fn evaluate(net: &Mlp, queries: &QuerySet, p_min: f64) -> Result<EvalReport>
         });
     }
     let k = net.output_dim();
-    if let Some((sample, &label)) = queries.accepted().iter().enumerate().find(|(_, &a)| a >= k) {
-        return Err(Error::LabelOutOfRange {
-            sample,
-            label,
-            classes: k,
-        });
-    }
+    queries.check_classes(k)?;
     let f = net.forward(queries.x().view())?;
     let results: Vec<QueryResult> = f
         .axis_iter(Axis(0))

@@ -180,13 +180,7 @@ pub fn build_hair_trigger(
     }
     update.check_compatible(base)?;
     let k = base.output_dim();
-    if let Some((sample, &label)) = targets.accepted().iter().enumerate().find(|(_, &t)| t >= k) {
-        return Err(Error::LabelOutOfRange {
-            sample,
-            label,
-            classes: k,
-        });
-    }
+    targets.check_classes(k)?;
     let hidden = last_hidden(base)?;
     let residuals = output_residuals(base, update)?;
     if residuals.iter().all(|&r| r == 0.0) {
