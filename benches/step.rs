@@ -1,17 +1,26 @@
-//! Forward, backward (gradient), one SGD step and Hessian-vector product of a
-//! `[w, w, w, 10]` network on a batch of 256, for w ∈ {64, 512, 2048}.
+//! The network passes at publication widths: forward, gradient (forward +
+//! backward), one SGD step, Hessian-vector product and the empirical NTK of a
+//! `[w, w, w, 10]` ReLU network on a batch of 256, for
+//! w ∈ {256, 1024, 2048, 4096, 8192} (override with
+//! `HAIRTRIGGER_BENCH_WIDTHS=256,1024`).
 //!
 //! Throughput is reported in elements/s where **one element is one
 //! floating-point operation of the matrix products** (counted analytically,
 //! elementwise work excluded), so criterion's `Gelem/s` reads as GFLOP/s.
-//! With `F = 2 N Σ_l n_{l−1} n_l` and `F_1` the first layer's share:
-//! forward `F`; gradient `3F − F_1`; step `3F − F_1`; HVP `8F − 4F_1`.
+//! With `N` the batch, `n_l` the widths, `F = 2 N Σ_l n_{l−1} n_l` (one
+//! forward pass), `F_1` the first layer's share and `k` the outputs:
+//! forward `F`; gradient and step `3F − F_1`; HVP `8F − 4F_1`; NTK of the batch
+//! with itself `2F + 2k(F − F_1 − F_L) + Σ_l (2N² n_{l−1} + 2(kN)² n_l)`,
+//! where `F_L` is the last layer's share (forward passes of both arguments, `k`
+//! backward passes per argument, the input Gram and the stacked signal Gram per
+//! layer).
 //!
-//! Run: `cargo bench --bench step`.
+//! Run: `cargo bench --bench step` (about ten minutes on two cores, most of it
+//! at w = 8192).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hairtrigger::experiments::random_update_set;
-use hairtrigger::net::{gradient, hvp};
+use hairtrigger::net::{gradient, hvp, ntk};
 use hairtrigger::rng::seeded;
 use hairtrigger::update::{one_step, StepConfig};
 use hairtrigger::{Activation, Architecture, Mlp};
@@ -19,6 +28,22 @@ use std::hint::black_box;
 use std::time::Duration;
 
 const BATCH: usize = 256;
+const DEFAULT_WIDTHS: [usize; 5] = [256, 1024, 2048, 4096, 8192];
+
+/// Widths from `HAIRTRIGGER_BENCH_WIDTHS` (comma-separated), else the defaults.
+fn widths() -> Vec<usize> {
+    match std::env::var("HAIRTRIGGER_BENCH_WIDTHS") {
+        Ok(list) => list
+            .split(',')
+            .map(|w| {
+                w.trim()
+                    .parse()
+                    .expect("HAIRTRIGGER_BENCH_WIDTHS: comma-separated widths")
+            })
+            .collect(),
+        Err(_) => DEFAULT_WIDTHS.to_vec(),
+    }
+}
 
 fn bench_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("step");
@@ -26,7 +51,7 @@ fn bench_step(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    for w in [64usize, 512, 2048] {
+    for w in widths() {
         let arch = Architecture::new(vec![w, w, w, 10], Activation::Relu, true).unwrap();
         let net = Mlp::random(&arch, &mut seeded(0, 0));
         let data = random_update_set(&net, BATCH, &mut seeded(0, 1)).unwrap();
@@ -38,7 +63,13 @@ fn bench_step(c: &mut Criterion) {
             .map(|p| 2 * (BATCH * p[0] * p[1]) as u64)
             .collect();
         let f: u64 = layer_flops.iter().sum();
-        let f1 = layer_flops[0];
+        let (f1, fl) = (layer_flops[0], layer_flops[layer_flops.len() - 1]);
+        let k = *widths.last().unwrap() as u64;
+        let n = BATCH as u64;
+        let grams: u64 = widths
+            .windows(2)
+            .map(|p| 2 * n * n * p[0] as u64 + 2 * (k * n) * (k * n) * p[1] as u64)
+            .sum();
 
         group.throughput(Throughput::Elements(f));
         group.bench_with_input(BenchmarkId::new("forward", w), &w, |b, _| {
@@ -54,6 +85,10 @@ fn bench_step(c: &mut Criterion) {
         group.throughput(Throughput::Elements(8 * f - 4 * f1));
         group.bench_with_input(BenchmarkId::new("hvp", w), &w, |b, _| {
             b.iter(|| black_box(hvp(&net, &data, &dir).unwrap()))
+        });
+        group.throughput(Throughput::Elements(2 * f + 2 * k * (f - f1 - fl) + grams));
+        group.bench_with_input(BenchmarkId::new("ntk", w), &w, |b, _| {
+            b.iter(|| black_box(ntk(&net, data.x().view(), data.x().view()).unwrap()))
         });
     }
     group.finish();

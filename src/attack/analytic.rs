@@ -362,8 +362,8 @@ fn solve_nonneg_hinge(
     };
     let mut checkpoint = objective(&x);
     for it in 1..=iters {
-        let slack = (need - &kernels::matvec(&an, &y)).mapv(|s| s.max(0.0));
-        if slack.iter().all(|&s| s == 0.0) && y.iter().all(|&v| v >= 0.0) {
+        let (at_slack, satisfied) = kernels::hinge_gradient(&an, need, &y);
+        if satisfied && y.iter().all(|&v| v >= 0.0) {
             x = y.clone();
             break;
         }
@@ -374,7 +374,7 @@ fn solve_nonneg_hinge(
             }
             checkpoint = now;
         }
-        let grad = -kernels::matvec_t(&an, &slack);
+        let grad = -at_slack;
         let x_new = (&y - &(grad * step)).mapv(|v| v.max(0.0));
         let t_new = 0.5 * (1.0 + (1.0 + 4.0 * t * t).sqrt());
         y = &x_new + &((&x_new - &x) * ((t - 1.0) / t_new));

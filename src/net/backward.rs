@@ -43,12 +43,9 @@ pub(crate) fn backprop_deltas(
     let mut deltas = vec![g_out];
     for l in (1..depth).rev() {
         let g = deltas.last().expect("non-empty");
-        let back = kernels::matmul(g.view(), net.layers()[l].weight.view());
-        deltas.push(kernels::times_derivative(
-            &back,
-            &cache.pre[l - 1],
-            net.activation(),
-        ));
+        let mut back = kernels::matmul(g.view(), net.layers()[l].weight.view());
+        kernels::times_derivative_in_place(&mut back, &cache.pre[l - 1], net.activation());
+        deltas.push(back);
     }
     deltas.reverse();
     deltas

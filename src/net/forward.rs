@@ -43,12 +43,16 @@ impl Mlp {
         let mut pre = Vec::with_capacity(depth);
         let mut h = x.to_owned();
         for (l, layer) in self.layers().iter().enumerate() {
-            let z = kernels::affine(
-                h.view(),
-                layer.weight.view(),
-                layer.bias.as_ref().map(|b| b.view()),
-            );
-            let next = (l + 1 < depth).then(|| kernels::activate(&z, self.activation()));
+            let mut z = kernels::matmul_nt(h.view(), layer.weight.view());
+            let bias = layer.bias.as_ref().map(|b| b.view());
+            let next = if l + 1 < depth {
+                Some(kernels::affine_activate(&mut z, bias, self.activation()))
+            } else {
+                if let Some(b) = bias {
+                    z += &b;
+                }
+                None
+            };
             inputs.push(h);
             pre.push(z);
             match next {

@@ -34,12 +34,23 @@ pub fn hvp(net: &Mlp, data: &Dataset, v: &Mlp) -> Result<Mlp> {
     let mut r_h = Array2::zeros(cache.inputs[0].dim());
     for (l, (layer, dir)) in net.layers().iter().zip(v.layers()).enumerate() {
         let mut rz = kernels::matmul_nt(r_h.view(), layer.weight.view());
-        rz += &kernels::affine(
-            cache.inputs[l].view(),
-            dir.weight.view(),
-            dir.bias.as_ref().map(|b| b.view()),
-        );
-        let next = (l + 1 < depth).then(|| kernels::times_derivative(&rz, &cache.pre[l], act));
+        let mut hv = kernels::matmul_nt(cache.inputs[l].view(), dir.weight.view());
+        let vb = dir.bias.as_ref().map(|b| b.view());
+        let next = if l + 1 < depth {
+            Some(kernels::tangent_activate(
+                &mut rz,
+                &hv,
+                vb,
+                &cache.pre[l],
+                act,
+            ))
+        } else {
+            if let Some(b) = vb {
+                hv += &b;
+            }
+            rz += &hv;
+            None
+        };
         r_inputs.push(r_h);
         r_pre.push(rz);
         match next {
@@ -65,13 +76,10 @@ pub fn hvp(net: &Mlp, data: &Dataset, v: &Mlp) -> Result<Mlp> {
         }
         let w = &net.layers()[l].weight;
         let back = kernels::matmul(g.view(), w.view());
-        let r_back = kernels::matmul(r_delta.view(), w.view())
-            + kernels::matmul(g.view(), v.layers()[l].weight.view());
-        let z = &cache.pre[l - 1];
-        let first = kernels::times_derivative(&r_back, z, act);
-        let curvature =
-            kernels::zip_elementwise(&back, z, move |b, zv| b * act.second_derivative(zv));
-        r_delta = first + kernels::hadamard(&curvature, &r_pre[l - 1]);
+        let rgw = kernels::matmul(r_delta.view(), w.view());
+        let gv = kernels::matmul(g.view(), v.layers()[l].weight.view());
+        r_delta =
+            kernels::second_order_backward(&rgw, &gv, &back, &cache.pre[l - 1], &r_pre[l - 1], act);
     }
     out_layers.reverse();
     let out = Mlp::from_parts(out_layers, act);
