@@ -4,6 +4,9 @@
 //! w ∈ {256, 1024, 2048, 4096, 8192} (override with
 //! `HAIRTRIGGER_BENCH_WIDTHS=256,1024`).
 //!
+//! A `gemm` group times the two GEMM shapes alone (`256 × w · w × w` and
+//! `w × 256 · 256 × w`).
+//!
 //! Throughput is reported in elements/s where **one element is one
 //! floating-point operation of the matrix products** (counted analytically,
 //! elementwise work excluded), so criterion's `Gelem/s` reads as GFLOP/s.
@@ -19,7 +22,8 @@
 //! at w = 8192).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hairtrigger::experiments::random_update_set;
+use hairtrigger::experiments::{gaussian_inputs, random_update_set};
+use hairtrigger::kernels;
 use hairtrigger::net::{gradient, hvp, ntk};
 use hairtrigger::rng::seeded;
 use hairtrigger::update::{one_step, StepConfig};
@@ -94,5 +98,28 @@ fn bench_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_step);
+/// The GEMMs alone, at the shapes the passes use: the forward product
+/// `H Wᵀ` (`256 × w` by `w × w`, 2·256·w² FLOP) and the weight gradient
+/// `Gᵀ H` (`w × 256` by `256 × w`, the same count).
+fn bench_gemm(c: &mut Criterion) {
+    let mut group = c.benchmark_group("gemm");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    for w in widths() {
+        let h = gaussian_inputs(&mut seeded(1, 0), BATCH, w);
+        let weight = gaussian_inputs(&mut seeded(1, 1), w, w);
+        group.throughput(Throughput::Elements(2 * (BATCH * w * w) as u64));
+        group.bench_with_input(BenchmarkId::new("forward_h_wt", w), &w, |b, _| {
+            b.iter(|| black_box(kernels::matmul_nt(h.view(), weight.view())))
+        });
+        group.bench_with_input(BenchmarkId::new("weight_grad_gt_h", w), &w, |b, _| {
+            b.iter(|| black_box(kernels::matmul_tn(h.view(), h.view())))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_gemm, bench_step);
 criterion_main!(benches);

@@ -90,6 +90,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// CUDA was asked for but cannot be used here (no driver, cuBLAS or NVRTC
+    /// library, no device, or a build without the `gpu` feature).
+    #[error("{0}")]
+    DeviceUnavailable(String),
+
+    /// A CUDA call failed after the device was opened.
+    #[error("GPU error: {0}")]
+    Gpu(String),
+
     /// A model file that is not a valid hairtrigger safetensors file.
     #[error("model file {path}: {reason}")]
     ModelFile { path: String, reason: String },

@@ -18,6 +18,7 @@
 //! figure), [`plot`] (figures). Everything is `f64` and seeded.
 
 pub mod attack;
+pub mod backend;
 pub mod error;
 pub mod eval;
 pub mod experiments;

@@ -1,0 +1,120 @@
+//! The device choice: parsing, the CPU backend being exactly the CPU path, the
+//! clean fallback when CUDA is asked for but unavailable (always the case
+//! without the `gpu` feature, and on machines without an NVIDIA driver), and —
+//! on a machine with a GPU — f32 agreement with the f64 CPU within
+//! [`GPU_RTOL`] (`cargo test --release --features gpu --test backend -- --ignored`,
+//! run by `scripts/gpu-check.sh`).
+
+use hairtrigger::backend::{relative_max_difference, Backend, Device, GPU_RTOL};
+use hairtrigger::experiments::random_update_set;
+use hairtrigger::net::gradient;
+use hairtrigger::rng::seeded;
+use hairtrigger::update::{one_step, StepConfig};
+use hairtrigger::{Activation, Architecture, Error, Mlp};
+
+fn small_net(act: Activation) -> Mlp {
+    let arch = Architecture::new(vec![16, 64, 64, 10], act, true).unwrap();
+    Mlp::random(&arch, &mut seeded(3, 0))
+}
+
+#[test]
+fn devices_parse_and_print() {
+    assert_eq!("cpu".parse::<Device>().unwrap(), Device::Cpu);
+    assert_eq!(
+        "cuda".parse::<Device>().unwrap(),
+        Device::Cuda { ordinal: 0 }
+    );
+    assert_eq!(
+        "cuda:2".parse::<Device>().unwrap(),
+        Device::Cuda { ordinal: 2 }
+    );
+    assert_eq!(Device::Cuda { ordinal: 2 }.to_string(), "cuda:2");
+    for bad in ["tpu", "cuda:x", ""] {
+        assert!(
+            matches!(bad.parse::<Device>(), Err(Error::Parse { .. })),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn cpu_backend_is_exactly_the_cpu_path() {
+    let net = small_net(Activation::Relu);
+    let data = random_update_set(&net, 32, &mut seeded(3, 1)).unwrap();
+    let cpu = Backend::new(Device::Cpu);
+    assert!(!cpu.is_gpu() && cpu.fallback_reason().is_none());
+    assert_eq!(
+        cpu.forward(&net, data.x().view()).unwrap(),
+        net.forward(data.x().view()).unwrap()
+    );
+    let (loss, grad) = cpu.gradient(&net, &data).unwrap();
+    let (loss_ref, grad_ref) = gradient(&net, &data).unwrap();
+    assert_eq!(loss, loss_ref);
+    assert_eq!(grad.to_flat(), grad_ref.to_flat());
+    let step = StepConfig::sgd(1e-2).unwrap();
+    assert_eq!(
+        cpu.one_step(&net, &data, &step).unwrap().updated.to_flat(),
+        one_step(&net, &data, &step).unwrap().updated.to_flat()
+    );
+}
+
+/// Without CUDA (no `gpu` feature, or no driver/libraries/device) asking for it
+/// gives a `DeviceUnavailable` reason from `try_new`, and `new` falls back to
+/// the CPU with that reason and CPU-identical results. With a GPU, the backend
+/// opens and agrees with the CPU within the stated tolerance.
+#[test]
+fn cuda_request_falls_back_cleanly_or_agrees() {
+    let net = small_net(Activation::Relu);
+    let data = random_update_set(&net, 32, &mut seeded(3, 1)).unwrap();
+    let reference = net.forward(data.x().view()).unwrap();
+    match Backend::try_new(Device::Cuda { ordinal: 0 }) {
+        Err(Error::DeviceUnavailable(reason)) => {
+            assert!(reason.contains("CUDA"), "the reason names CUDA: {reason}");
+            if !cfg!(feature = "gpu") {
+                assert!(reason.contains("--features gpu"), "{reason}");
+            }
+            let fallback = Backend::new(Device::Cuda { ordinal: 0 });
+            assert!(!fallback.is_gpu());
+            assert_eq!(fallback.fallback_reason(), Some(reason.as_str()));
+            assert_eq!(fallback.describe(), "cpu (f64)");
+            assert_eq!(fallback.forward(&net, data.x().view()).unwrap(), reference);
+        }
+        Ok(gpu) => {
+            assert!(gpu.is_gpu());
+            let out = gpu.forward(&net, data.x().view()).unwrap();
+            assert!(relative_max_difference(&out, &reference) <= GPU_RTOL);
+        }
+        Err(other) => panic!("unexpected error opening CUDA: {other}"),
+    }
+}
+
+/// f32 GPU passes against the f64 CPU, every activation, widths up to 1,024.
+#[test]
+#[ignore = "needs an NVIDIA GPU and `--features gpu`; run by scripts/gpu-check.sh"]
+fn gpu_passes_agree_with_the_cpu_within_tolerance() {
+    let gpu = Backend::try_new(Device::Cuda { ordinal: 0 }).expect("a CUDA device");
+    for act in [
+        Activation::Relu,
+        Activation::LeakyRelu { slope: 0.1 },
+        Activation::Tanh,
+        Activation::Gelu,
+        Activation::Identity,
+    ] {
+        for w in [64usize, 1024] {
+            let arch = Architecture::new(vec![32, w, w, 10], act, true).unwrap();
+            let net = Mlp::random(&arch, &mut seeded(5, w as u64));
+            let data = random_update_set(&net, 256, &mut seeded(5, 1)).unwrap();
+            let out_cpu = net.forward(data.x().view()).unwrap();
+            let out_gpu = gpu.forward(&net, data.x().view()).unwrap();
+            let d_out = relative_max_difference(&out_gpu, &out_cpu);
+            let (loss_cpu, g_cpu) = gradient(&net, &data).unwrap();
+            let (loss_gpu, g_gpu) = gpu.gradient(&net, &data).unwrap();
+            let d_grad = relative_max_difference(&g_gpu.to_flat(), &g_cpu.to_flat());
+            let d_loss = (loss_gpu - loss_cpu).abs() / loss_cpu.abs().max(1e-300);
+            println!(
+                "{act:?} w={w}: outputs {d_out:.2e}, gradient {d_grad:.2e}, loss {d_loss:.2e}"
+            );
+            assert!(d_out <= GPU_RTOL && d_grad <= GPU_RTOL && d_loss <= GPU_RTOL);
+        }
+    }
+}
