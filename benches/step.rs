@@ -5,7 +5,9 @@
 //! `HAIRTRIGGER_BENCH_WIDTHS=256,1024`).
 //!
 //! A `gemm` group times the two GEMM shapes alone (`256 × w · w × w` and
-//! `w × 256 · 256 × w`).
+//! `w × 256 · 256 × w`), and the forward shape with the kernel this crate used
+//! before (64-row blocks, `forward_h_wt_rows64_before`) for a same-run
+//! comparison.
 //!
 //! Throughput is reported in elements/s where **one element is one
 //! floating-point operation of the matrix products** (counted analytically,
@@ -28,6 +30,9 @@ use hairtrigger::net::{gradient, hvp, ntk};
 use hairtrigger::rng::seeded;
 use hairtrigger::update::{one_step, StepConfig};
 use hairtrigger::{Activation, Architecture, Mlp};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -98,6 +103,20 @@ fn bench_step(c: &mut Criterion) {
     group.finish();
 }
 
+/// The kernel before this issue, for comparison in the same run: `C = A B`
+/// split into 64-row blocks of `C`, each block re-packing all of `B`.
+fn row_split_matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+    let mut c = Array2::<f64>::zeros((a.nrows(), b.ncols()));
+    c.axis_chunks_iter_mut(Axis(0), 64)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(i, mut c_blk)| {
+            let a_blk = a.slice(s![i * 64..i * 64 + c_blk.nrows(), ..]);
+            general_mat_mul(1.0, &a_blk, &b, 0.0, &mut c_blk);
+        });
+    c
+}
+
 /// The GEMMs alone, at the shapes the passes use: the forward product
 /// `H Wᵀ` (`256 × w` by `w × w`, 2·256·w² FLOP) and the weight gradient
 /// `Gᵀ H` (`w × 256` by `256 × w`, the same count).
@@ -114,6 +133,11 @@ fn bench_gemm(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("forward_h_wt", w), &w, |b, _| {
             b.iter(|| black_box(kernels::matmul_nt(h.view(), weight.view())))
         });
+        group.bench_with_input(
+            BenchmarkId::new("forward_h_wt_rows64_before", w),
+            &w,
+            |b, _| b.iter(|| black_box(row_split_matmul(h.view(), weight.t()))),
+        );
         group.bench_with_input(BenchmarkId::new("weight_grad_gt_h", w), &w, |b, _| {
             b.iter(|| black_box(kernels::matmul_tn(h.view(), h.view())))
         });

@@ -107,7 +107,18 @@ impl StepConfig {
 /// Take one step of `cfg` on `data` from `net`.
 pub fn one_step(net: &Mlp, data: &Dataset, cfg: &StepConfig) -> Result<Step> {
     let (loss_before, grad) = gradient(net, data)?;
-    let delta = step_from_gradient(&grad, cfg);
+    step_with_gradient(net, loss_before, &grad, cfg)
+}
+
+/// The step of [`one_step`] from an already computed `(L_D(θ), ∇_θ L_D(θ))`
+/// (e.g. by a GPU backend): `θ⁺ = θ + Δθ`, applied in f64.
+pub fn step_with_gradient(
+    net: &Mlp,
+    loss_before: f64,
+    grad: &Mlp,
+    cfg: &StepConfig,
+) -> Result<Step> {
+    let delta = step_from_gradient(grad, cfg);
     let mut updated = net.clone();
     updated.axpy(1.0, &delta)?;
     updated.check_finite("updated parameters")?;

@@ -31,7 +31,7 @@ pub use cuda::{DeviceMatrix, DeviceNet};
 
 use crate::error::{Error, Result};
 use crate::net::{gradient, Dataset, Mlp};
-use crate::update::{one_step, step_from_gradient, Step, StepConfig};
+use crate::update::{one_step, step_with_gradient, Step, StepConfig};
 use ndarray::{Array2, ArrayView2};
 use std::fmt;
 use std::str::FromStr;
@@ -159,15 +159,7 @@ impl Backend {
             Backend::Cpu { .. } => one_step(net, data, cfg),
             Backend::Cuda(c) => {
                 let (loss_before, grad) = c.gradient(net, data)?;
-                let delta = step_from_gradient(&grad, cfg);
-                let mut updated = net.clone();
-                updated.axpy(1.0, &delta)?;
-                updated.check_finite("updated parameters")?;
-                Ok(Step {
-                    updated,
-                    delta,
-                    loss_before,
-                })
+                step_with_gradient(net, loss_before, &grad, cfg)
             }
         }
     }
