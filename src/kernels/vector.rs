@@ -1,13 +1,11 @@
 //! Matrix–vector kernels: `A x`, `Aᵀ x` and the fused hinge pass of the
 //! hair-trigger solver, built on one dot product with a fixed summation order.
 //!
-//! Every dot product is ndarray's (eight-fold unrolled, a fixed order), and
-//! the hinge pass below only reorganises which thread computes which element
-//! and how often `A` is read, never the operations on an element, so it changes
-//! no bit of the results.
+//! Every dot product is ndarray's (eight-fold unrolled, a fixed order), so the
+//! fused pass below changes how often `A` is read, not a single bit of the
+//! results.
 
-use ndarray::{s, Array1, Array2, ArrayBase, Axis, Data, Ix2};
-use rayon::prelude::*;
+use ndarray::{Array1, Array2, ArrayBase, Data, Ix2};
 
 /// `y = A x`, one dot product per row of `A` (as ndarray's `A.dot(x)`).
 pub fn matvec<S: Data<Elem = f64>>(a: &ArrayBase<S, Ix2>, x: &Array1<f64>) -> Array1<f64> {
@@ -29,57 +27,29 @@ pub fn matvec_t(a: &Array2<f64>, x: &Array1<f64>) -> Array1<f64> {
     y
 }
 
-/// Matrices with fewer elements than this take the serial fused pass.
-const PAR_HINGE: usize = 1 << 18;
-/// Columns of `Aᵀ s` per parallel task.
-const HINGE_COLUMNS: usize = 128;
-
-/// The gradient pass of the hinge objective `½ Σ_r max(0, need_r − a_r·y)²`:
-/// returns `(Aᵀ s, satisfied)` with the slack `s_r = max(0, need_r − a_r·y)`
-/// and `satisfied = (s = 0)`.
+/// One fused pass over the rows of `A` for the hinge objective
+/// `½ Σ_r max(0, need_r − a_r·y)²`: returns `(Aᵀ s, satisfied)` with the slack
+/// `s_r = max(0, need_r − a_r·y)` and `satisfied = (s = 0)`.
 ///
-/// Small `A` take one fused serial pass (each row read once: the dot product
-/// and the axpy `Aᵀs += s_r a_r` reuse it from L1). Large `A` take two
-/// parallel passes: the slacks row by row, then `Aᵀ s` in blocks of
-/// `HINGE_COLUMNS` columns, each block summing over the rows in row order. Either
-/// way every element is computed by exactly the operations, in exactly the
-/// order, of [`matvec`] followed by [`matvec_t`], so the result is the same to
-/// the bit for any number of threads; the parallel form keeps both cores busy
-/// when a sweep is down to its last, largest points.
+/// Each row is read once (the dot product and the axpy `Aᵀs += s_r a_r` reuse
+/// it from L1) instead of twice for `A y` then `Aᵀ s`; the arithmetic, and so
+/// every bit of the result, is that of [`matvec`] followed by [`matvec_t`].
 pub fn hinge_gradient(a: &Array2<f64>, need: &Array1<f64>, y: &Array1<f64>) -> (Array1<f64>, bool) {
     assert_eq!(
         a.nrows(),
         need.len(),
         "hinge_gradient: rows and need differ"
     );
-    assert_eq!(a.ncols(), y.len(), "hinge_gradient: columns and y differ");
     let mut grad = Array1::zeros(a.ncols());
-    if a.len() < PAR_HINGE {
-        let mut satisfied = true;
-        for (row, &nr) in a.rows().into_iter().zip(need.iter()) {
-            let slack = (nr - row.dot(y)).max(0.0);
-            if slack != 0.0 {
-                satisfied = false;
-                grad.scaled_add(slack, &row);
-            }
+    let mut satisfied = true;
+    for (row, &nr) in a.rows().into_iter().zip(need.iter()) {
+        let slack = (nr - row.dot(y)).max(0.0);
+        if slack != 0.0 {
+            satisfied = false;
+            grad.scaled_add(slack, &row);
         }
-        return (grad, satisfied);
     }
-    let active: Vec<(usize, f64)> = (0..a.nrows())
-        .into_par_iter()
-        .map(|r| (r, (need[r] - a.row(r).dot(y)).max(0.0)))
-        .filter(|&(_, slack)| slack != 0.0)
-        .collect();
-    grad.axis_chunks_iter_mut(Axis(0), HINGE_COLUMNS)
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(c, mut block)| {
-            let start = c * HINGE_COLUMNS;
-            for &(r, slack) in &active {
-                block.scaled_add(slack, &a.slice(s![r, start..start + block.len()]));
-            }
-        });
-    (grad, active.is_empty())
+    (grad, satisfied)
 }
 
 #[cfg(test)]
@@ -109,23 +79,6 @@ mod tests {
         assert_eq!(satisfied, slack.iter().all(|&s| s == 0.0));
         assert!(!satisfied);
         let (zero, ok) = hinge_gradient(&a, &Array1::from_elem(37, -1e9), &y);
-        assert!(ok && zero.iter().all(|&g| g == 0.0));
-    }
-
-    /// The parallel two-pass form (large `A`) against the serial sequence, bit
-    /// for bit, with a column count that leaves a partial last block.
-    #[test]
-    fn parallel_hinge_pass_equals_matvec_then_matvec_t() {
-        let (rows, cols) = (700, 450);
-        assert!(rows * cols >= PAR_HINGE);
-        let a = Array2::from_shape_vec((rows, cols), sequence(rows * cols, 29)).unwrap();
-        let y = Array1::from(sequence(cols, 31));
-        let need = Array1::from(sequence(rows, 37));
-        let slack = (&need - &matvec(&a, &y)).mapv(|s| s.max(0.0));
-        let (grad, satisfied) = hinge_gradient(&a, &need, &y);
-        assert!(!satisfied && slack.iter().any(|&s| s == 0.0));
-        assert_eq!(grad, matvec_t(&a, &slack));
-        let (zero, ok) = hinge_gradient(&a, &Array1::from_elem(rows, -1e9), &y);
         assert!(ok && zero.iter().all(|&g| g == 0.0));
     }
 
