@@ -17,7 +17,7 @@
 //! forward `F`; gradient and step `3F − F_1`; HVP `8F − 4F_1`; NTK of the batch
 //! with itself `2F + 2k(F − F_1 − F_L) + Σ_l (2N² n_{l−1} + 2(kN)² n_l)`,
 //! where `F_L` is the last layer's share (forward passes of both arguments, `k`
-//! backward passes per argument, the input Gram and the stacked signal Gram per
+//! backward passes per argument, the input Gram and the k² signal Grams per
 //! layer).
 //!
 //! Run: `cargo bench --bench step` (about ten minutes on two cores, most of it

@@ -7,8 +7,8 @@
 //! columns of `C` (or, when `C` is narrow, [`ROW_BLOCK`] rows) computed in
 //! parallel with rayon. Column blocks let each task pack only its own slice of
 //! `B` (the weight matrix, usually the large operand); row blocks would re-pack
-//! all of `B` once per block. On two cores this is the difference between
-//! ≈ 38 and ≈ 70 GFLOP/s at `256 × 1024 × 1024` (`paper-notes/performance.md`).
+//! all of `B` once per block: on two cores, 29.7 → 50.9 GFLOP/s at
+//! `256 × 1024 × 1024` in one interleaved measurement (`paper-notes/performance.md`).
 //!
 //! Determinism: the split depends on the shape only, never on the thread
 //! count, and each element `C_ij = Σ_p A_ip B_pj` is accumulated in the same

@@ -43,15 +43,13 @@ impl Mlp {
         let mut pre = Vec::with_capacity(depth);
         let mut h = x.to_owned();
         for (l, layer) in self.layers().iter().enumerate() {
-            let mut z = kernels::matmul_nt(h.view(), layer.weight.view());
             let bias = layer.bias.as_ref().map(|b| b.view());
-            let next = if l + 1 < depth {
-                Some(kernels::affine_activate(&mut z, bias, self.activation()))
+            let (z, next) = if l + 1 < depth {
+                let mut z = kernels::matmul_nt(h.view(), layer.weight.view());
+                let next = kernels::affine_activate(&mut z, bias, self.activation());
+                (z, Some(next))
             } else {
-                if let Some(b) = bias {
-                    z += &b;
-                }
-                None
+                (kernels::affine(h.view(), layer.weight.view(), bias), None)
             };
             inputs.push(h);
             pre.push(z);

@@ -34,9 +34,9 @@ pub fn hvp(net: &Mlp, data: &Dataset, v: &Mlp) -> Result<Mlp> {
     let mut r_h = Array2::zeros(cache.inputs[0].dim());
     for (l, (layer, dir)) in net.layers().iter().zip(v.layers()).enumerate() {
         let mut rz = kernels::matmul_nt(r_h.view(), layer.weight.view());
-        let mut hv = kernels::matmul_nt(cache.inputs[l].view(), dir.weight.view());
         let vb = dir.bias.as_ref().map(|b| b.view());
         let next = if l + 1 < depth {
+            let hv = kernels::matmul_nt(cache.inputs[l].view(), dir.weight.view());
             Some(kernels::tangent_activate(
                 &mut rz,
                 &hv,
@@ -45,10 +45,7 @@ pub fn hvp(net: &Mlp, data: &Dataset, v: &Mlp) -> Result<Mlp> {
                 act,
             ))
         } else {
-            if let Some(b) = vb {
-                hv += &b;
-            }
-            rz += &hv;
+            rz += &kernels::affine(cache.inputs[l].view(), dir.weight.view(), vb);
             None
         };
         r_inputs.push(r_h);

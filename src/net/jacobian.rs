@@ -15,13 +15,7 @@ use crate::error::Result;
 use crate::kernels;
 use crate::net::backward::backprop_deltas;
 use crate::net::{ForwardCache, Mlp};
-use ndarray::{concatenate, s, Array2, ArrayView2, Axis, Zip};
-
-/// `[G_l^{(0)}; …; G_l^{(k−1)}]`, shape `(k N) × n_l`.
-fn stack(deltas: &[Vec<Array2<f64>>], l: usize) -> Array2<f64> {
-    let views: Vec<_> = deltas.iter().map(|per_layer| per_layer[l].view()).collect();
-    concatenate(Axis(0), &views).expect("every output's signal has the same shape")
-}
+use ndarray::{Array2, ArrayView2};
 
 /// Backward signals `G_l^{(c)}` for each output `c` (outer index `c`, inner `l`).
 fn output_deltas(net: &Mlp, cache: &ForwardCache) -> Vec<Vec<Array2<f64>>> {
@@ -81,16 +75,13 @@ pub fn ntk(net: &Mlp, x1: ArrayView2<f64>, x2: ArrayView2<f64>) -> Result<Array2
         if net.has_bias() {
             kh.mapv_inplace(|v| v + 1.0);
         }
-        // All k² blocks ⟨G_l^{(c)}(x_n), G_l^{(c')}(x'_{n'})⟩ as one GEMM of the
-        // output-stacked signals (row c·N + n): one large product instead of k²
-        // small ones, each entry accumulated exactly as in its own product.
-        let kg = kernels::matmul_nt(stack(&d1, l).view(), stack(&d2, l).view());
         for c in 0..k {
             for cp in 0..k {
-                let kg_block = kg.slice(s![c * n1..(c + 1) * n1, cp * n2..(cp + 1) * n2]);
-                Zip::indexed(&kh)
-                    .and(kg_block)
-                    .for_each(|(a, b), &h, &g| theta[[a * k + c, b * k + cp]] += g * h);
+                let kg = kernels::matmul_nt(d1[c][l].view(), d2[cp][l].view());
+                let block = kernels::hadamard(&kg, &kh);
+                for ((a, b), v) in block.indexed_iter() {
+                    theta[[a * k + c, b * k + cp]] += v;
+                }
             }
         }
     }
