@@ -1,13 +1,17 @@
 //! The network passes at publication widths: forward, gradient (forward +
-//! backward), one SGD step, Hessian-vector product and the empirical NTK of a
+//! backward), one SGD step (allocating, and the loop forms `gradient_into` /
+//! `sgd_step_in_place` that reuse one gradient buffer), Hessian-vector
+//! product and the empirical NTK of a
 //! `[w, w, w, 10]` ReLU network on a batch of 256, for
 //! w ∈ {256, 1024, 2048, 4096, 8192} (override with
 //! `HAIRTRIGGER_BENCH_WIDTHS=256,1024`).
 //!
 //! A `gemm` group times the two GEMM shapes alone (`256 × w · w × w` and
-//! `w × 256 · 256 × w`), and the forward shape with the kernel this crate used
-//! before (64-row blocks, `forward_h_wt_rows64_before`) for a same-run
-//! comparison.
+//! `w × 256 · 256 × w`, the latter also into a reused output), each beside
+//! the kernels this crate used before for a same-run comparison:
+//! `matrixmultiply` in the same 256-column split (`*_matrixmultiply_before`)
+//! and, for the forward shape, the original 64-row split
+//! (`forward_h_wt_rows64_before`).
 //!
 //! Throughput is reported in elements/s where **one element is one
 //! floating-point operation of the matrix products** (counted analytically,
@@ -26,9 +30,9 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hairtrigger::experiments::{gaussian_inputs, random_update_set};
 use hairtrigger::kernels;
-use hairtrigger::net::{gradient, hvp, ntk};
+use hairtrigger::net::{gradient, gradient_into, hvp, ntk};
 use hairtrigger::rng::seeded;
-use hairtrigger::update::{one_step, StepConfig};
+use hairtrigger::update::{one_step, step_in_place, StepConfig};
 use hairtrigger::{Activation, Architecture, Mlp};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, Axis};
@@ -91,6 +95,14 @@ fn bench_step(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("sgd_step", w), &w, |b, _| {
             b.iter(|| black_box(one_step(&net, &data, &step).unwrap()))
         });
+        let mut grad = net.zeros_like();
+        group.bench_with_input(BenchmarkId::new("gradient_into", w), &w, |b, _| {
+            b.iter(|| black_box(gradient_into(&net, &data, &mut grad).unwrap()))
+        });
+        let mut moving = net.clone();
+        group.bench_with_input(BenchmarkId::new("sgd_step_in_place", w), &w, |b, _| {
+            b.iter(|| black_box(step_in_place(&mut moving, &data, &step, &mut grad).unwrap()))
+        });
         group.throughput(Throughput::Elements(8 * f - 4 * f1));
         group.bench_with_input(BenchmarkId::new("hvp", w), &w, |b, _| {
             b.iter(|| black_box(hvp(&net, &data, &dir).unwrap()))
@@ -117,6 +129,20 @@ fn row_split_matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     c
 }
 
+/// The previous kernel, for comparison in the same run: the same 256-column
+/// split, each block through `matrixmultiply` instead of the packed kernel.
+fn matrixmultiply_matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+    let mut c = Array2::<f64>::zeros((a.nrows(), b.ncols()));
+    c.axis_chunks_iter_mut(Axis(1), 256)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(j, mut c_blk)| {
+            let b_blk = b.slice(s![.., j * 256..j * 256 + c_blk.ncols()]);
+            general_mat_mul(1.0, &a, &b_blk, 0.0, &mut c_blk);
+        });
+    c
+}
+
 /// The GEMMs alone, at the shapes the passes use: the forward product
 /// `H Wᵀ` (`256 × w` by `w × w`, 2·256·w² FLOP) and the weight gradient
 /// `Gᵀ H` (`w × 256` by `256 × w`, the same count).
@@ -138,8 +164,22 @@ fn bench_gemm(c: &mut Criterion) {
             &w,
             |b, _| b.iter(|| black_box(row_split_matmul(h.view(), weight.t()))),
         );
+        group.bench_with_input(
+            BenchmarkId::new("forward_h_wt_matrixmultiply_before", w),
+            &w,
+            |b, _| b.iter(|| black_box(matrixmultiply_matmul(h.view(), weight.t()))),
+        );
         group.bench_with_input(BenchmarkId::new("weight_grad_gt_h", w), &w, |b, _| {
             b.iter(|| black_box(kernels::matmul_tn(h.view(), h.view())))
+        });
+        group.bench_with_input(
+            BenchmarkId::new("weight_grad_gt_h_matrixmultiply_before", w),
+            &w,
+            |b, _| b.iter(|| black_box(matrixmultiply_matmul(h.t(), h.view()))),
+        );
+        let mut out = Array2::<f64>::zeros((w, w));
+        group.bench_with_input(BenchmarkId::new("weight_grad_gt_h_into", w), &w, |b, _| {
+            b.iter(|| kernels::matmul_into(h.t(), h.view(), black_box(out.view_mut())))
         });
     }
     group.finish();

@@ -8,7 +8,8 @@
 //! The paper's setting is SGD with `η = 10⁻⁴` on `N = 32` benign samples.
 
 use crate::error::{check_learning_rate, check_positive, Error, Result};
-use crate::net::{gradient, Dataset, Mlp};
+use crate::kernels;
+use crate::net::{gradient, gradient_into, Dataset, Mlp};
 use serde::{Deserialize, Serialize};
 
 /// Which one-step rule to apply.
@@ -127,4 +128,30 @@ pub fn step_with_gradient(
         delta,
         loss_before,
     })
+}
+
+/// One step of `cfg` in place, `θ ← θ + Δθ(∇L_D(θ))`, with `grad` (a buffer
+/// of the network's shape, e.g. [`Mlp::zeros_like`]) receiving the gradient;
+/// returns `L_D(θ)` before the step. This is the loop form of [`one_step`]:
+/// the same bits as its `updated`, without allocating `Δθ`, `θ⁺` or the
+/// gradient each call.
+///
+/// On an error from the gradient (`NonFinite` loss or gradient) `net` is
+/// unchanged; if the updated parameters overflow, `net` holds them and the
+/// error says so.
+pub fn step_in_place(
+    net: &mut Mlp,
+    data: &Dataset,
+    cfg: &StepConfig,
+    grad: &mut Mlp,
+) -> Result<f64> {
+    let loss = gradient_into(net, data, grad)?;
+    for (theta, g) in net.layers_mut().iter_mut().zip(grad.layers()) {
+        kernels::add_map_in_place(&mut theta.weight, &g.weight, |v| cfg.coordinate_step(v));
+        if let (Some(tb), Some(gb)) = (theta.bias.as_mut(), g.bias.as_ref()) {
+            kernels::add_map_in_place(tb, gb, |v| cfg.coordinate_step(v));
+        }
+    }
+    net.check_finite("updated parameters")?;
+    Ok(loss)
 }

@@ -3,8 +3,8 @@
 mod common;
 
 use common::{net_and_data, rel_err};
-use hairtrigger::net::gradient;
-use hairtrigger::update::{one_step, StepConfig, UpdateRule};
+use hairtrigger::net::{gradient, gradient_into};
+use hairtrigger::update::{one_step, step_in_place, StepConfig, UpdateRule};
 use hairtrigger::Activation;
 
 #[test]
@@ -76,4 +76,31 @@ fn same_seed_same_network_different_seed_different_network() {
     assert_eq!(a, b);
     assert_eq!(da, db);
     assert_ne!(a, c);
+}
+
+/// The buffer-reusing loop form gives exactly the allocating results, step
+/// after step, for SGD and Adam's first step, and reports a wrong-shaped
+/// buffer instead of writing into it.
+#[test]
+fn in_place_steps_equal_allocating_steps_bit_for_bit() {
+    let (net, data) = net_and_data(&[6, 300, 40, 3], Activation::Relu, true, 7, 32);
+    for cfg in [
+        StepConfig::sgd(0.05).unwrap(),
+        StepConfig::new(1e-3, UpdateRule::adam_default()).unwrap(),
+    ] {
+        let mut grad = net.zeros_like();
+        let mut in_place = net.clone();
+        let mut reference = net.clone();
+        for _ in 0..3 {
+            let step = one_step(&reference, &data, &cfg).unwrap();
+            let loss = step_in_place(&mut in_place, &data, &cfg, &mut grad).unwrap();
+            assert_eq!(loss.to_bits(), step.loss_before.to_bits());
+            assert_eq!(grad, gradient(&reference, &data).unwrap().1);
+            reference = step.updated;
+            assert_eq!(in_place, reference);
+        }
+    }
+    let (other, _) = net_and_data(&[6, 5, 3], Activation::Relu, true, 7, 32);
+    let mut wrong = other.zeros_like();
+    assert!(gradient_into(&net, &data, &mut wrong).is_err());
 }

@@ -16,7 +16,7 @@
 
 use super::gemm::matmul_nt;
 use crate::net::Activation;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+use ndarray::{Array, Array1, Array2, ArrayView1, ArrayView2, Axis, Dimension, Zip};
 
 /// Elementwise passes over fewer elements than this run on the calling thread.
 const PAR_ELEMENTS: usize = 1 << 15;
@@ -49,6 +49,21 @@ pub fn activate(z: &Array2<f64>, act: Activation) -> Array2<f64> {
 /// `G ⊙ σ'(Z)`: the backward pass through an activation, fused.
 pub fn times_derivative(g: &Array2<f64>, z: &Array2<f64>, act: Activation) -> Array2<f64> {
     zip_elementwise(g, z, move |gv, zv| gv * act.derivative(zv))
+}
+
+/// `X ← X + f(G)` elementwise, in place (in parallel for large arrays): the
+/// parameter update `θ ← θ + Δθ(g)` without allocating `Δθ`.
+pub fn add_map_in_place<D: Dimension>(
+    x: &mut Array<f64, D>,
+    g: &Array<f64, D>,
+    f: impl Fn(f64) -> f64 + Sync + Send,
+) {
+    let zip = Zip::from(x).and(g);
+    if g.len() < PAR_ELEMENTS {
+        zip.for_each(|xv, &gv| *xv += f(gv));
+    } else {
+        zip.par_for_each(|xv, &gv| *xv += f(gv));
+    }
 }
 
 /// `A ⊙ B`.

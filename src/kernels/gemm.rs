@@ -1,22 +1,29 @@
 //! `C = A B` in f64, the one GEMM of the crate.
 //!
-//! The arithmetic is `matrixmultiply`'s (packed, cache-blocked, with SIMD
-//! microkernels chosen at run time: AVX2 + FMA on x86-64), through ndarray's
-//! `general_mat_mul`, which accepts any strides (transposed views cost
-//! nothing). Large products are split into fixed blocks of [`COL_BLOCK`]
-//! columns of `C` (or, when `C` is narrow, [`ROW_BLOCK`] rows) computed in
-//! parallel with rayon. Column blocks let each task pack only its own slice of
-//! `B` (the weight matrix, usually the large operand); row blocks would re-pack
-//! all of `B` once per block: on two cores, 29.7 → 50.9 GFLOP/s at
-//! `256 × 1024 × 1024` in one interleaved measurement (`paper-notes/performance.md`).
+//! The arithmetic is this crate's packed GEMM ([`super::packed`]: Goto/BLIS
+//! blocking with an AVX2 + FMA `6 × 8` register tile) where the CPU has AVX2
+//! and FMA, and `matrixmultiply` (through ndarray's `general_mat_mul`)
+//! elsewhere. Both accept any strides, so transposed views cost nothing.
+//! On this 2-core machine class the packed kernel runs at ≈ 85 % of the FMA
+//! peak on one core against `matrixmultiply`'s ≈ 70 %
+//! (`paper-notes/performance.md`).
+//!
+//! Large products are split into fixed blocks of [`COL_BLOCK`] columns of `C`
+//! (or, when `C` is narrow, [`ROW_BLOCK`] rows) computed in parallel with
+//! rayon. Column blocks let each task pack only its own slice of `B` (the
+//! weight matrix, usually the large operand); row blocks would re-pack all of
+//! `B` once per block: on two cores, 29.7 → 50.9 GFLOP/s at
+//! `256 × 1024 × 1024` in one interleaved measurement.
 //!
 //! Determinism: the split depends on the shape only, never on the thread
 //! count, and each element `C_ij = Σ_p A_ip B_pj` is accumulated in the same
 //! order whatever block it falls in (the `p` blocking is the same for every
 //! block), so results are bit-identical to one unsplit call for any number of
-//! threads (tested below).
+//! threads (tested below). They differ in the last bits between CPUs with and
+//! without AVX2 + FMA (different kernels), as with any BLAS.
 
-use ndarray::{linalg::general_mat_mul, s, Array2, ArrayView2, Axis};
+use super::packed::{self, MatMut, MatRef};
+use ndarray::{linalg::general_mat_mul, s, Array2, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 /// Rows of `C` per parallel GEMM task when `C` is too narrow to split by columns.
@@ -28,32 +35,80 @@ const PAR_GEMM_FLOPS: usize = 1 << 20;
 
 /// `C = A B` for `A: n × k`, `B: k × m` (any strides, e.g. transposed views).
 pub fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+    let mut c = Array2::<f64>::zeros((a.nrows(), b.ncols()));
+    matmul_into(a, b, c.view_mut());
+    c
+}
+
+/// `C ← A B` into an existing `n × m` output (its old values are ignored), so
+/// repeated products reuse memory instead of faulting in fresh pages: at
+/// `w = 4096` a fresh `w × w` output costs about a third of the product's time.
+pub fn matmul_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut c: ArrayViewMut2<f64>) {
     let (n, k) = a.dim();
     let m = b.ncols();
     assert_eq!(k, b.nrows(), "matmul: inner dimensions differ");
-    let mut c = Array2::<f64>::zeros((n, m));
+    assert_eq!(c.dim(), (n, m), "matmul: output shape differs");
     if n * k * m < PAR_GEMM_FLOPS || (n <= ROW_BLOCK && m <= COL_BLOCK) {
-        general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+        serial_matmul(a, b, c);
     } else if m > COL_BLOCK {
         c.axis_chunks_iter_mut(Axis(1), COL_BLOCK)
             .into_par_iter()
             .enumerate()
-            .for_each(|(j, mut c_blk)| {
+            .for_each(|(j, c_blk)| {
                 let start = j * COL_BLOCK;
                 let b_blk = b.slice(s![.., start..start + c_blk.ncols()]);
-                general_mat_mul(1.0, &a, &b_blk, 0.0, &mut c_blk);
+                serial_matmul(a, b_blk, c_blk);
             });
     } else {
         c.axis_chunks_iter_mut(Axis(0), ROW_BLOCK)
             .into_par_iter()
             .enumerate()
-            .for_each(|(i, mut c_blk)| {
+            .for_each(|(i, c_blk)| {
                 let start = i * ROW_BLOCK;
                 let a_blk = a.slice(s![start..start + c_blk.nrows(), ..]);
-                general_mat_mul(1.0, &a_blk, &b, 0.0, &mut c_blk);
+                serial_matmul(a_blk, b, c_blk);
             });
     }
-    c
+}
+
+/// `C = A B` on the calling thread: the packed AVX2 + FMA kernel
+/// ([`packed`]) where the CPU has it, `matrixmultiply` otherwise.
+pub fn serial_matmul(a: ArrayView2<f64>, b: ArrayView2<f64>, mut c: ArrayViewMut2<f64>) {
+    assert_eq!(a.ncols(), b.nrows(), "matmul: inner dimensions differ");
+    assert_eq!(c.dim(), (a.nrows(), b.ncols()), "matmul: output shape differs");
+    if !packed::available() {
+        general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+        return;
+    }
+    let (ars, acs) = (a.strides()[0], a.strides()[1]);
+    let (brs, bcs) = (b.strides()[0], b.strides()[1]);
+    let (crs, ccs) = (c.strides()[0], c.strides()[1]);
+    let out = MatMut {
+        ptr: c.as_mut_ptr(),
+        rs: crs,
+        cs: ccs,
+    };
+    // SAFETY: the views own or borrow valid memory of the stated shapes and
+    // strides; `c` is borrowed mutably, so it overlaps neither input.
+    unsafe {
+        packed::gemm(
+            MatRef {
+                ptr: a.as_ptr(),
+                rows: a.nrows(),
+                cols: a.ncols(),
+                rs: ars,
+                cs: acs,
+            },
+            MatRef {
+                ptr: b.as_ptr(),
+                rows: b.nrows(),
+                cols: b.ncols(),
+                rs: brs,
+                cs: bcs,
+            },
+            out,
+        )
+    }
 }
 
 /// `C = A Bᵀ`.
@@ -89,26 +144,79 @@ mod tests {
         }
     }
 
-    /// The parallel split must not change a single bit: every path (column
-    /// blocks, row blocks, transposed operands) equals one unsplit
-    /// `matrixmultiply` call exactly, on data whose sums round.
-    #[test]
-    fn split_products_are_bit_identical_to_one_call() {
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move || {
+    fn noise(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed;
+        move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        }
+    }
+
+    fn max_abs_diff(x: &Array2<f64>, y: &Array2<f64>) -> f64 {
+        x.iter().zip(y).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)
+    }
+
+    /// Shapes around every blocking boundary (`MR = 6`, `NR = 8`, `KC = 256`,
+    /// `MC = 72`, `NC = 512`), with contiguous, transposed and strided
+    /// operands and a transposed output, against the naive triple loop.
+    #[test]
+    fn serial_matmul_matches_naive_at_block_edges() {
+        let mut next = noise(0x2545_F491_4F6C_DD1D);
+        for &(n, k, m) in &[
+            (1, 1, 1),
+            (5, 3, 7),
+            (6, 256, 8),
+            (7, 257, 9),
+            (73, 300, 515),
+            (144, 513, 17),
+            (13, 0, 11),
+        ] {
+            let a = Array2::from_shape_fn((n, k), |_| next());
+            let b = Array2::from_shape_fn((k, m), |_| next());
+            let want = naive(&a, &b);
+            let tol = 1e-13 * (k.max(1) as f64);
+            let at = a.t().to_owned();
+            let bt = b.t().to_owned();
+            // Every stride pattern of the inputs gives the same bits.
+            let mut c = Array2::zeros((n, m));
+            serial_matmul(a.view(), b.view(), c.view_mut());
+            assert!(max_abs_diff(&c, &want) <= tol, "{n}x{k}x{m}");
+            for (av, bv) in [(at.t(), b.view()), (a.view(), bt.t()), (at.t(), bt.t())] {
+                let mut c2 = Array2::from_elem((n, m), f64::NAN);
+                serial_matmul(av, bv, c2.view_mut());
+                assert_eq!(c2, c, "{n}x{k}x{m} strides");
+            }
+            // A transposed output, and operands taken every other row/column.
+            let mut ct = Array2::from_elem((m, n), f64::NAN);
+            serial_matmul(a.view(), b.view(), ct.view_mut().reversed_axes());
+            assert_eq!(ct.t(), c, "{n}x{k}x{m} transposed output");
+            let a2 = Array2::from_shape_fn((2 * n, 2 * k), |(i, j)| a[[i / 2, j / 2]]);
+            let b2 = Array2::from_shape_fn((2 * k, 2 * m), |(i, j)| b[[i / 2, j / 2]]);
+            let mut c3 = Array2::from_elem((n, m), f64::NAN);
+            serial_matmul(a2.slice(s![..;2, ..;2]), b2.slice(s![..;2, ..;2]), c3.view_mut());
+            assert_eq!(c3, c, "{n}x{k}x{m} stepped views");
+        }
+    }
+
+    /// The parallel split must not change a single bit: every path (column
+    /// blocks, row blocks, transposed operands) equals one unsplit serial call
+    /// exactly, on data whose sums round.
+    #[test]
+    fn split_products_are_bit_identical_to_one_call() {
+        let mut next = noise(0x9E37_79B9_7F4A_7C15);
         for &(n, k, m) in &[(100, 300, 700), (700, 300, 100), (513, 257, 129)] {
             let a = Array2::from_shape_fn((n, k), |_| next());
             let b = Array2::from_shape_fn((m, k), |_| next());
             let mut one = Array2::zeros((n, m));
-            general_mat_mul(1.0, &a, &b.t(), 0.0, &mut one);
+            serial_matmul(a.view(), b.t(), one.view_mut());
             assert_eq!(matmul_nt(a.view(), b.view()), one, "{n}x{k}x{m}");
             let at = a.t().to_owned();
             assert_eq!(matmul_tn(at.view(), b.t()), one, "{n}x{k}x{m} (tn)");
+            let threads = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+            let three = threads.install(|| matmul_nt(a.view(), b.view()));
+            assert_eq!(three, one, "{n}x{k}x{m} (3 threads)");
         }
     }
 }

@@ -9,21 +9,37 @@
 use crate::error::Result;
 use crate::kernels;
 use crate::net::loss::loss_and_residuals;
-use crate::net::{Dataset, ForwardCache, Layer, Mlp};
+use crate::net::{Dataset, ForwardCache, Mlp};
 use ndarray::Array2;
 
 /// `(L_D(θ), ∇_θ L_D(θ))`; the gradient is returned in the network's shape.
 pub fn gradient(net: &Mlp, data: &Dataset) -> Result<(f64, Mlp)> {
+    let mut grad = net.zeros_like();
+    let loss = gradient_into(net, data, &mut grad)?;
+    Ok((loss, grad))
+}
+
+/// `L_D(θ)`, writing `∇_θ L_D(θ)` into `grad` (a buffer of the network's
+/// shape, e.g. from [`Mlp::zeros_like`], whose old values are ignored).
+/// Reusing one buffer across steps saves faulting in fresh `n_l × n_{l−1}`
+/// pages every call; the values are those of [`gradient`], to the bit.
+pub fn gradient_into(net: &Mlp, data: &Dataset, grad: &mut Mlp) -> Result<f64> {
     data.check_compatible(net)?;
+    grad.check_same_shape(net)?;
     let cache = net.forward_cache(data.x().view())?;
     let (loss, r) = loss_and_residuals(cache.output(), data.targets());
     let deltas = backprop_deltas(net, &cache, r);
-    let grad = weight_gradients(net, &cache, &deltas);
+    for ((out, g), h) in grad.layers_mut().iter_mut().zip(&deltas).zip(&cache.inputs) {
+        kernels::matmul_into(g.t(), h.view(), out.weight.view_mut());
+        if let Some(b) = out.bias.as_mut() {
+            b.assign(&kernels::column_sums(g));
+        }
+    }
     if !loss.is_finite() {
         return Err(crate::Error::NonFinite("loss".into()));
     }
     grad.check_finite("gradient")?;
-    Ok((loss, grad))
+    Ok(loss)
 }
 
 /// The residual matrix `R` (`N × k`, `R[n] = (1/N) ∂ℓ/∂f(x_n)`) of `net` on `data`.
@@ -49,17 +65,4 @@ pub(crate) fn backprop_deltas(
     }
     deltas.reverse();
     deltas
-}
-
-/// `∂/∂W_l = G_lᵀ H_{l−1}`, `∂/∂b_l = Σ_n G_l[n]`.
-pub(crate) fn weight_gradients(net: &Mlp, cache: &ForwardCache, deltas: &[Array2<f64>]) -> Mlp {
-    let layers = deltas
-        .iter()
-        .zip(&cache.inputs)
-        .map(|(g, h)| Layer {
-            weight: kernels::matmul_tn(g.view(), h.view()),
-            bias: net.has_bias().then(|| kernels::column_sums(g)),
-        })
-        .collect();
-    Mlp::from_parts(layers, net.activation())
 }

@@ -18,7 +18,7 @@ use crate::kernels;
 use crate::net::backward::backprop_deltas;
 use crate::net::loss::{loss_and_residuals, loss_hessian_times};
 use crate::net::{Dataset, Layer, Mlp};
-use ndarray::Array2;
+use ndarray::{concatenate, Array2, Axis};
 
 /// `∇²_θ L_D(θ) · v`, in the network's shape.
 pub fn hvp(net: &Mlp, data: &Dataset, v: &Mlp) -> Result<Mlp> {
@@ -63,9 +63,13 @@ pub fn hvp(net: &Mlp, data: &Dataset, v: &Mlp) -> Result<Mlp> {
     let mut out_layers = Vec::with_capacity(depth);
     for l in (0..depth).rev() {
         let g = &deltas[l];
+        // R{G}ᵀ H + Gᵀ R{H} as one product over the stacked batch, so the
+        // n_l × n_{l−1} result is written once.
+        let left = concatenate(Axis(0), &[r_delta.view(), g.view()]).expect("same widths");
+        let right = concatenate(Axis(0), &[cache.inputs[l].view(), r_inputs[l].view()])
+            .expect("same widths");
         out_layers.push(Layer {
-            weight: kernels::matmul_tn(r_delta.view(), cache.inputs[l].view())
-                + kernels::matmul_tn(g.view(), r_inputs[l].view()),
+            weight: kernels::matmul_tn(left.view(), right.view()),
             bias: net.has_bias().then(|| kernels::column_sums(&r_delta)),
         });
         if l == 0 {

@@ -172,7 +172,18 @@ impl Mlp {
 
     /// A tangent of the same shape filled with zeros.
     pub fn zeros_like(&self) -> Self {
-        self.map(|_| 0.0)
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| Layer {
+                weight: Array2::zeros(l.weight.raw_dim()),
+                bias: l.bias.as_ref().map(|b| Array1::zeros(b.raw_dim())),
+            })
+            .collect();
+        Self {
+            layers,
+            activation: self.activation,
+        }
     }
 
     /// Apply `f` to every parameter.

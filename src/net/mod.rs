@@ -16,7 +16,7 @@ mod mlp;
 
 pub use activation::Activation;
 pub use arch::Architecture;
-pub use backward::{gradient, output_residuals};
+pub use backward::{gradient, gradient_into, output_residuals};
 pub use data::{Dataset, Targets};
 pub use forward::ForwardCache;
 pub use hvp::hvp;

@@ -1,0 +1,266 @@
+//! A packed, cache-blocked serial GEMM `C = A B` with an AVX2 + FMA
+//! `6 × 8` microkernel (the register tile of BLIS's Haswell/Zen `dgemm`).
+//!
+//! Loops (Goto/BLIS order): for each depth block `p₀ … p₀ + KC` pack
+//! `B[p₀.., :]` into `NR`-column micro-panels; for each row block of `MC`
+//! rows pack `A[.., p₀..]` into `MR`-row micro-panels; then every `MR × NR`
+//! tile of `C` is `Σ_{p in the block} a_p b_pᵀ`, accumulated in twelve
+//! `ymm` registers (6 rows × 2 × 4 lanes) by one FMA chain per element,
+//! and written back as `C = acc` (first block) or `C = C + acc`.
+//!
+//! Determinism: every element `C_ij` is the same sequence of operations —
+//! one FMA chain from zero over each depth block, blocks added in order — no
+//! matter which tile, row block or parallel task computes it, because the
+//! depth blocking [`KC`] is a constant. Any split of `C` into sub-blocks
+//! therefore gives bit-identical results (tested in `gemm.rs`).
+//!
+//! Why: `matrixmultiply`'s `8 × 4` f64 kernel keeps eight accumulators,
+//! which just covers the FMA latency × throughput product (4 cycles × 2
+//! pipes on Zen 3) and stalls on every load; twelve leave slack. Measured in
+//! `paper-notes/performance.md`.
+
+/// Rows of the register tile.
+pub const MR: usize = 6;
+/// Columns of the register tile (two `ymm` vectors of four f64).
+pub const NR: usize = 8;
+/// Depth block: one `KC × NR` micro-panel of `B` (16 KiB) stays in L1.
+pub const KC: usize = 256;
+/// Row block: one `MC × KC` packed block of `A` (144 KiB) stays in L2.
+pub const MC: usize = 72;
+/// Column block: one `KC × NC` packed block of `B` (1 MiB) is streamed from L3.
+pub const NC: usize = 512;
+
+std::thread_local! {
+    /// Per-thread packing buffers, reused across calls.
+    static PACKS: std::cell::RefCell<(Vec<f64>, Vec<f64>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// A strided read-only matrix: element `(i, j)` at `ptr + i·rs + j·cs`.
+#[derive(Clone, Copy)]
+pub(crate) struct MatRef {
+    pub ptr: *const f64,
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: isize,
+    pub cs: isize,
+}
+
+/// A strided writable matrix, same layout as [`MatRef`]; its shape is
+/// `a.rows × b.cols` of the product it receives.
+pub(crate) struct MatMut {
+    pub ptr: *mut f64,
+    pub rs: isize,
+    pub cs: isize,
+}
+
+/// Whether this CPU runs the packed kernel (AVX2 and FMA, detected once).
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static HAS: OnceLock<bool> = OnceLock::new();
+        *HAS.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Pack the `rows × kc` block at `src` (strides `rs`, `cs`) as `width`-row
+/// micro-panels, `p`-major inside a panel (`dst[panel][p][i]`), rows past the
+/// end padded with zeros. The loop order follows the unit stride of the source.
+///
+/// # Safety
+/// The block must lie inside the source matrix.
+unsafe fn pack_panels(
+    src: *const f64,
+    rows: usize,
+    kc: usize,
+    rs: isize,
+    cs: isize,
+    width: usize,
+    dst: *mut f64,
+) {
+    let panels = rows.div_ceil(width);
+    let stride = panel_stride(kc, width);
+    let full = if rs == 1 { rows / width } else { 0 };
+    // Panels whose rows are adjacent in memory: copy `width` values per depth
+    // step, one source row at a time (sequential reads).
+    for p in 0..kc {
+        let src_p = src.offset(p as isize * cs);
+        for panel in 0..full {
+            std::ptr::copy_nonoverlapping(
+                src_p.add(panel * width),
+                dst.add(panel * stride + p * width),
+                width,
+            );
+        }
+    }
+    for panel in full..panels {
+        let n = width.min(rows - panel * width);
+        let base = src.offset((panel * width) as isize * rs);
+        let d = dst.add(panel * stride);
+        for p in 0..kc {
+            for i in 0..n {
+                *d.add(p * width + i) = *base.offset(i as isize * rs + p as isize * cs);
+            }
+            for i in n..width {
+                *d.add(p * width + i) = 0.0;
+            }
+        }
+    }
+}
+
+/// Distance between packed micro-panels: one cache line more than their
+/// `kc · width` values, so the panels' streams do not alias in the caches
+/// (with `kc · width` a power of two they would all map to one set).
+fn panel_stride(kc: usize, width: usize) -> usize {
+    width * (kc + 1)
+}
+
+/// Pack `A[i₀ .. i₀+mc, p₀ .. p₀+kc]` as `MR`-row micro-panels.
+///
+/// # Safety
+/// The block must lie inside `a`.
+unsafe fn pack_a(a: &MatRef, i0: usize, mc: usize, p0: usize, kc: usize, out: *mut f64) {
+    let src = a.ptr.offset(i0 as isize * a.rs + p0 as isize * a.cs);
+    pack_panels(src, mc, kc, a.rs, a.cs, MR, out);
+}
+
+/// Pack `B[p₀ .. p₀+kc, j₀ .. j₀+nc]` as `NR`-column micro-panels (the
+/// panels of `Bᵀ`).
+///
+/// # Safety
+/// The block must lie inside `b`.
+unsafe fn pack_b(b: &MatRef, p0: usize, kc: usize, j0: usize, nc: usize, out: *mut f64) {
+    let src = b.ptr.offset(p0 as isize * b.rs + j0 as isize * b.cs);
+    pack_panels(src, nc, kc, b.cs, b.rs, NR, out);
+}
+
+/// A 64-byte-aligned pointer to `len` values inside `buf` (grown as needed),
+/// so that no packed `ymm` load straddles a cache line.
+fn aligned(buf: &mut Vec<f64>, len: usize) -> *mut f64 {
+    if buf.len() < len + 8 {
+        buf.resize(len + 8, 0.0);
+    }
+    let offset = buf.as_ptr().align_offset(64);
+    // SAFETY: `offset < 8` and `buf` holds `len + 8` values.
+    unsafe { buf.as_mut_ptr().add(offset) }
+}
+
+/// `C = A B` (serial). Requires [`available`].
+///
+/// # Safety
+/// `a`, `b`, `c` must describe valid, non-overlapping memory with
+/// `a.cols == b.rows`, `c.rows == a.rows`, `c.cols == b.cols`.
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn gemm(a: MatRef, b: MatRef, c: MatMut) {
+    let (n, k, m) = (a.rows, a.cols, b.cols);
+    if n == 0 || m == 0 {
+        return;
+    }
+    if k == 0 {
+        for i in 0..n {
+            for j in 0..m {
+                *c.ptr.offset(i as isize * c.rs + j as isize * c.cs) = 0.0;
+            }
+        }
+        return;
+    }
+    PACKS.with_borrow_mut(|(a_buf, b_buf)| {
+        let a_pack = aligned(a_buf, MC.div_ceil(MR) * panel_stride(KC, MR));
+        let b_pack = aligned(b_buf, NC.div_ceil(NR) * panel_stride(KC, NR));
+        for j0 in (0..m).step_by(NC) {
+            let nc = NC.min(m - j0);
+            for p0 in (0..k).step_by(KC) {
+                let kc = KC.min(k - p0);
+                let overwrite = p0 == 0;
+                pack_b(&b, p0, kc, j0, nc, b_pack);
+                for i0 in (0..n).step_by(MC) {
+                    let mc = MC.min(n - i0);
+                    pack_a(&a, i0, mc, p0, kc, a_pack);
+                    for jp in 0..nc.div_ceil(NR) {
+                        let cols = NR.min(nc - jp * NR);
+                        let b_panel = b_pack.add(jp * panel_stride(kc, NR));
+                        for ip in 0..mc.div_ceil(MR) {
+                            let rows = MR.min(mc - ip * MR);
+                            let a_panel = a_pack.add(ip * panel_stride(kc, MR));
+                            let tile = c.ptr.offset(
+                                (i0 + ip * MR) as isize * c.rs + (j0 + jp * NR) as isize * c.cs,
+                            );
+                            kernel_6x8(kc, a_panel, b_panel, tile, c.rs, c.cs, rows, cols, overwrite);
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) unsafe fn gemm(_: MatRef, _: MatRef, _: MatMut) {
+    unreachable!("packed::gemm runs only where packed::available()")
+}
+
+/// One `MR × NR` tile: `acc = Σ_p a_p ⊗ b_p` over the packed panels, then
+/// `C = acc` (`overwrite`) or `C = C + acc` on the `rows × cols` valid part.
+///
+/// # Safety
+/// AVX2 and FMA present; panels hold `kc·MR` and `kc·NR` values; the valid
+/// part of the tile lies inside `C`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_6x8(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    c: *mut f64,
+    rs: isize,
+    cs: isize,
+    rows: usize,
+    cols: usize,
+    overwrite: bool,
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm256_setzero_pd(); 2]; MR];
+    for p in 0..kc {
+        let b0 = _mm256_loadu_pd(b.add(p * NR));
+        let b1 = _mm256_loadu_pd(b.add(p * NR + 4));
+        let ap = a.add(p * MR);
+        for (i, row) in acc.iter_mut().enumerate() {
+            let ai = _mm256_broadcast_sd(&*ap.add(i));
+            row[0] = _mm256_fmadd_pd(ai, b0, row[0]);
+            row[1] = _mm256_fmadd_pd(ai, b1, row[1]);
+        }
+    }
+    if rows == MR && cols == NR && cs == 1 {
+        for (i, row) in acc.iter().enumerate() {
+            let dst = c.offset(i as isize * rs);
+            if overwrite {
+                _mm256_storeu_pd(dst, row[0]);
+                _mm256_storeu_pd(dst.add(4), row[1]);
+            } else {
+                _mm256_storeu_pd(dst, _mm256_add_pd(_mm256_loadu_pd(dst), row[0]));
+                _mm256_storeu_pd(dst.add(4), _mm256_add_pd(_mm256_loadu_pd(dst.add(4)), row[1]));
+            }
+        }
+    } else {
+        let mut tile = [0.0f64; MR * NR];
+        for (i, row) in acc.iter().enumerate() {
+            _mm256_storeu_pd(tile.as_mut_ptr().add(i * NR), row[0]);
+            _mm256_storeu_pd(tile.as_mut_ptr().add(i * NR + 4), row[1]);
+        }
+        for i in 0..rows {
+            for j in 0..cols {
+                let dst = c.offset(i as isize * rs + j as isize * cs);
+                let t = tile[i * NR + j];
+                *dst = if overwrite { t } else { *dst + t };
+            }
+        }
+    }
+}
