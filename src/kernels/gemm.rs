@@ -22,7 +22,7 @@
 //! threads (tested below). They differ in the last bits between CPUs with and
 //! without AVX2 + FMA (different kernels), as with any BLAS.
 
-use super::packed::{self, MatMut, MatRef};
+use super::packed::{self, MatMut, MatRef, PackedA};
 use ndarray::{linalg::general_mat_mul, s, Array2, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
@@ -51,13 +51,23 @@ pub fn matmul_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut c: ArrayViewMut2<
     if n * k * m < PAR_GEMM_FLOPS || (n <= ROW_BLOCK && m <= COL_BLOCK) {
         serial_matmul(a, b, c);
     } else if m > COL_BLOCK {
+        // `A` is packed once and shared by every column block.
+        let packed_a = packed::available().then(|| {
+            // SAFETY: `a` is a valid view.
+            unsafe { PackedA::new(&mat_ref(&a)) }
+        });
         c.axis_chunks_iter_mut(Axis(1), COL_BLOCK)
             .into_par_iter()
             .enumerate()
-            .for_each(|(j, c_blk)| {
+            .for_each(|(j, mut c_blk)| {
                 let start = j * COL_BLOCK;
                 let b_blk = b.slice(s![.., start..start + c_blk.ncols()]);
-                serial_matmul(a, b_blk, c_blk);
+                match &packed_a {
+                    // SAFETY: shapes checked above; `c_blk` is borrowed
+                    // mutably, so it overlaps neither input.
+                    Some(pa) => unsafe { packed::gemm(pa, mat_ref(&b_blk), mat_mut(&mut c_blk)) },
+                    None => general_mat_mul(1.0, &a, &b_blk, 0.0, &mut c_blk),
+                }
             });
     } else {
         c.axis_chunks_iter_mut(Axis(0), ROW_BLOCK)
@@ -75,39 +85,40 @@ pub fn matmul_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut c: ArrayViewMut2<
 /// ([`packed`]) where the CPU has it, `matrixmultiply` otherwise.
 pub fn serial_matmul(a: ArrayView2<f64>, b: ArrayView2<f64>, mut c: ArrayViewMut2<f64>) {
     assert_eq!(a.ncols(), b.nrows(), "matmul: inner dimensions differ");
-    assert_eq!(c.dim(), (a.nrows(), b.ncols()), "matmul: output shape differs");
+    assert_eq!(
+        c.dim(),
+        (a.nrows(), b.ncols()),
+        "matmul: output shape differs"
+    );
     if !packed::available() {
         general_mat_mul(1.0, &a, &b, 0.0, &mut c);
         return;
     }
-    let (ars, acs) = (a.strides()[0], a.strides()[1]);
-    let (brs, bcs) = (b.strides()[0], b.strides()[1]);
-    let (crs, ccs) = (c.strides()[0], c.strides()[1]);
-    let out = MatMut {
-        ptr: c.as_mut_ptr(),
-        rs: crs,
-        cs: ccs,
-    };
     // SAFETY: the views own or borrow valid memory of the stated shapes and
     // strides; `c` is borrowed mutably, so it overlaps neither input.
     unsafe {
-        packed::gemm(
-            MatRef {
-                ptr: a.as_ptr(),
-                rows: a.nrows(),
-                cols: a.ncols(),
-                rs: ars,
-                cs: acs,
-            },
-            MatRef {
-                ptr: b.as_ptr(),
-                rows: b.nrows(),
-                cols: b.ncols(),
-                rs: brs,
-                cs: bcs,
-            },
-            out,
-        )
+        let packed_a = PackedA::new(&mat_ref(&a));
+        packed::gemm(&packed_a, mat_ref(&b), mat_mut(&mut c));
+    }
+}
+
+/// The raw layout of a view for the packed kernel.
+fn mat_ref(v: &ArrayView2<f64>) -> MatRef {
+    MatRef {
+        ptr: v.as_ptr(),
+        rows: v.nrows(),
+        cols: v.ncols(),
+        rs: v.strides()[0],
+        cs: v.strides()[1],
+    }
+}
+
+/// The raw layout of a writable view for the packed kernel.
+fn mat_mut(v: &mut ArrayViewMut2<f64>) -> MatMut {
+    MatMut {
+        ptr: v.as_mut_ptr(),
+        rs: v.strides()[0],
+        cs: v.strides()[1],
     }
 }
 
@@ -155,7 +166,10 @@ mod tests {
     }
 
     fn max_abs_diff(x: &Array2<f64>, y: &Array2<f64>) -> f64 {
-        x.iter().zip(y).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)
+        x.iter()
+            .zip(y)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
     }
 
     /// Shapes around every blocking boundary (`MR = 6`, `NR = 8`, `KC = 256`,
@@ -195,7 +209,11 @@ mod tests {
             let a2 = Array2::from_shape_fn((2 * n, 2 * k), |(i, j)| a[[i / 2, j / 2]]);
             let b2 = Array2::from_shape_fn((2 * k, 2 * m), |(i, j)| b[[i / 2, j / 2]]);
             let mut c3 = Array2::from_elem((n, m), f64::NAN);
-            serial_matmul(a2.slice(s![..;2, ..;2]), b2.slice(s![..;2, ..;2]), c3.view_mut());
+            serial_matmul(
+                a2.slice(s![..;2, ..;2]),
+                b2.slice(s![..;2, ..;2]),
+                c3.view_mut(),
+            );
             assert_eq!(c3, c, "{n}x{k}x{m} stepped views");
         }
     }
@@ -214,7 +232,10 @@ mod tests {
             assert_eq!(matmul_nt(a.view(), b.view()), one, "{n}x{k}x{m}");
             let at = a.t().to_owned();
             assert_eq!(matmul_tn(at.view(), b.t()), one, "{n}x{k}x{m} (tn)");
-            let threads = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+            let threads = rayon::ThreadPoolBuilder::new()
+                .num_threads(3)
+                .build()
+                .unwrap();
             let three = threads.install(|| matmul_nt(a.view(), b.view()));
             assert_eq!(three, one, "{n}x{k}x{m} (3 threads)");
         }

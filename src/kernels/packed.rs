@@ -25,15 +25,15 @@ pub const MR: usize = 6;
 pub const NR: usize = 8;
 /// Depth block: one `KC × NR` micro-panel of `B` (16 KiB) stays in L1.
 pub const KC: usize = 256;
-/// Row block: one `MC × KC` packed block of `A` (144 KiB) stays in L2.
+/// Row block: the `MC × KC` packed rows of `A` (144 KiB) that meet one
+/// micro-panel of `B` stay in L2. A multiple of [`MR`].
 pub const MC: usize = 72;
 /// Column block: one `KC × NC` packed block of `B` (1 MiB) is streamed from L3.
 pub const NC: usize = 512;
 
 std::thread_local! {
-    /// Per-thread packing buffers, reused across calls.
-    static PACKS: std::cell::RefCell<(Vec<f64>, Vec<f64>)> =
-        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    /// Per-thread packing buffer for `B`, reused across calls.
+    static B_PACK: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A strided read-only matrix: element `(i, j)` at `ptr + i·rs + j·cs`.
@@ -61,7 +61,8 @@ pub fn available() -> bool {
         use std::sync::OnceLock;
         static HAS: OnceLock<bool> = OnceLock::new();
         *HAS.get_or_init(|| {
-            std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
         })
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -76,15 +77,15 @@ pub fn available() -> bool {
 ///
 /// # Safety
 /// The block must lie inside the source matrix.
-unsafe fn pack_panels(
+unsafe fn pack_panels<const WIDTH: usize>(
     src: *const f64,
     rows: usize,
     kc: usize,
     rs: isize,
     cs: isize,
-    width: usize,
     dst: *mut f64,
 ) {
+    let width = WIDTH;
     let panels = rows.div_ceil(width);
     let stride = panel_stride(kc, width);
     let full = if rs == 1 { rows / width } else { 0 };
@@ -93,10 +94,11 @@ unsafe fn pack_panels(
     for p in 0..kc {
         let src_p = src.offset(p as isize * cs);
         for panel in 0..full {
+            // A constant-length copy: two or three vector moves, inlined.
             std::ptr::copy_nonoverlapping(
-                src_p.add(panel * width),
-                dst.add(panel * stride + p * width),
-                width,
+                src_p.add(panel * width) as *const [f64; WIDTH],
+                dst.add(panel * stride + p * width) as *mut [f64; WIDTH],
+                1,
             );
         }
     }
@@ -122,15 +124,6 @@ fn panel_stride(kc: usize, width: usize) -> usize {
     width * (kc + 1)
 }
 
-/// Pack `A[i₀ .. i₀+mc, p₀ .. p₀+kc]` as `MR`-row micro-panels.
-///
-/// # Safety
-/// The block must lie inside `a`.
-unsafe fn pack_a(a: &MatRef, i0: usize, mc: usize, p0: usize, kc: usize, out: *mut f64) {
-    let src = a.ptr.offset(i0 as isize * a.rs + p0 as isize * a.cs);
-    pack_panels(src, mc, kc, a.rs, a.cs, MR, out);
-}
-
 /// Pack `B[p₀ .. p₀+kc, j₀ .. j₀+nc]` as `NR`-column micro-panels (the
 /// panels of `Bᵀ`).
 ///
@@ -138,7 +131,7 @@ unsafe fn pack_a(a: &MatRef, i0: usize, mc: usize, p0: usize, kc: usize, out: *m
 /// The block must lie inside `b`.
 unsafe fn pack_b(b: &MatRef, p0: usize, kc: usize, j0: usize, nc: usize, out: *mut f64) {
     let src = b.ptr.offset(p0 as isize * b.rs + j0 as isize * b.cs);
-    pack_panels(src, nc, kc, b.cs, b.rs, NR, out);
+    pack_panels::<NR>(src, nc, kc, b.cs, b.rs, out);
 }
 
 /// A 64-byte-aligned pointer to `len` values inside `buf` (grown as needed),
@@ -152,14 +145,57 @@ fn aligned(buf: &mut Vec<f64>, len: usize) -> *mut f64 {
     unsafe { buf.as_mut_ptr().add(offset) }
 }
 
-/// `C = A B` (serial). Requires [`available`].
+/// All of `A` packed once as `MR`-row micro-panels, depth block by depth
+/// block, so the parallel column blocks of one product share it instead of
+/// each re-packing it (for `H Wᵀ` at batch 256 that is `256·w` values copied
+/// once instead of `w²`).
+pub(crate) struct PackedA {
+    buf: Vec<f64>,
+    start: usize,
+    rows: usize,
+    depth: usize,
+}
+
+impl PackedA {
+    /// Pack `a`.
+    ///
+    /// # Safety
+    /// `a` must describe valid memory.
+    pub(crate) unsafe fn new(a: &MatRef) -> Self {
+        let panels = a.rows.div_ceil(MR);
+        let blocks = a.cols.div_ceil(KC);
+        let mut buf = Vec::new();
+        let dst = aligned(&mut buf, blocks * panels * panel_stride(KC, MR));
+        let start = dst.offset_from(buf.as_ptr()) as usize;
+        for p0 in (0..a.cols).step_by(KC) {
+            let kc = KC.min(a.cols - p0);
+            let src = a.ptr.offset(p0 as isize * a.cs);
+            let block = dst.add((p0 / KC) * panels * panel_stride(KC, MR));
+            pack_panels::<MR>(src, a.rows, kc, a.rs, a.cs, block);
+        }
+        Self {
+            buf,
+            start,
+            rows: a.rows,
+            depth: a.cols,
+        }
+    }
+
+    /// The first micro-panel of depth block `p₀` (a multiple of [`KC`]).
+    fn block(&self, p0: usize) -> *const f64 {
+        let panels = self.rows.div_ceil(MR);
+        self.buf[self.start + (p0 / KC) * panels * panel_stride(KC, MR)..].as_ptr()
+    }
+}
+
+/// `C = A B` (serial) with `A` packed beforehand. Requires [`available`].
 ///
 /// # Safety
-/// `a`, `b`, `c` must describe valid, non-overlapping memory with
-/// `a.cols == b.rows`, `c.rows == a.rows`, `c.cols == b.cols`.
+/// `b` and `c` must describe valid, non-overlapping memory with
+/// `b.rows` equal to `A`'s columns and `C` of shape `A.rows × b.cols`.
 #[cfg(target_arch = "x86_64")]
-pub(crate) unsafe fn gemm(a: MatRef, b: MatRef, c: MatMut) {
-    let (n, k, m) = (a.rows, a.cols, b.cols);
+pub(crate) unsafe fn gemm(a: &PackedA, b: MatRef, c: MatMut) {
+    let (n, k, m) = (a.rows, a.depth, b.cols);
     if n == 0 || m == 0 {
         return;
     }
@@ -171,28 +207,29 @@ pub(crate) unsafe fn gemm(a: MatRef, b: MatRef, c: MatMut) {
         }
         return;
     }
-    PACKS.with_borrow_mut(|(a_buf, b_buf)| {
-        let a_pack = aligned(a_buf, MC.div_ceil(MR) * panel_stride(KC, MR));
+    B_PACK.with_borrow_mut(|b_buf| {
         let b_pack = aligned(b_buf, NC.div_ceil(NR) * panel_stride(KC, NR));
         for j0 in (0..m).step_by(NC) {
             let nc = NC.min(m - j0);
             for p0 in (0..k).step_by(KC) {
                 let kc = KC.min(k - p0);
                 let overwrite = p0 == 0;
+                let a_block = a.block(p0);
                 pack_b(&b, p0, kc, j0, nc, b_pack);
                 for i0 in (0..n).step_by(MC) {
                     let mc = MC.min(n - i0);
-                    pack_a(&a, i0, mc, p0, kc, a_pack);
                     for jp in 0..nc.div_ceil(NR) {
                         let cols = NR.min(nc - jp * NR);
                         let b_panel = b_pack.add(jp * panel_stride(kc, NR));
                         for ip in 0..mc.div_ceil(MR) {
                             let rows = MR.min(mc - ip * MR);
-                            let a_panel = a_pack.add(ip * panel_stride(kc, MR));
+                            let a_panel = a_block.add((i0 / MR + ip) * panel_stride(kc, MR));
                             let tile = c.ptr.offset(
                                 (i0 + ip * MR) as isize * c.rs + (j0 + jp * NR) as isize * c.cs,
                             );
-                            kernel_6x8(kc, a_panel, b_panel, tile, c.rs, c.cs, rows, cols, overwrite);
+                            kernel_6x8(
+                                kc, a_panel, b_panel, tile, c.rs, c.cs, rows, cols, overwrite,
+                            );
                         }
                     }
                 }
@@ -202,7 +239,7 @@ pub(crate) unsafe fn gemm(a: MatRef, b: MatRef, c: MatMut) {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub(crate) unsafe fn gemm(_: MatRef, _: MatRef, _: MatMut) {
+pub(crate) unsafe fn gemm(_: &PackedA, _: MatRef, _: MatMut) {
     unreachable!("packed::gemm runs only where packed::available()")
 }
 
@@ -246,7 +283,10 @@ unsafe fn kernel_6x8(
                 _mm256_storeu_pd(dst.add(4), row[1]);
             } else {
                 _mm256_storeu_pd(dst, _mm256_add_pd(_mm256_loadu_pd(dst), row[0]));
-                _mm256_storeu_pd(dst.add(4), _mm256_add_pd(_mm256_loadu_pd(dst.add(4)), row[1]));
+                _mm256_storeu_pd(
+                    dst.add(4),
+                    _mm256_add_pd(_mm256_loadu_pd(dst.add(4)), row[1]),
+                );
             }
         }
     } else {
@@ -264,3 +304,4 @@ unsafe fn kernel_6x8(
         }
     }
 }
+const _: () = assert!(MC % MR == 0);
