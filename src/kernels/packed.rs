@@ -163,9 +163,12 @@ impl PackedA {
     /// `a` must describe valid memory.
     pub(crate) unsafe fn new(a: &MatRef) -> Self {
         let panels = a.rows.div_ceil(MR);
-        let blocks = a.cols.div_ceil(KC);
+        // Full depth blocks, then the last one at its own depth.
+        let full = a.cols / KC;
+        let last = a.cols % KC;
+        let len = panels * (full * panel_stride(KC, MR) + panel_stride(last, MR));
         let mut buf = Vec::new();
-        let dst = aligned(&mut buf, blocks * panels * panel_stride(KC, MR));
+        let dst = aligned(&mut buf, len);
         let start = dst.offset_from(buf.as_ptr()) as usize;
         for p0 in (0..a.cols).step_by(KC) {
             let kc = KC.min(a.cols - p0);
