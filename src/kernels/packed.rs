@@ -19,6 +19,8 @@
 //! pipes on Zen 3) and stalls on every load; twelve leave slack. Measured in
 //! `paper-notes/performance.md`.
 
+use rayon::prelude::*;
+
 /// Rows of the register tile.
 pub const MR: usize = 6;
 /// Columns of the register tile (two `ymm` vectors of four f64).
@@ -45,6 +47,23 @@ pub(crate) struct MatRef {
     pub rs: isize,
     pub cs: isize,
 }
+
+/// A raw pointer shared by parallel packing jobs that write disjoint panels.
+#[derive(Clone, Copy)]
+struct Shared<T>(T);
+// SAFETY: only used for reads of the source and writes of disjoint panels.
+unsafe impl<T> Send for Shared<T> {}
+unsafe impl<T> Sync for Shared<T> {}
+
+impl<T: Copy> Shared<T> {
+    /// The pointer (a method, so closures capture the whole `Shared`).
+    fn get(self) -> T {
+        self.0
+    }
+}
+
+/// Matrices of `A` with fewer values than this are packed on one thread.
+const PAR_PACK: usize = 1 << 16;
 
 /// A strided writable matrix, same layout as [`MatRef`]; its shape is
 /// `a.rows × b.cols` of the product it receives.
@@ -167,14 +186,26 @@ impl PackedA {
         let full = a.cols / KC;
         let last = a.cols % KC;
         let len = panels * (full * panel_stride(KC, MR) + panel_stride(last, MR));
-        let mut buf = Vec::new();
-        let dst = aligned(&mut buf, len);
-        let start = dst.offset_from(buf.as_ptr()) as usize;
-        for p0 in (0..a.cols).step_by(KC) {
-            let kc = KC.min(a.cols - p0);
-            let src = a.ptr.offset(p0 as isize * a.cs);
-            let block = dst.add((p0 / KC) * panels * panel_stride(KC, MR));
-            pack_panels::<MR>(src, a.rows, kc, a.rs, a.cs, block);
+        let buf = spare_buffer(len + 8);
+        let start = buf.as_ptr().align_offset(64);
+        let dst = Shared(buf.as_ptr().add(start) as *mut f64);
+        let src = Shared(a.ptr);
+        let (rs, cs, rows, depth) = (a.rs, a.cs, a.rows, a.cols);
+        // Jobs of `MC` rows of one depth block; each writes its own panels.
+        let chunks = a.rows.div_ceil(MC);
+        let job = move |job: usize| {
+            let (block, chunk) = (job / chunks, job % chunks);
+            let (p0, i0) = (block * KC, chunk * MC);
+            let kc = KC.min(depth - p0);
+            let from = src.get().offset(p0 as isize * cs + i0 as isize * rs);
+            let to = dst.get().add(block * panels * panel_stride(KC, MR) + (i0 / MR) * panel_stride(kc, MR));
+            pack_panels::<MR>(from, MC.min(rows - i0), kc, rs, cs, to);
+        };
+        let jobs = a.cols.div_ceil(KC) * chunks;
+        if a.rows * a.cols < PAR_PACK {
+            (0..jobs).for_each(job);
+        } else {
+            (0..jobs).into_par_iter().for_each(job);
         }
         Self {
             buf,
@@ -189,6 +220,41 @@ impl PackedA {
         let panels = self.rows.div_ceil(MR);
         self.buf[self.start + (p0 / KC) * panels * panel_stride(KC, MR)..].as_ptr()
     }
+}
+
+impl Drop for PackedA {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        if buf.len() <= SPARE_MAX_LEN {
+            let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+            if spare.len() < SPARE_MAX_BUFFERS {
+                spare.push(buf);
+            }
+        }
+    }
+}
+
+/// Packed-`A` buffers kept for the next product: a fresh multi-megabyte
+/// buffer per product costs its page faults every call (≈ 10–20 % of a
+/// `256 × 1024 · 1024 × 1024` product on this machine).
+static SPARE: std::sync::Mutex<Vec<Vec<f64>>> = std::sync::Mutex::new(Vec::new());
+/// At most this many spare buffers are kept…
+const SPARE_MAX_BUFFERS: usize = 4;
+/// …of at most this many values (64 MiB) each.
+const SPARE_MAX_LEN: usize = 1 << 23;
+
+/// A buffer of at least `len` initialised values: a spare one if one is large
+/// enough (its old values are overwritten before they are read), else a new
+/// zeroed one.
+fn spare_buffer(len: usize) -> Vec<f64> {
+    let reused = {
+        let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+        spare
+            .iter()
+            .position(|b| b.len() >= len)
+            .map(|i| spare.swap_remove(i))
+    };
+    reused.unwrap_or_else(|| vec![0.0; len])
 }
 
 /// `C = A B` (serial) with `A` packed beforehand. Requires [`available`].
