@@ -198,7 +198,9 @@ impl PackedA {
             let (p0, i0) = (block * KC, chunk * MC);
             let kc = KC.min(depth - p0);
             let from = src.get().offset(p0 as isize * cs + i0 as isize * rs);
-            let to = dst.get().add(block * panels * panel_stride(KC, MR) + (i0 / MR) * panel_stride(kc, MR));
+            let to = dst
+                .get()
+                .add(block * panels * panel_stride(KC, MR) + (i0 / MR) * panel_stride(kc, MR));
             pack_panels::<MR>(from, MC.min(rows - i0), kc, rs, cs, to);
         };
         let jobs = a.cols.div_ceil(KC) * chunks;
