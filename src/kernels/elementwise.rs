@@ -175,19 +175,15 @@ pub fn tangent_activate(
 /// from the three GEMM outputs `rgw = R{G_l} W_l`, `gv = G_l V_l`,
 /// `back = G_l W_l`, the pre-activation `z` and its tangent `rz`.
 pub fn second_order_backward(
-    rgw: &Array2<f64>,
+    rgw: ArrayView2<f64>,
     gv: &Array2<f64>,
-    back: &Array2<f64>,
+    back: ArrayView2<f64>,
     z: &Array2<f64>,
     rz: &Array2<f64>,
     act: Activation,
 ) -> Array2<f64> {
-    for other in [gv, back, z, rz] {
-        assert_eq!(
-            rgw.dim(),
-            other.dim(),
-            "second_order_backward: shapes differ"
-        );
+    for other in [gv.dim(), back.dim(), z.dim(), rz.dim()] {
+        assert_eq!(rgw.dim(), other, "second_order_backward: shapes differ");
     }
     let zip = Zip::from(rgw).and(gv).and(back).and(z).and(rz);
     collect!(
@@ -236,7 +232,7 @@ mod tests {
                 assert_eq!(rz, expected_rz);
                 assert_eq!(rh, times_derivative(&expected_rz, &z, act));
 
-                let fused = second_order_backward(&g, &v, &w, &z, &r, act);
+                let fused = second_order_backward(g.view(), &v, w.view(), &z, &r, act);
                 let first = times_derivative(&(&g + &v), &z, act);
                 let curv = zip_elementwise(&w, &z, move |x, zv| x * act.second_derivative(zv));
                 assert_eq!(fused, first + hadamard(&curv, &r));

@@ -18,7 +18,7 @@ use crate::kernels;
 use crate::net::backward::backprop_deltas;
 use crate::net::loss::{loss_and_residuals, loss_hessian_times};
 use crate::net::{Dataset, Layer, Mlp};
-use ndarray::{concatenate, Array2, Axis};
+use ndarray::{concatenate, s, Array2, Axis};
 
 /// `∇²_θ L_D(θ) · v`, in the network's shape.
 pub fn hvp(net: &Mlp, data: &Dataset, v: &Mlp) -> Result<Mlp> {
@@ -75,12 +75,16 @@ pub fn hvp(net: &Mlp, data: &Dataset, v: &Mlp) -> Result<Mlp> {
         if l == 0 {
             break;
         }
+        // G W and R{G} W as one product of the stacked signals, so W is
+        // packed once (row-wise, hence the same bits as two products).
         let w = &net.layers()[l].weight;
-        let back = kernels::matmul(g.view(), w.view());
-        let rgw = kernels::matmul(r_delta.view(), w.view());
+        let n = g.nrows();
+        let stacked = concatenate(Axis(0), &[g.view(), r_delta.view()]).expect("same widths");
+        let both = kernels::matmul(stacked.view(), w.view());
+        let (back, rgw) = (both.slice(s![..n, ..]), both.slice(s![n.., ..]));
         let gv = kernels::matmul(g.view(), v.layers()[l].weight.view());
         r_delta =
-            kernels::second_order_backward(&rgw, &gv, &back, &cache.pre[l - 1], &r_pre[l - 1], act);
+            kernels::second_order_backward(rgw, &gv, back, &cache.pre[l - 1], &r_pre[l - 1], act);
     }
     out_layers.reverse();
     let out = Mlp::from_parts(out_layers, act);
