@@ -199,7 +199,7 @@ impl BreadthSetup {
         }
     }
 
-    /// The constructive lower bound ([`separable_prefix`]) for `m` units
+    /// The constructive lower bound (`separable_prefix`, below) for `m` units
     /// (ReLU only; 0 for other activations, where units are never silent).
     pub fn lower_bound(&self, all: &QuerySet, m: usize) -> Result<usize> {
         if self.base.activation() != Activation::Relu {

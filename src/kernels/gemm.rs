@@ -4,8 +4,8 @@
 //! blocking with an AVX2 + FMA `6 × 8` register tile) where the CPU has AVX2
 //! and FMA, and `matrixmultiply` (through ndarray's `general_mat_mul`)
 //! elsewhere. Both accept any strides, so transposed views cost nothing.
-//! On this 2-core machine class the packed kernel runs at ≈ 85 % of the FMA
-//! peak on one core against `matrixmultiply`'s ≈ 70 %
+//! On this 2-core machine class the packed kernel runs at ≈ 80 % of the FMA
+//! peak on one core against `matrixmultiply`'s ≈ 65–70 %
 //! (`paper-notes/performance.md`).
 //!
 //! Large products are split into fixed blocks of [`COL_BLOCK`] columns of `C`

@@ -9,7 +9,7 @@
 //! | `layers.{l}.bias`   | `[n_{l+1}]`      | `b_{l+1}` (only when the network has biases) |
 //!
 //! Metadata (string → string): `format = "hairtrigger.mlp"`, `version = "1"`,
-//! `widths = "d,n_1,…,k"`, `activation` (as [`Activation::parse`] reads it),
+//! `widths = "d,n_1,…,k"`, `activation` (as [`crate::Activation::parse`] reads it),
 //! `bias = "true" | "false"`, and any extra entries the caller adds.
 //! The forward pass is `h ← σ(h Wᵀ + b)` on hidden layers and linear output.
 
