@@ -24,6 +24,7 @@ pub mod eval;
 pub mod experiments;
 pub mod kernels;
 pub mod net;
+pub mod optim;
 pub mod plot;
 pub mod reparam;
 pub mod rng;

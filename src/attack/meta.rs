@@ -20,6 +20,7 @@
 use crate::error::{Error, Result};
 use crate::net::lora::Lora;
 use crate::net::{gradient, hvp, Dataset, Mlp};
+use crate::optim::Adam;
 use crate::update::{one_step, StepConfig};
 use indicatif::ProgressBar;
 use ndarray::Array1;
@@ -163,8 +164,7 @@ fn adam_loop(
     bar: &ProgressBar,
     mut grad: impl FnMut(&Array1<f64>) -> Result<(MetaLoss, Array1<f64>)>,
 ) -> Result<Vec<MetaPoint>> {
-    let mut m = Array1::<f64>::zeros(params.len());
-    let mut v = Array1::<f64>::zeros(params.len());
+    let mut adam = Adam::new(cfg.outer_lr, params.len());
     let mut curve = Vec::new();
     let every = (cfg.steps / 50).max(1);
     for t in 1..=cfg.steps {
@@ -181,18 +181,7 @@ fn adam_loop(
         } else {
             1.0
         };
-        let (c1, c2) = (1.0 - 0.9f64.powi(t as i32), 1.0 - 0.999f64.powi(t as i32));
-        let lr = cfg.outer_lr;
-        ndarray::Zip::from(&mut *params)
-            .and(&mut m)
-            .and(&mut v)
-            .and(&g)
-            .for_each(|p, m, v, &g| {
-                let g = scale * g;
-                *m = 0.9 * *m + 0.1 * g;
-                *v = 0.999 * *v + 0.001 * g * g;
-                *p -= lr * (*m / c1) / ((*v / c2).sqrt() + 1e-8);
-            });
+        adam.step(params, &g, scale);
         if t % every == 0 || t == 1 || t == cfg.steps {
             curve.push(MetaPoint { step: t, loss });
         }

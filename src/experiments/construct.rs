@@ -15,6 +15,7 @@ use crate::eval::{evaluate, max_output_difference, QuerySet, DEFAULT_P_MIN};
 use crate::experiments::gaussian_inputs;
 use crate::net::io::{write_tensors, Tensor};
 use crate::net::{gradient, normal_matrix, Activation, Architecture, Dataset, Mlp, Targets};
+use crate::optim::Adam;
 use crate::rng::seeded;
 use crate::update::{one_step, StepConfig};
 use ndarray::{concatenate, Array2, Axis};
@@ -92,17 +93,14 @@ impl SafetyTask {
 
 /// Full-batch Adam (`β = (0.9, 0.999)`, `ε = 1e-8`) for `steps` steps.
 pub fn train_adam(net: &mut Mlp, data: &Dataset, lr: f64, steps: usize) -> Result<f64> {
-    let mut m = net.zeros_like();
-    let mut v = net.zeros_like();
+    let mut params = net.to_flat();
+    let mut adam = Adam::new(lr, params.len());
     let mut loss = f64::NAN;
-    for t in 1..=steps {
+    for _ in 0..steps {
         let (l, g) = gradient(net, data)?;
         loss = l;
-        m = m.zip_map(&g, |a, b| 0.9 * a + 0.1 * b)?;
-        v = v.zip_map(&g, |a, b| 0.999 * a + 0.001 * b * b)?;
-        let (c1, c2) = (1.0 - 0.9f64.powi(t as i32), 1.0 - 0.999f64.powi(t as i32));
-        let delta = m.zip_map(&v, |mi, vi| -lr * (mi / c1) / ((vi / c2).sqrt() + 1e-8))?;
-        net.axpy(1.0, &delta)?;
+        adam.step(&mut params, &g.to_flat(), 1.0);
+        *net = net.with_flat(params.as_slice().expect("contiguous"))?;
     }
     Ok(loss)
 }
