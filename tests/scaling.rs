@@ -96,6 +96,39 @@ fn upper_bound_is_the_first_k_satisfying_its_inequality() {
     }
 }
 
+/// The first factor of the upper bound, independently: one ReLU unit
+/// `σ(u·x + b)` on `p` points in general position in `ℝ^n` realises exactly
+/// `2 Σ_{i≤n} C(p−1, i)` activation patterns (Cover 1965: the regions of a
+/// central arrangement of `p` hyperplanes in `(u, b) ∈ ℝ^{n+1}`), which is
+/// `2 · exp(ln_max_cells(p − 1, n))`. Counted here by sampling 400,000 random
+/// `(u, b)` and collecting the distinct sign patterns: never more than the
+/// formula, and (every region of these random points being hit) exactly it.
+#[test]
+fn unit_activation_patterns_match_covers_count() {
+    use hairtrigger::experiments::gaussian_inputs;
+    use hairtrigger::rng::seeded;
+    use std::collections::HashSet;
+    for (p, n) in [(7usize, 2usize), (9, 1), (5, 3)] {
+        let x = gaussian_inputs(&mut seeded(5, p as u64), p, n);
+        let ub = gaussian_inputs(&mut seeded(6, p as u64), 400_000, n + 1);
+        let patterns: HashSet<u64> = ub
+            .rows()
+            .into_iter()
+            .map(|w| {
+                x.rows()
+                    .into_iter()
+                    .enumerate()
+                    .fold(0u64, |bits, (i, xi)| {
+                        let z: f64 = xi.dot(&w.slice(ndarray::s![..n])) + w[n];
+                        bits | (u64::from(z > 0.0) << i)
+                    })
+            })
+            .collect();
+        let cover = 2.0 * ln_max_cells(p - 1, n).exp();
+        assert_eq!(patterns.len() as f64, cover.round(), "p = {p}, n = {n}");
+    }
+}
+
 /// The constructive lower bound is a theorem: the construction must hit all
 /// `K_lb` targets, checked by running the step (inside `attempt`).
 #[test]
