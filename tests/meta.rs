@@ -23,6 +23,27 @@ fn problem(act: Activation, seed: u64) -> (Mlp, Dataset, Dataset, Dataset, Datas
     (net, align, mis, util, update)
 }
 
+/// The four datasets of [`problem`] as the meta-objective's inputs.
+fn meta_data<'a>(
+    align: &'a Dataset,
+    misalign: &'a Dataset,
+    utility: &'a Dataset,
+    update: &'a Dataset,
+) -> MetaData<'a> {
+    MetaData {
+        align,
+        misalign,
+        utility,
+        update,
+    }
+}
+
+/// The finite-difference tests' objective: `η = 0.3`, `λ = 0.7`, `μ = 0.2`,
+/// outer learning rate `1e-2`, clip 10, one outer step (the gradients do not use it).
+fn fd_config() -> MetaConfig {
+    MetaConfig::new(0.3, 0.7, 0.2, 1e-2, 10.0, 1).unwrap()
+}
+
 /// `⟨∇J, v⟩` against `(J(θ + εv) − J(θ − εv)) / 2ε` for smooth activations.
 #[test]
 fn second_order_meta_gradient_matches_central_differences() {
@@ -32,13 +53,8 @@ fn second_order_meta_gradient_matches_central_differences() {
         (Activation::Tanh, 3),
     ] {
         let (net, align, mis, util, update) = problem(act, seed);
-        let data = MetaData {
-            align: &align,
-            misalign: &mis,
-            utility: &util,
-            update: &update,
-        };
-        let cfg = MetaConfig::new(0.3, 0.7, 0.2, 1e-2, 10.0, 1).unwrap();
+        let data = meta_data(&align, &mis, &util, &update);
+        let cfg = fd_config();
         let (_, g) = meta_gradient(&net, &data, &cfg).unwrap();
         // A random tangent direction: a second random network of the same shape.
         let dir = Mlp::random(&net.architecture(), &mut seeded(seed, 9));
@@ -177,13 +193,8 @@ fn lora_derivatives_match_central_differences() {
     let err = (&hv - &fd_h).mapv(f64::abs).sum() / hv.mapv(f64::abs).sum();
     assert!(err <= 1e-6, "HVP relative error {err:e}");
     // Meta-gradient.
-    let data = MetaData {
-        align: &align,
-        misalign: &mis,
-        utility: &util,
-        update: &update,
-    };
-    let cfg = MetaConfig::new(0.3, 0.7, 0.2, 1e-2, 10.0, 1).unwrap();
+    let data = meta_data(&align, &mis, &util, &update);
+    let cfg = fd_config();
     let (_, mg) = lora_meta_gradient(&lora, &phi, &data, &cfg).unwrap();
     let j = |p: &ndarray::Array1<f64>| lora_meta_objective(&lora, p, &data, &cfg).unwrap().total;
     let fd_j = (j(&(&phi + &(&dir * eps))) - j(&(&phi - &(&dir * eps)))) / (2.0 * eps);
