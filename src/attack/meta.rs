@@ -19,7 +19,7 @@
 
 use crate::error::{Error, Result};
 use crate::net::lora::Lora;
-use crate::net::{gradient, hvp, Dataset, Mlp};
+use crate::net::{gradient, hvp_at, Backprop, Dataset, Mlp};
 use crate::optim::Adam;
 use crate::update::{one_step, StepConfig};
 use indicatif::ProgressBar;
@@ -133,7 +133,10 @@ pub fn meta_objective(net: &Mlp, data: &MetaData, cfg: &MetaConfig) -> Result<Me
 /// `J(θ)` and `∇J(θ)`.
 pub fn meta_gradient(net: &Mlp, data: &MetaData, cfg: &MetaConfig) -> Result<(MetaLoss, Mlp)> {
     let (align, mut grad) = gradient(net, data.align)?;
-    let (_, g_d) = gradient(net, data.update)?;
+    // One pass over D serves both its gradient and, below, its HVP.
+    let pass_d = Backprop::new(net, data.update)?;
+    let mut g_d = net.zeros_like();
+    pass_d.gradient_into(&mut g_d)?;
     let mut plus = net.clone();
     plus.axpy(-cfg.eta, &g_d)?;
     let (mis, g_mis) = gradient(&plus, data.misalign)?;
@@ -142,7 +145,7 @@ pub fn meta_gradient(net: &Mlp, data: &MetaData, cfg: &MetaConfig) -> Result<(Me
     g_plus.axpy(cfg.mu, &g_util)?;
     grad.axpy(1.0, &g_plus)?;
     if cfg.order == MetaOrder::Second {
-        grad.axpy(-cfg.eta, &hvp(net, data.update, &g_plus)?)?;
+        grad.axpy(-cfg.eta, &hvp_at(net, data.update, &pass_d, &g_plus)?)?;
     }
     Ok((MetaLoss::new(cfg, align, mis, util), grad))
 }

@@ -24,22 +24,77 @@ pub fn gradient(net: &Mlp, data: &Dataset) -> Result<(f64, Mlp)> {
 /// Reusing one buffer across steps saves faulting in fresh `n_l × n_{l−1}`
 /// pages every call; the values are those of [`gradient`], to the bit.
 pub fn gradient_into(net: &Mlp, data: &Dataset, grad: &mut Mlp) -> Result<f64> {
-    data.check_compatible(net)?;
-    grad.check_same_shape(net)?;
-    let cache = net.forward_cache(data.x().view())?;
-    let (loss, r) = loss_and_residuals(cache.output(), data.targets());
-    let deltas = backprop_deltas(net, &cache, r);
-    for ((out, g), h) in grad.layers_mut().iter_mut().zip(&deltas).zip(&cache.inputs) {
-        kernels::matmul_into(g.t(), h.view(), out.weight.view_mut());
-        if let Some(b) = out.bias.as_mut() {
-            b.assign(&kernels::column_sums(g));
+    let pass = Backprop::new(net, data)?;
+    pass.gradient_into(grad)?;
+    Ok(pass.loss())
+}
+
+/// One forward and backward pass of a network on a dataset: the forward
+/// cache (`H_{l−1}`, `Z_l`), the loss and the backward signals `G_l`. The
+/// gradient and the Hessian-vector product at the same point share it
+/// ([`crate::net::hvp::hvp_at`]), so a second-order meta-gradient makes one
+/// pass over the update set instead of two.
+pub struct Backprop {
+    pub(crate) cache: ForwardCache,
+    pub(crate) deltas: Vec<Array2<f64>>,
+    loss: f64,
+    has_bias: bool,
+}
+
+impl Backprop {
+    /// The passes of `net` on `data`.
+    pub fn new(net: &Mlp, data: &Dataset) -> Result<Self> {
+        data.check_compatible(net)?;
+        let cache = net.forward_cache(data.x().view())?;
+        let (loss, r) = loss_and_residuals(cache.output(), data.targets());
+        let deltas = backprop_deltas(net, &cache, r);
+        Ok(Self {
+            cache,
+            deltas,
+            loss,
+            has_bias: net.has_bias(),
+        })
+    }
+
+    /// `L_D(θ)`.
+    pub fn loss(&self) -> f64 {
+        self.loss
+    }
+
+    /// `∂L/∂W_l = G_lᵀ H_{l−1}`, `∂L/∂b_l = Σ_n G_l[n]`, written into `grad`
+    /// (the network's shape); errors if the loss or the gradient is not finite.
+    pub fn gradient_into(&self, grad: &mut Mlp) -> Result<()> {
+        let shapes_agree = grad.depth() == self.deltas.len()
+            && grad.has_bias() == self.has_bias
+            && grad
+                .layers()
+                .iter()
+                .zip(&self.deltas)
+                .zip(&self.cache.inputs)
+                .all(|((layer, g), h)| layer.weight.dim() == (g.ncols(), h.ncols()));
+        if !shapes_agree {
+            return Err(crate::Error::DimensionMismatch {
+                context: "gradient buffer (layer shapes of the network)",
+                expected: self.deltas.len(),
+                got: grad.depth(),
+            });
         }
+        for ((out, g), h) in grad
+            .layers_mut()
+            .iter_mut()
+            .zip(&self.deltas)
+            .zip(&self.cache.inputs)
+        {
+            kernels::matmul_into(g.t(), h.view(), out.weight.view_mut());
+            if let Some(b) = out.bias.as_mut() {
+                b.assign(&kernels::column_sums(g));
+            }
+        }
+        if !self.loss.is_finite() {
+            return Err(crate::Error::NonFinite("loss".into()));
+        }
+        grad.check_finite("gradient")
     }
-    if !loss.is_finite() {
-        return Err(crate::Error::NonFinite("loss".into()));
-    }
-    grad.check_finite("gradient")?;
-    Ok(loss)
 }
 
 /// The residual matrix `R` (`N × k`, `R[n] = (1/N) ∂ℓ/∂f(x_n)`) of `net` on `data`.

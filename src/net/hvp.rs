@@ -15,18 +15,31 @@
 
 use crate::error::Result;
 use crate::kernels;
-use crate::net::backward::backprop_deltas;
-use crate::net::loss::{loss_and_residuals, loss_hessian_times};
+use crate::net::backward::Backprop;
+use crate::net::loss::loss_hessian_times;
 use crate::net::{Dataset, Layer, Mlp};
 use ndarray::{concatenate, s, Array2, Axis};
 
 /// `∇²_θ L_D(θ) · v`, in the network's shape.
 pub fn hvp(net: &Mlp, data: &Dataset, v: &Mlp) -> Result<Mlp> {
+    hvp_at(net, data, &Backprop::new(net, data)?, v)
+}
+
+/// [`hvp`] from the forward and backward pass `pass` of `net` on `data`
+/// (e.g. the one its gradient was computed from), to the bit.
+pub fn hvp_at(net: &Mlp, data: &Dataset, pass: &Backprop, v: &Mlp) -> Result<Mlp> {
     data.check_compatible(net)?;
     net.check_same_shape(v)?;
     let act = net.activation();
     let depth = net.depth();
-    let cache = net.forward_cache(data.x().view())?;
+    let cache = &pass.cache;
+    if cache.inputs.len() != depth || cache.inputs[0].nrows() != data.len() {
+        return Err(crate::Error::DimensionMismatch {
+            context: "hvp_at: the pass is of another network or dataset",
+            expected: data.len(),
+            got: cache.inputs[0].nrows(),
+        });
+    }
 
     // Forward tangent: R{H_{l−1}} (inputs) and R{Z_l}.
     let mut r_inputs: Vec<Array2<f64>> = Vec::with_capacity(depth);
@@ -57,8 +70,7 @@ pub fn hvp(net: &Mlp, data: &Dataset, v: &Mlp) -> Result<Mlp> {
     }
 
     // Backward signals and their tangents.
-    let (_, r) = loss_and_residuals(cache.output(), data.targets());
-    let deltas = backprop_deltas(net, &cache, r);
+    let deltas = &pass.deltas;
     let mut r_delta = loss_hessian_times(cache.output(), data.targets(), &r_pre[depth - 1]);
     let mut out_layers = Vec::with_capacity(depth);
     for l in (0..depth).rev() {

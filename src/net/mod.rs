@@ -16,10 +16,10 @@ mod mlp;
 
 pub use activation::Activation;
 pub use arch::Architecture;
-pub use backward::{gradient, gradient_into, output_residuals};
+pub use backward::{gradient, gradient_into, output_residuals, Backprop};
 pub use data::{Dataset, Targets};
 pub use forward::ForwardCache;
-pub use hvp::hvp;
+pub use hvp::{hvp, hvp_at};
 pub use jacobian::{jacobian, ntk};
 pub use loss::{loss_value, LossKind};
 pub(crate) use mlp::normal_matrix;
