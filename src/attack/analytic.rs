@@ -232,7 +232,7 @@ pub fn build_hair_trigger(
         if round == 1 {
             gamma = sequential_start(&a, &need, &chosen.serves, k - 1);
         }
-        gamma = solve_nonneg_hinge(&a, &need, gamma, cfg.solver_iters);
+        gamma = solve_nonneg_hinge(a, &need, gamma, cfg.solver_iters);
         twin = scaled_twin(base, hidden, u, b, &gamma)?;
         let after = one_step(&twin, update, step)?.updated;
         let report = evaluate(&after, targets, cfg.p_target)?;
@@ -329,9 +329,11 @@ fn sequential_start(
 }
 
 /// `min_{γ ≥ 0} ½ Σ_r max(0, need_r − (Aγ)_r)²` by accelerated projected
-/// gradient on column-normalised variables, from `start`.
+/// gradient on column-normalised variables, from `start`. `A` is normalised
+/// in place (it is the largest array of a breadth point; a normalised copy
+/// would double the point's memory).
 fn solve_nonneg_hinge(
-    a: &Array2<f64>,
+    a: Array2<f64>,
     need: &Array1<f64>,
     start: Array1<f64>,
     iters: usize,
@@ -340,7 +342,8 @@ fn solve_nonneg_hinge(
         .axis_iter(Axis(1))
         .map(|c| c.dot(&c).sqrt().max(1e-300))
         .collect();
-    let an = a / &scale;
+    let mut an = a;
+    an /= &scale;
     // Lipschitz constant of the gradient: ‖Â‖₂² by power iteration.
     let mut v = Array1::from_elem(an.ncols(), 1.0);
     let mut lip = 1.0;
