@@ -1,12 +1,14 @@
 //! A packed, cache-blocked serial GEMM `C = A B` with an AVX2 + FMA
 //! `6 × 8` microkernel (the register tile of BLIS's Haswell/Zen `dgemm`).
 //!
-//! Loops (Goto/BLIS order): for each depth block `p₀ … p₀ + KC` pack
-//! `B[p₀.., :]` into `NR`-column micro-panels; for each row block of `MC`
-//! rows pack `A[.., p₀..]` into `MR`-row micro-panels; then every `MR × NR`
-//! tile of `C` is `Σ_{p in the block} a_p b_pᵀ`, accumulated in twelve
-//! `ymm` registers (6 rows × 2 × 4 lanes) by one FMA chain per element,
-//! and written back as `C = acc` (first block) or `C = C + acc`.
+//! Loops (Goto/BLIS order): `A` is packed once for the whole product into
+//! `MR`-row micro-panels, depth block by depth block (`PackedA`, shared by
+//! the parallel column blocks of `kernels::gemm`); then for each depth block
+//! `p₀ … p₀ + KC` the block's `B[p₀.., :]` is packed into `NR`-column
+//! micro-panels, and for each row block of `MC` rows every `MR × NR` tile of
+//! `C` is `Σ_{p in the block} a_p b_pᵀ`, accumulated in twelve `ymm`
+//! registers (6 rows × 2 × 4 lanes) by one FMA chain per element, and written
+//! back as `C = acc` (first block) or `C = C + acc`.
 //!
 //! Determinism: every element `C_ij` is the same sequence of operations —
 //! one FMA chain from zero over each depth block, blocks added in order — no
