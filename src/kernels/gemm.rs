@@ -51,23 +51,14 @@ pub fn matmul_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut c: ArrayViewMut2<
     if n * k * m < PAR_GEMM_FLOPS || (n <= ROW_BLOCK && m <= COL_BLOCK) {
         serial_matmul(a, b, c);
     } else if m > COL_BLOCK {
-        // `A` is packed once and shared by every column block.
-        let packed_a = packed::available().then(|| {
-            // SAFETY: `a` is a valid view.
-            unsafe { PackedA::new(&mat_ref(&a)) }
-        });
+        // `A` is prepared (packed) once and shared by every column block.
+        let lhs = Lhs::new(a);
         c.axis_chunks_iter_mut(Axis(1), COL_BLOCK)
             .into_par_iter()
             .enumerate()
-            .for_each(|(j, mut c_blk)| {
+            .for_each(|(j, c_blk)| {
                 let start = j * COL_BLOCK;
-                let b_blk = b.slice(s![.., start..start + c_blk.ncols()]);
-                match &packed_a {
-                    // SAFETY: shapes checked above; `c_blk` is borrowed
-                    // mutably, so it overlaps neither input.
-                    Some(pa) => unsafe { packed::gemm(pa, mat_ref(&b_blk), mat_mut(&mut c_blk)) },
-                    None => general_mat_mul(1.0, &a, &b_blk, 0.0, &mut c_blk),
-                }
+                lhs.times_into(b.slice(s![.., start..start + c_blk.ncols()]), c_blk);
             });
     } else {
         c.axis_chunks_iter_mut(Axis(0), ROW_BLOCK)
@@ -75,30 +66,50 @@ pub fn matmul_into(a: ArrayView2<f64>, b: ArrayView2<f64>, mut c: ArrayViewMut2<
             .enumerate()
             .for_each(|(i, c_blk)| {
                 let start = i * ROW_BLOCK;
-                let a_blk = a.slice(s![start..start + c_blk.nrows(), ..]);
-                serial_matmul(a_blk, b, c_blk);
+                serial_matmul(a.slice(s![start..start + c_blk.nrows(), ..]), b, c_blk);
             });
     }
 }
 
 /// `C = A B` on the calling thread: the packed AVX2 + FMA kernel
 /// ([`packed`]) where the CPU has it, `matrixmultiply` otherwise.
-pub fn serial_matmul(a: ArrayView2<f64>, b: ArrayView2<f64>, mut c: ArrayViewMut2<f64>) {
+pub fn serial_matmul(a: ArrayView2<f64>, b: ArrayView2<f64>, c: ArrayViewMut2<f64>) {
     assert_eq!(a.ncols(), b.nrows(), "matmul: inner dimensions differ");
     assert_eq!(
         c.dim(),
         (a.nrows(), b.ncols()),
         "matmul: output shape differs"
     );
-    if !packed::available() {
-        general_mat_mul(1.0, &a, &b, 0.0, &mut c);
-        return;
+    Lhs::new(a).times_into(b, c);
+}
+
+/// The left operand of a product, ready for the kernel this CPU runs: packed
+/// for [`packed`], or the view itself for `matrixmultiply` (which packs
+/// internally). The one place that chooses between the two.
+enum Lhs<'a> {
+    Packed(PackedA),
+    Plain(ArrayView2<'a, f64>),
+}
+
+impl<'a> Lhs<'a> {
+    fn new(a: ArrayView2<'a, f64>) -> Self {
+        if packed::available() {
+            // SAFETY: `a` is a valid view.
+            Lhs::Packed(unsafe { PackedA::new(&mat_ref(&a)) })
+        } else {
+            Lhs::Plain(a)
+        }
     }
-    // SAFETY: the views own or borrow valid memory of the stated shapes and
-    // strides; `c` is borrowed mutably, so it overlaps neither input.
-    unsafe {
-        let packed_a = PackedA::new(&mat_ref(&a));
-        packed::gemm(&packed_a, mat_ref(&b), mat_mut(&mut c));
+
+    /// `C = A B` (serial); shapes are checked by the callers.
+    fn times_into(&self, b: ArrayView2<f64>, mut c: ArrayViewMut2<f64>) {
+        match self {
+            // SAFETY: the views own or borrow valid memory of the stated
+            // shapes and strides; `c` is borrowed mutably, so it overlaps
+            // neither input.
+            Lhs::Packed(pa) => unsafe { packed::gemm(pa, mat_ref(&b), mat_mut(&mut c)) },
+            Lhs::Plain(a) => general_mat_mul(1.0, a, &b, 0.0, &mut c),
+        }
     }
 }
 

@@ -188,9 +188,10 @@ impl PackedA {
         let full = a.cols / KC;
         let last = a.cols % KC;
         let len = panels * (full * panel_stride(KC, MR) + panel_stride(last, MR));
-        let buf = spare_buffer(len + 8);
-        let start = buf.as_ptr().align_offset(64);
-        let dst = Shared(buf.as_ptr().add(start) as *mut f64);
+        let mut buf = spare_buffer(len + 8);
+        let dst = aligned(&mut buf, len);
+        let start = dst.offset_from(buf.as_ptr()) as usize;
+        let dst = Shared(dst);
         let src = Shared(a.ptr);
         let (rs, cs, rows, depth) = (a.rs, a.cs, a.rows, a.cols);
         // Jobs of `MC` rows of one depth block; each writes its own panels.
