@@ -19,7 +19,7 @@
 
 use crate::error::{Error, Result};
 use crate::net::lora::Lora;
-use crate::net::{gradient, hvp_at, Backprop, Dataset, Mlp};
+use crate::net::{gradient, Backprop, Dataset, Mlp};
 use crate::optim::Adam;
 use crate::update::{one_step, StepConfig};
 use indicatif::ProgressBar;
@@ -145,7 +145,7 @@ pub fn meta_gradient(net: &Mlp, data: &MetaData, cfg: &MetaConfig) -> Result<(Me
     g_plus.axpy(cfg.mu, &g_util)?;
     grad.axpy(1.0, &g_plus)?;
     if cfg.order == MetaOrder::Second {
-        grad.axpy(-cfg.eta, &hvp_at(net, data.update, &pass_d, &g_plus)?)?;
+        grad.axpy(-cfg.eta, &pass_d.hvp(&g_plus)?)?;
     }
     Ok((MetaLoss::new(cfg, align, mis, util), grad))
 }
@@ -253,14 +253,15 @@ pub fn lora_meta_gradient(
 ) -> Result<(MetaLoss, Array1<f64>)> {
     let (align, mut grad) = lora.gradient(phi, data.align)?;
     // The merged network and its gradient on D serve both the step and the HVP.
-    let at_d = lora.merged_gradient(phi, data.update)?;
+    let net_d = lora.merged(phi)?;
+    let at_d = lora.merged_gradient(&net_d, data.update)?;
     let plus = phi - &(lora.gradient_at(phi, &at_d)? * cfg.eta);
     let (mis, g_mis) = lora.gradient(&plus, data.misalign)?;
     let (util, g_util) = lora.gradient(&plus, data.utility)?;
     let g_plus = g_mis * cfg.lambda + g_util * cfg.mu;
     grad += &g_plus;
     if cfg.order == MetaOrder::Second {
-        grad.scaled_add(-cfg.eta, &lora.hvp_at(phi, &at_d, data.update, &g_plus)?);
+        grad.scaled_add(-cfg.eta, &lora.hvp_at(phi, &at_d, &g_plus)?);
     }
     Ok((MetaLoss::new(cfg, align, mis, util), grad))
 }

@@ -32,27 +32,30 @@ pub fn gradient_into(net: &Mlp, data: &Dataset, grad: &mut Mlp) -> Result<f64> {
 /// One forward and backward pass of a network on a dataset: the forward
 /// cache (`H_{l−1}`, `Z_l`), the loss and the backward signals `G_l`. The
 /// gradient and the Hessian-vector product at the same point share it
-/// ([`crate::net::hvp::hvp_at`]), so a second-order meta-gradient makes one
-/// pass over the update set instead of two.
-pub struct Backprop {
+/// ([`Backprop::hvp`]), so a second-order meta-gradient makes one pass over
+/// the update set instead of two. It borrows the network and the data, so it
+/// cannot be applied to others.
+pub struct Backprop<'a> {
+    pub(crate) net: &'a Mlp,
+    pub(crate) data: &'a Dataset,
     pub(crate) cache: ForwardCache,
     pub(crate) deltas: Vec<Array2<f64>>,
     loss: f64,
-    has_bias: bool,
 }
 
-impl Backprop {
+impl<'a> Backprop<'a> {
     /// The passes of `net` on `data`.
-    pub fn new(net: &Mlp, data: &Dataset) -> Result<Self> {
+    pub fn new(net: &'a Mlp, data: &'a Dataset) -> Result<Self> {
         data.check_compatible(net)?;
         let cache = net.forward_cache(data.x().view())?;
         let (loss, r) = loss_and_residuals(cache.output(), data.targets());
         let deltas = backprop_deltas(net, &cache, r);
         Ok(Self {
+            net,
+            data,
             cache,
             deltas,
             loss,
-            has_bias: net.has_bias(),
         })
     }
 
@@ -64,21 +67,7 @@ impl Backprop {
     /// `∂L/∂W_l = G_lᵀ H_{l−1}`, `∂L/∂b_l = Σ_n G_l[n]`, written into `grad`
     /// (the network's shape); errors if the loss or the gradient is not finite.
     pub fn gradient_into(&self, grad: &mut Mlp) -> Result<()> {
-        let shapes_agree = grad.depth() == self.deltas.len()
-            && grad.has_bias() == self.has_bias
-            && grad
-                .layers()
-                .iter()
-                .zip(&self.deltas)
-                .zip(&self.cache.inputs)
-                .all(|((layer, g), h)| layer.weight.dim() == (g.ncols(), h.ncols()));
-        if !shapes_agree {
-            return Err(crate::Error::DimensionMismatch {
-                context: "gradient buffer (layer shapes of the network)",
-                expected: self.deltas.len(),
-                got: grad.depth(),
-            });
-        }
+        self.net.check_same_shape(grad)?;
         for ((out, g), h) in grad
             .layers_mut()
             .iter_mut()

@@ -22,84 +22,85 @@ use ndarray::{concatenate, s, Array2, Axis};
 
 /// `∇²_θ L_D(θ) · v`, in the network's shape.
 pub fn hvp(net: &Mlp, data: &Dataset, v: &Mlp) -> Result<Mlp> {
-    hvp_at(net, data, &Backprop::new(net, data)?, v)
+    Backprop::new(net, data)?.hvp(v)
 }
 
-/// [`hvp`] from the forward and backward pass `pass` of `net` on `data`
-/// (e.g. the one its gradient was computed from), to the bit.
-pub fn hvp_at(net: &Mlp, data: &Dataset, pass: &Backprop, v: &Mlp) -> Result<Mlp> {
-    data.check_compatible(net)?;
-    net.check_same_shape(v)?;
-    let act = net.activation();
-    let depth = net.depth();
-    let cache = &pass.cache;
-    if cache.inputs.len() != depth || cache.inputs[0].nrows() != data.len() {
-        return Err(crate::Error::DimensionMismatch {
-            context: "hvp_at: the pass is of another network or dataset",
-            expected: data.len(),
-            got: cache.inputs[0].nrows(),
-        });
-    }
+impl Backprop<'_> {
+    /// [`hvp`] at this pass's network and data, reusing its forward cache and
+    /// backward signals (e.g. those its gradient was computed from), to the bit.
+    pub fn hvp(&self, v: &Mlp) -> Result<Mlp> {
+        let (net, data) = (self.net, self.data);
+        net.check_same_shape(v)?;
+        let act = net.activation();
+        let depth = net.depth();
+        let cache = &self.cache;
 
-    // Forward tangent: R{H_{l−1}} (inputs) and R{Z_l}.
-    let mut r_inputs: Vec<Array2<f64>> = Vec::with_capacity(depth);
-    let mut r_pre: Vec<Array2<f64>> = Vec::with_capacity(depth);
-    let mut r_h = Array2::zeros(cache.inputs[0].dim());
-    for (l, (layer, dir)) in net.layers().iter().zip(v.layers()).enumerate() {
-        let mut rz = kernels::matmul_nt(r_h.view(), layer.weight.view());
-        let vb = dir.bias.as_ref().map(|b| b.view());
-        let next = if l + 1 < depth {
-            let hv = kernels::matmul_nt(cache.inputs[l].view(), dir.weight.view());
-            Some(kernels::tangent_activate(
-                &mut rz,
-                &hv,
-                vb,
-                &cache.pre[l],
+        // Forward tangent: R{H_{l−1}} (inputs) and R{Z_l}.
+        let mut r_inputs: Vec<Array2<f64>> = Vec::with_capacity(depth);
+        let mut r_pre: Vec<Array2<f64>> = Vec::with_capacity(depth);
+        let mut r_h = Array2::zeros(cache.inputs[0].dim());
+        for (l, (layer, dir)) in net.layers().iter().zip(v.layers()).enumerate() {
+            let mut rz = kernels::matmul_nt(r_h.view(), layer.weight.view());
+            let vb = dir.bias.as_ref().map(|b| b.view());
+            let next = if l + 1 < depth {
+                let hv = kernels::matmul_nt(cache.inputs[l].view(), dir.weight.view());
+                Some(kernels::tangent_activate(
+                    &mut rz,
+                    &hv,
+                    vb,
+                    &cache.pre[l],
+                    act,
+                ))
+            } else {
+                rz += &kernels::affine(cache.inputs[l].view(), dir.weight.view(), vb);
+                None
+            };
+            r_inputs.push(r_h);
+            r_pre.push(rz);
+            match next {
+                Some(n) => r_h = n,
+                None => break,
+            }
+        }
+
+        // Backward signals and their tangents.
+        let deltas = &self.deltas;
+        let mut r_delta = loss_hessian_times(cache.output(), data.targets(), &r_pre[depth - 1]);
+        let mut out_layers = Vec::with_capacity(depth);
+        for l in (0..depth).rev() {
+            let g = &deltas[l];
+            // R{G}ᵀ H + Gᵀ R{H} as one product over the stacked batch, so the
+            // n_l × n_{l−1} result is written once.
+            let left = concatenate(Axis(0), &[r_delta.view(), g.view()]).expect("same widths");
+            let right = concatenate(Axis(0), &[cache.inputs[l].view(), r_inputs[l].view()])
+                .expect("same widths");
+            out_layers.push(Layer {
+                weight: kernels::matmul_tn(left.view(), right.view()),
+                bias: net.has_bias().then(|| kernels::column_sums(&r_delta)),
+            });
+            if l == 0 {
+                break;
+            }
+            // G W and R{G} W as one product of the stacked signals, so W is
+            // packed once (row-wise, hence the same bits as two products).
+            let w = &net.layers()[l].weight;
+            let n = g.nrows();
+            let stacked = concatenate(Axis(0), &[g.view(), r_delta.view()]).expect("same widths");
+            let both = kernels::matmul(stacked.view(), w.view());
+            let (back, rgw) = (both.slice(s![..n, ..]), both.slice(s![n.., ..]));
+            let gv = kernels::matmul(g.view(), v.layers()[l].weight.view());
+            r_delta = kernels::second_order_backward(
+                rgw,
+                &gv,
+                back,
+                &cache.pre[l - 1],
+                &r_pre[l - 1],
                 act,
-            ))
-        } else {
-            rz += &kernels::affine(cache.inputs[l].view(), dir.weight.view(), vb);
-            None
-        };
-        r_inputs.push(r_h);
-        r_pre.push(rz);
-        match next {
-            Some(n) => r_h = n,
-            None => break,
+            );
         }
+        out_layers.reverse();
+        let out = Mlp::from_parts(out_layers, act);
+        out.check_finite("Hessian-vector product")?;
+        Ok(out)
     }
-
-    // Backward signals and their tangents.
-    let deltas = &pass.deltas;
-    let mut r_delta = loss_hessian_times(cache.output(), data.targets(), &r_pre[depth - 1]);
-    let mut out_layers = Vec::with_capacity(depth);
-    for l in (0..depth).rev() {
-        let g = &deltas[l];
-        // R{G}ᵀ H + Gᵀ R{H} as one product over the stacked batch, so the
-        // n_l × n_{l−1} result is written once.
-        let left = concatenate(Axis(0), &[r_delta.view(), g.view()]).expect("same widths");
-        let right = concatenate(Axis(0), &[cache.inputs[l].view(), r_inputs[l].view()])
-            .expect("same widths");
-        out_layers.push(Layer {
-            weight: kernels::matmul_tn(left.view(), right.view()),
-            bias: net.has_bias().then(|| kernels::column_sums(&r_delta)),
-        });
-        if l == 0 {
-            break;
-        }
-        // G W and R{G} W as one product of the stacked signals, so W is
-        // packed once (row-wise, hence the same bits as two products).
-        let w = &net.layers()[l].weight;
-        let n = g.nrows();
-        let stacked = concatenate(Axis(0), &[g.view(), r_delta.view()]).expect("same widths");
-        let both = kernels::matmul(stacked.view(), w.view());
-        let (back, rgw) = (both.slice(s![..n, ..]), both.slice(s![n.., ..]));
-        let gv = kernels::matmul(g.view(), v.layers()[l].weight.view());
-        r_delta =
-            kernels::second_order_backward(rgw, &gv, back, &cache.pre[l - 1], &r_pre[l - 1], act);
-    }
-    out_layers.reverse();
-    let out = Mlp::from_parts(out_layers, act);
-    out.check_finite("Hessian-vector product")?;
-    Ok(out)
 }

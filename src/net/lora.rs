@@ -15,7 +15,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels;
-use crate::net::{gradient, hvp, normal_matrix, Dataset, Mlp};
+use crate::net::{normal_matrix, Backprop, Dataset, Mlp};
 use ndarray::{Array1, ArrayView2};
 use rand::Rng;
 
@@ -31,10 +31,11 @@ pub fn check_rank(rank: usize) -> Result<usize> {
     Ok(rank)
 }
 
-/// The merged network at some `φ`, with its loss and weight gradient on a data set.
-pub struct MergedGradient {
-    pub net: Mlp,
-    pub loss: f64,
+/// The forward/backward pass of the merged network at some `φ` on a data set
+/// (which the caller keeps; see [`Lora::merged`]) and its weight gradient:
+/// what both [`Lora::gradient_at`] and [`Lora::hvp_at`] need, computed once.
+pub struct MergedGradient<'a> {
+    pub pass: Backprop<'a>,
     pub grad: Mlp,
 }
 
@@ -131,18 +132,24 @@ impl Lora {
         Ok(Array1::from(flat))
     }
 
-    /// The merged network at `φ` with its loss and gradient on `data` — what
-    /// both [`Self::gradient`] and [`Self::hvp_at`] need, computed once.
-    pub fn merged_gradient(&self, phi: &Array1<f64>, data: &Dataset) -> Result<MergedGradient> {
-        let net = self.merged(phi)?;
-        let (loss, grad) = gradient(&net, data)?;
-        Ok(MergedGradient { net, loss, grad })
+    /// The pass and weight gradient of `net` (the merged network at some `φ`)
+    /// on `data`.
+    pub fn merged_gradient<'a>(
+        &self,
+        net: &'a Mlp,
+        data: &'a Dataset,
+    ) -> Result<MergedGradient<'a>> {
+        let pass = Backprop::new(net, data)?;
+        let mut grad = net.zeros_like();
+        pass.gradient_into(&mut grad)?;
+        Ok(MergedGradient { pass, grad })
     }
 
     /// Loss on `data` and its gradient with respect to `φ`.
     pub fn gradient(&self, phi: &Array1<f64>, data: &Dataset) -> Result<(f64, Array1<f64>)> {
-        let m = self.merged_gradient(phi, data)?;
-        Ok((m.loss, self.project(phi, &m.grad)?))
+        let net = self.merged(phi)?;
+        let m = self.merged_gradient(&net, data)?;
+        Ok((m.pass.loss(), self.project(phi, &m.grad)?))
     }
 
     /// `∂L/∂φ` from a [`MergedGradient`] at the same `φ`.
@@ -152,27 +159,28 @@ impl Lora {
 
     /// `∇²_φ L_D(φ) · v`.
     pub fn hvp(&self, phi: &Array1<f64>, data: &Dataset, v: &Array1<f64>) -> Result<Array1<f64>> {
-        self.hvp_at(phi, &self.merged_gradient(phi, data)?, data, v)
+        let net = self.merged(phi)?;
+        self.hvp_at(phi, &self.merged_gradient(&net, data)?, v)
     }
 
-    /// `∇²_φ L_D(φ) · v` given the merged network and gradient at `φ` on `data`.
+    /// `∇²_φ L_D(φ) · v` from the merged network's pass and gradient at `φ`
+    /// (its HVP reuses the pass: no second forward/backward over the data).
     pub fn hvp_at(
         &self,
         phi: &Array1<f64>,
         at: &MergedGradient,
-        data: &Dataset,
         v: &Array1<f64>,
     ) -> Result<Array1<f64>> {
-        let (net, g) = (&at.net, &at.grad);
+        let g = &at.grad;
         let parts = self.split(phi)?;
         let vparts = self.split(v)?;
         // U_l = V_B A + B V_A, biases 0.
-        let mut u = net.zeros_like();
+        let mut u = g.zeros_like();
         for (layer, ((a, b), (va, vb))) in u.layers_mut().iter_mut().zip(parts.iter().zip(&vparts))
         {
             layer.weight = kernels::matmul(*vb, *a) + kernels::matmul(*b, *va);
         }
-        let hu = hvp(net, data, &u)?;
+        let hu = at.pass.hvp(&u)?;
         // (Bᵀ H_W U + V_Bᵀ G, H_W U Aᵀ + G V_Aᵀ): the projection of H_W U at φ
         // plus the projection of G at the tangent v.
         Ok(self.project(phi, &hu)? + self.project(v, g)?)
