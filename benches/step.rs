@@ -115,30 +115,27 @@ fn bench_step(c: &mut Criterion) {
     group.finish();
 }
 
-/// The kernel before this issue, for comparison in the same run: `C = A B`
-/// split into 64-row blocks of `C`, each block re-packing all of `B`.
-fn row_split_matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+/// The kernels this crate used before, for comparison in the same run:
+/// `C = A B` through `matrixmultiply`, split into `block`-wide slices of `C`
+/// along `axis`. Rows of 64 were the original split (each block re-packing
+/// all of `B`); columns of 256 are today's split with the previous kernel.
+fn matrixmultiply_split(
+    a: ArrayView2<f64>,
+    b: ArrayView2<f64>,
+    axis: Axis,
+    block: usize,
+) -> Array2<f64> {
     let mut c = Array2::<f64>::zeros((a.nrows(), b.ncols()));
-    c.axis_chunks_iter_mut(Axis(0), 64)
+    c.axis_chunks_iter_mut(axis, block)
         .into_par_iter()
         .enumerate()
         .for_each(|(i, mut c_blk)| {
-            let a_blk = a.slice(s![i * 64..i * 64 + c_blk.nrows(), ..]);
-            general_mat_mul(1.0, &a_blk, &b, 0.0, &mut c_blk);
-        });
-    c
-}
-
-/// The previous kernel, for comparison in the same run: the same 256-column
-/// split, each block through `matrixmultiply` instead of the packed kernel.
-fn matrixmultiply_matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
-    let mut c = Array2::<f64>::zeros((a.nrows(), b.ncols()));
-    c.axis_chunks_iter_mut(Axis(1), 256)
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(j, mut c_blk)| {
-            let b_blk = b.slice(s![.., j * 256..j * 256 + c_blk.ncols()]);
-            general_mat_mul(1.0, &a, &b_blk, 0.0, &mut c_blk);
+            let range = i * block..i * block + c_blk.len_of(axis);
+            if axis == Axis(0) {
+                general_mat_mul(1.0, &a.slice(s![range, ..]), &b, 0.0, &mut c_blk);
+            } else {
+                general_mat_mul(1.0, &a, &b.slice(s![.., range]), 0.0, &mut c_blk);
+            }
         });
     c
 }
@@ -162,12 +159,12 @@ fn bench_gemm(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::new("forward_h_wt_rows64_before", w),
             &w,
-            |b, _| b.iter(|| black_box(row_split_matmul(h.view(), weight.t()))),
+            |b, _| b.iter(|| black_box(matrixmultiply_split(h.view(), weight.t(), Axis(0), 64))),
         );
         group.bench_with_input(
             BenchmarkId::new("forward_h_wt_matrixmultiply_before", w),
             &w,
-            |b, _| b.iter(|| black_box(matrixmultiply_matmul(h.view(), weight.t()))),
+            |b, _| b.iter(|| black_box(matrixmultiply_split(h.view(), weight.t(), Axis(1), 256))),
         );
         group.bench_with_input(BenchmarkId::new("weight_grad_gt_h", w), &w, |b, _| {
             b.iter(|| black_box(kernels::matmul_tn(h.view(), h.view())))
@@ -175,7 +172,7 @@ fn bench_gemm(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::new("weight_grad_gt_h_matrixmultiply_before", w),
             &w,
-            |b, _| b.iter(|| black_box(matrixmultiply_matmul(h.t(), h.view()))),
+            |b, _| b.iter(|| black_box(matrixmultiply_split(h.t(), h.view(), Axis(1), 256))),
         );
         let mut out = Array2::<f64>::zeros((w, w));
         group.bench_with_input(BenchmarkId::new("weight_grad_gt_h_into", w), &w, |b, _| {
