@@ -8,7 +8,6 @@
 //! The paper's setting is SGD with `η = 10⁻⁴` on `N = 32` benign samples.
 
 use crate::error::{check_learning_rate, check_positive, Error, Result};
-use crate::kernels;
 use crate::net::{gradient, gradient_into, Dataset, Mlp};
 use serde::{Deserialize, Serialize};
 
@@ -146,12 +145,7 @@ pub fn step_in_place(
     grad: &mut Mlp,
 ) -> Result<f64> {
     let loss = gradient_into(net, data, grad)?;
-    for (theta, g) in net.layers_mut().iter_mut().zip(grad.layers()) {
-        kernels::add_map_in_place(&mut theta.weight, &g.weight, |v| cfg.coordinate_step(v));
-        if let (Some(tb), Some(gb)) = (theta.bias.as_mut(), g.bias.as_ref()) {
-            kernels::add_map_in_place(tb, gb, |v| cfg.coordinate_step(v));
-        }
-    }
+    net.add_map(grad, |v| cfg.coordinate_step(v))?;
     net.check_finite("updated parameters")?;
     Ok(loss)
 }

@@ -10,6 +10,7 @@
 //! by layer, each weight matrix row-major followed by its bias.
 
 use crate::error::{Error, Result};
+use crate::kernels;
 use crate::net::{Activation, Architecture};
 use ndarray::{Array1, Array2, Zip};
 use rand::Rng;
@@ -204,11 +205,17 @@ impl Mlp {
 
     /// `self ← self + α · other` (shapes must agree).
     pub fn axpy(&mut self, alpha: f64, other: &Mlp) -> Result<()> {
+        self.add_map(other, |v| alpha * v)
+    }
+
+    /// `self ← self + f(other)` elementwise, in place (shapes must agree):
+    /// e.g. a parameter update `θ ← θ + Δθ(g)` without allocating `Δθ`.
+    pub fn add_map(&mut self, other: &Mlp, f: impl Fn(f64) -> f64 + Sync + Send) -> Result<()> {
         self.check_same_shape(other)?;
         for (a, b) in self.layers.iter_mut().zip(&other.layers) {
-            a.weight.scaled_add(alpha, &b.weight);
+            kernels::add_map_in_place(&mut a.weight, &b.weight, &f);
             if let (Some(ab), Some(bb)) = (a.bias.as_mut(), b.bias.as_ref()) {
-                ab.scaled_add(alpha, bb);
+                kernels::add_map_in_place(ab, bb, &f);
             }
         }
         Ok(())
