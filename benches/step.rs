@@ -18,8 +18,10 @@
 //! elementwise work excluded), so criterion's `Gelem/s` reads as GFLOP/s.
 //! With `N` the batch, `n_l` the widths, `F = 2 N Σ_l n_{l−1} n_l` (one
 //! forward pass), `F_1` the first layer's share and `k` the outputs:
-//! forward `F`; gradient and step `3F − F_1`; HVP `8F − 4F_1`; NTK of the batch
-//! with itself `2F + 2k(F − F_1 − F_L) + Σ_l (2N² n_{l−1} + 2(kN)² n_l)`,
+//! forward `F`; gradient and step `3F − F_1`; HVP `9F − 6F_1` (the forward
+//! and backward pass, then per layer `R{H}Wᵀ`, `H Vᵀ`, the two weight terms,
+//! `G W`, `R{G} W` and `G V`, with no product by `R{H_0} = 0`); NTK of the
+//! batch with itself `2F + 2k(F − F_1 − F_L) + Σ_l (2N² n_{l−1} + 2(kN)² n_l)`,
 //! where `F_L` is the last layer's share (forward passes of both arguments, `k`
 //! backward passes per argument, the input Gram and the k² signal Grams per
 //! layer).
@@ -103,7 +105,7 @@ fn bench_step(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("sgd_step_in_place", w), &w, |b, _| {
             b.iter(|| black_box(step_in_place(&mut moving, &data, &step, &mut grad).unwrap()))
         });
-        group.throughput(Throughput::Elements(8 * f - 4 * f1));
+        group.throughput(Throughput::Elements(9 * f - 6 * f1));
         group.bench_with_input(BenchmarkId::new("hvp", w), &w, |b, _| {
             b.iter(|| black_box(hvp(&net, &data, &dir).unwrap()))
         });

@@ -9,7 +9,9 @@
 //! parameters: `R{∂L/∂W_l} = R{G_l}ᵀ H_{l−1} + G_lᵀ R{H_{l−1}}`,
 //! `R{∂L/∂b_l} = Σ_n R{G_l}[n]`.
 //!
-//! Cost: about two gradients. Checked against central differences of the
+//! Cost: `9F − 6F_1` FLOP of matrix products (`F` those of one forward pass,
+//! `F_1` the first layer's share; no product is formed with `R{H_0} = 0`),
+//! three gradients' worth. Checked against central differences of the
 //! gradient in `tests/gradients_fd.rs`; used by the second-order meta-gradient
 //! `(I − η H_D) ∇L_mis(θ⁺)` (claim C4).
 
@@ -35,12 +37,16 @@ impl Backprop<'_> {
         let depth = net.depth();
         let cache = &self.cache;
 
-        // Forward tangent: R{H_{l−1}} (inputs) and R{Z_l}.
-        let mut r_inputs: Vec<Array2<f64>> = Vec::with_capacity(depth);
+        // Forward tangent: R{H_{l−1}} (inputs, `r_inputs[l − 1]` for l ≥ 1;
+        // R{H_0} = 0 is never formed) and R{Z_l}.
+        let batch = cache.inputs[0].nrows();
+        let mut r_inputs: Vec<Array2<f64>> = Vec::with_capacity(depth - 1);
         let mut r_pre: Vec<Array2<f64>> = Vec::with_capacity(depth);
-        let mut r_h = Array2::zeros(cache.inputs[0].dim());
         for (l, (layer, dir)) in net.layers().iter().zip(v.layers()).enumerate() {
-            let mut rz = kernels::matmul_nt(r_h.view(), layer.weight.view());
+            let mut rz = match r_inputs.last() {
+                Some(r_h) => kernels::matmul_nt(r_h.view(), layer.weight.view()),
+                None => Array2::zeros((batch, layer.weight.nrows())),
+            };
             let vb = dir.bias.as_ref().map(|b| b.view());
             let next = if l + 1 < depth {
                 let hv = kernels::matmul_nt(cache.inputs[l].view(), dir.weight.view());
@@ -55,10 +61,9 @@ impl Backprop<'_> {
                 rz += &kernels::affine(cache.inputs[l].view(), dir.weight.view(), vb);
                 None
             };
-            r_inputs.push(r_h);
             r_pre.push(rz);
             match next {
-                Some(n) => r_h = n,
+                Some(n) => r_inputs.push(n),
                 None => break,
             }
         }
@@ -70,12 +75,17 @@ impl Backprop<'_> {
         for l in (0..depth).rev() {
             let g = &deltas[l];
             // R{G}ᵀ H + Gᵀ R{H} as one product over the stacked batch, so the
-            // n_l × n_{l−1} result is written once.
-            let left = concatenate(Axis(0), &[r_delta.view(), g.view()]).expect("same widths");
-            let right = concatenate(Axis(0), &[cache.inputs[l].view(), r_inputs[l].view()])
-                .expect("same widths");
+            // n_l × n_{l−1} result is written once; R{G_1}ᵀ H_0 alone at l = 0.
+            let weight = if l == 0 {
+                kernels::matmul_tn(r_delta.view(), cache.inputs[0].view())
+            } else {
+                let left = concatenate(Axis(0), &[r_delta.view(), g.view()]).expect("same widths");
+                let right = concatenate(Axis(0), &[cache.inputs[l].view(), r_inputs[l - 1].view()])
+                    .expect("same widths");
+                kernels::matmul_tn(left.view(), right.view())
+            };
             out_layers.push(Layer {
-                weight: kernels::matmul_tn(left.view(), right.view()),
+                weight,
                 bias: net.has_bias().then(|| kernels::column_sums(&r_delta)),
             });
             if l == 0 {
