@@ -1,8 +1,8 @@
 //! The network passes at publication widths: forward, gradient (forward +
 //! backward), one SGD step (allocating, and the loop forms `gradient_into` /
 //! `sgd_step_in_place` that reuse one gradient buffer), Hessian-vector
-//! product and the empirical NTK of a
-//! `[w, w, w, 10]` ReLU network on a batch of 256, for
+//! product (allocating, and `hvp_into` into a reused buffer) and the
+//! empirical NTK of a `[w, w, w, 10]` ReLU network on a batch of 256, for
 //! w ∈ {256, 1024, 2048, 4096, 8192} (override with
 //! `HAIRTRIGGER_BENCH_WIDTHS=256,1024`).
 //!
@@ -32,7 +32,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hairtrigger::experiments::{gaussian_inputs, random_update_set};
 use hairtrigger::kernels;
-use hairtrigger::net::{gradient, gradient_into, hvp, ntk};
+use hairtrigger::net::{gradient, gradient_into, hvp, hvp_into, ntk};
 use hairtrigger::rng::seeded;
 use hairtrigger::update::{one_step, step_in_place, StepConfig};
 use hairtrigger::{Activation, Architecture, Mlp};
@@ -108,6 +108,10 @@ fn bench_step(c: &mut Criterion) {
         group.throughput(Throughput::Elements(9 * f - 6 * f1));
         group.bench_with_input(BenchmarkId::new("hvp", w), &w, |b, _| {
             b.iter(|| black_box(hvp(&net, &data, &dir).unwrap()))
+        });
+        let mut hv = net.zeros_like();
+        group.bench_with_input(BenchmarkId::new("hvp_into", w), &w, |b, _| {
+            b.iter(|| hvp_into(&net, &data, &dir, black_box(&mut hv)).unwrap())
         });
         group.throughput(Throughput::Elements(2 * f + 2 * k * (f - f1 - fl) + grams));
         group.bench_with_input(BenchmarkId::new("ntk", w), &w, |b, _| {

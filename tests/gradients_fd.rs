@@ -6,7 +6,7 @@ mod common;
 
 use common::{net_and_data, rel_err, ACTIVATIONS};
 use hairtrigger::experiments::gaussian_inputs;
-use hairtrigger::net::{gradient, hvp, jacobian, loss_value, ntk};
+use hairtrigger::net::{gradient, hvp, hvp_into, jacobian, loss_value, ntk};
 use hairtrigger::rng::seeded;
 use hairtrigger::{Activation, Dataset, Mlp, Targets};
 use ndarray::Array2;
@@ -161,4 +161,24 @@ fn shared_pass_gives_the_gradient_and_hvp_bit_for_bit() {
     let (loss, want) = gradient(&net, &data).unwrap();
     assert_eq!((pass.loss().to_bits(), &g), (loss.to_bits(), &want));
     assert_eq!(pass.hvp(&v).unwrap(), hvp(&net, &data, &v).unwrap());
+}
+
+/// The buffer-reusing HVP overwrites whatever its buffer held and gives the
+/// allocating HVP's bits, with and without biases; a wrong-shaped buffer is
+/// reported instead of written.
+#[test]
+fn hvp_into_a_used_buffer_equals_hvp_bit_for_bit() {
+    for bias in [true, false] {
+        let (net, data) = net_and_data(&[5, 70, 9, 4], Activation::Gelu, bias, 4, 12);
+        let arch = net.architecture();
+        let v = Mlp::random(&arch, &mut seeded(4, 8));
+        let mut out = Mlp::random(&arch, &mut seeded(4, 9));
+        hvp_into(&net, &data, &v, &mut out).unwrap();
+        assert_eq!(out, hvp(&net, &data, &v).unwrap(), "bias={bias}");
+    }
+    let (net, data) = net_and_data(&[5, 8, 4], Activation::Relu, true, 4, 12);
+    let v = Mlp::random(&net.architecture(), &mut seeded(4, 10));
+    let (other, _) = net_and_data(&[5, 9, 4], Activation::Relu, true, 4, 12);
+    let mut wrong = other.zeros_like();
+    assert!(hvp_into(&net, &data, &v, &mut wrong).is_err());
 }

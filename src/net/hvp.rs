@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::kernels;
 use crate::net::backward::Backprop;
 use crate::net::loss::loss_hessian_times;
-use crate::net::{Dataset, Layer, Mlp};
+use crate::net::{Dataset, Mlp};
 use ndarray::{concatenate, s, Array2, Axis};
 
 /// `∇²_θ L_D(θ) · v`, in the network's shape.
@@ -27,12 +27,28 @@ pub fn hvp(net: &Mlp, data: &Dataset, v: &Mlp) -> Result<Mlp> {
     Backprop::new(net, data)?.hvp(v)
 }
 
+/// [`hvp`] written into `out` (a buffer of the network's shape whose old
+/// values are ignored), so that repeated products reuse its `n_l × n_{l−1}`
+/// pages; the values are those of [`hvp`], to the bit.
+pub fn hvp_into(net: &Mlp, data: &Dataset, v: &Mlp, out: &mut Mlp) -> Result<()> {
+    Backprop::new(net, data)?.hvp_into(v, out)
+}
+
 impl Backprop<'_> {
     /// [`hvp`] at this pass's network and data, reusing its forward cache and
     /// backward signals (e.g. those its gradient was computed from), to the bit.
     pub fn hvp(&self, v: &Mlp) -> Result<Mlp> {
+        let mut out = self.net.zeros_like();
+        self.hvp_into(v, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Backprop::hvp`] written into `out` (the network's shape; old values
+    /// ignored); errors if the product is not finite.
+    pub fn hvp_into(&self, v: &Mlp, out: &mut Mlp) -> Result<()> {
         let (net, data) = (self.net, self.data);
         net.check_same_shape(v)?;
+        net.check_same_shape(out)?;
         let act = net.activation();
         let depth = net.depth();
         let cache = &self.cache;
@@ -71,23 +87,23 @@ impl Backprop<'_> {
         // Backward signals and their tangents.
         let deltas = &self.deltas;
         let mut r_delta = loss_hessian_times(cache.output(), data.targets(), &r_pre[depth - 1]);
-        let mut out_layers = Vec::with_capacity(depth);
         for l in (0..depth).rev() {
             let g = &deltas[l];
+            let target = &mut out.layers_mut()[l];
             // R{G}ᵀ H + Gᵀ R{H} as one product over the stacked batch, so the
             // n_l × n_{l−1} result is written once; R{G_1}ᵀ H_0 alone at l = 0.
-            let weight = if l == 0 {
-                kernels::matmul_tn(r_delta.view(), cache.inputs[0].view())
+            if l == 0 {
+                let h = cache.inputs[0].view();
+                kernels::matmul_into(r_delta.t(), h, target.weight.view_mut());
             } else {
                 let left = concatenate(Axis(0), &[r_delta.view(), g.view()]).expect("same widths");
                 let right = concatenate(Axis(0), &[cache.inputs[l].view(), r_inputs[l - 1].view()])
                     .expect("same widths");
-                kernels::matmul_tn(left.view(), right.view())
-            };
-            out_layers.push(Layer {
-                weight,
-                bias: net.has_bias().then(|| kernels::column_sums(&r_delta)),
-            });
+                kernels::matmul_into(left.t(), right.view(), target.weight.view_mut());
+            }
+            if let Some(b) = target.bias.as_mut() {
+                b.assign(&kernels::column_sums(&r_delta));
+            }
             if l == 0 {
                 break;
             }
@@ -108,9 +124,6 @@ impl Backprop<'_> {
                 act,
             );
         }
-        out_layers.reverse();
-        let out = Mlp::from_parts(out_layers, act);
-        out.check_finite("Hessian-vector product")?;
-        Ok(out)
+        out.check_finite("Hessian-vector product")
     }
 }

@@ -95,7 +95,9 @@ impl Mlp {
         Ok(net)
     }
 
-    /// Assemble layers already known to chain (shapes produced by this crate).
+    /// Assemble layers already known to chain (shapes produced by this crate;
+    /// the GPU backend's downloads).
+    #[cfg(feature = "gpu")]
     pub(crate) fn from_parts(layers: Vec<Layer>, activation: Activation) -> Self {
         debug_assert!(layers.windows(2).all(|w| w[0].n_out() == w[1].n_in()));
         Self { layers, activation }

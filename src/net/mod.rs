@@ -19,7 +19,7 @@ pub use arch::Architecture;
 pub use backward::{gradient, gradient_into, output_residuals, Backprop};
 pub use data::{Dataset, Targets};
 pub use forward::ForwardCache;
-pub use hvp::hvp;
+pub use hvp::{hvp, hvp_into};
 pub use jacobian::{jacobian, ntk};
 pub use loss::{loss_value, LossKind};
 pub(crate) use mlp::normal_matrix;
