@@ -2,6 +2,7 @@
 //! library experiment; `--json` prints one JSON object per line.
 
 use clap::{Args, Parser, Subcommand};
+use hairtrigger::backend::{Backend, Device};
 use hairtrigger::experiments::capacity::{
     run_capacity, run_lora_capacity, write_capacity, write_lora, CapacityConfig,
 };
@@ -11,8 +12,8 @@ use hairtrigger::experiments::equiv::{run_equiv, EquivConfig};
 use hairtrigger::experiments::meta::{
     first_order as first_order_run, run_meta, write_meta, MetaRun,
 };
-use hairtrigger::experiments::output::json_line;
-use hairtrigger::experiments::output::write_json;
+use hairtrigger::experiments::output::{json_line, write_json, write_records};
+use hairtrigger::experiments::passes::{run_passes, PassesConfig};
 use hairtrigger::experiments::reproduce::{
     progress_bar, reproduce, scaling_config, ReproduceConfig, Scale,
 };
@@ -207,6 +208,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Time the gradient of a [n, w, n, 10] network at each width on the chosen device; beside a GPU, also the f64 CPU (speedup, agreement).
+    Passes {
+        /// cpu, cuda or cuda:N (CUDA needs a `--features gpu` build; otherwise one message and the CPU).
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Hidden widths w, comma-separated.
+        #[arg(long, default_value = "1024,2048,4096,8192,16384,32768,65536")]
+        widths: String,
+        /// Outer width n (input and second hidden layer).
+        #[arg(long, default_value_t = 1024)]
+        outer: usize,
+        /// Batch size N.
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Timed calls per width (after one warm-up).
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Beside a GPU: CPU seconds allowed per reference gradient (projected from the last width).
+        #[arg(long, default_value_t = 60.0)]
+        cpu_budget: f64,
+        /// Seed of the networks and batches.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output folder for passes.csv / passes.json.
+        #[arg(long, default_value = "passes")]
+        out: String,
+        /// One JSON object per width.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run every check and write data, figures and REPORT.md under plots/.
     Reproduce {
         #[command(flatten)]
@@ -233,6 +264,21 @@ fn print_fit(what: &str, f: &hairtrigger::stats::LineFit) {
         "fit: {what} = {:.2} + {:.5}·params, R² = {:.4}, slope 95% CI [{:.5}, {:.5}]",
         f.intercept, f.slope, f.r_squared, f.slope_ci95.0, f.slope_ci95.1
     );
+}
+
+/// A comma-separated list of widths.
+fn parse_widths(list: &str) -> Result<Vec<usize>> {
+    list.split(',')
+        .map(|w| {
+            w.trim()
+                .parse::<usize>()
+                .map_err(|e| hairtrigger::Error::Parse {
+                    what: "width list",
+                    input: list.to_string(),
+                    reason: e.to_string(),
+                })
+        })
+        .collect()
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
@@ -409,18 +455,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             if capacity {
-                let widths = widths
-                    .split(',')
-                    .map(|w| {
-                        w.trim()
-                            .parse::<usize>()
-                            .map_err(|e| hairtrigger::Error::Parse {
-                                what: "width list",
-                                input: widths.clone(),
-                                reason: e.to_string(),
-                            })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let widths = parse_widths(&widths)?;
                 let n_widths = widths.len();
                 let cfg = CapacityConfig::new(widths, behaviours, steps, eta, seed)?;
                 let dir = std::path::Path::new(&out);
@@ -557,6 +592,62 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 files.len(),
                 r.breadth.len()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Passes {
+            device,
+            widths,
+            outer,
+            batch,
+            reps,
+            cpu_budget,
+            seed,
+            out,
+            json,
+        } => {
+            let cfg =
+                PassesConfig::new(parse_widths(&widths)?, outer, batch, reps, cpu_budget, seed)?;
+            let backend = Backend::new(device.parse::<Device>()?);
+            if !json {
+                println!("device: {}", backend.describe());
+                println!(
+                    "{:>7} {:>12} {:>11} {:>8} {:>10} {:>8} {:>10} {:>10}",
+                    "width",
+                    "params",
+                    "ms/grad",
+                    "GFLOP/s",
+                    "cpu_ms",
+                    "speedup",
+                    "grad_diff",
+                    "loss_diff"
+                );
+            }
+            let records = run_passes(&cfg, &backend, |r| {
+                if json {
+                    match json_line(r) {
+                        Ok(line) => println!("{line}"),
+                        Err(e) => eprintln!("error: {e}"),
+                    }
+                } else {
+                    let opt =
+                        |v: Option<f64>, p: usize| v.map_or("-".into(), |v| format!("{v:.p$}"));
+                    println!(
+                        "{:>7} {:>12} {:>11.2} {:>8.1} {:>10} {:>8} {:>10} {:>10}",
+                        r.width,
+                        r.params,
+                        r.gradient_ms,
+                        r.gflops,
+                        opt(r.cpu_ms, 1),
+                        opt(r.speedup, 1),
+                        fmt_opt(r.grad_rel_diff),
+                        fmt_opt(r.loss_rel_diff)
+                    );
+                }
+            })?;
+            let dir = std::path::Path::new(&out);
+            std::fs::create_dir_all(dir).map_err(|e| hairtrigger::Error::io(dir, e))?;
+            write_records(dir, "passes", &records)?;
+            println!("wrote {out}/passes.csv, passes.json");
             Ok(ExitCode::SUCCESS)
         }
         Command::Reproduce { run, json } => {

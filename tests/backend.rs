@@ -118,3 +118,46 @@ fn gpu_passes_agree_with_the_cpu_within_tolerance() {
         }
     }
 }
+
+/// The pass sweep behind `hairtrigger passes`: one record per width with the
+/// network's parameter count and `3F − F_1` FLOP (counted here by hand), the
+/// CPU reference columns filled exactly when a GPU ran (then within
+/// tolerance), and invalid settings refused.
+#[test]
+fn pass_sweep_records_each_width_on_the_chosen_device() {
+    use hairtrigger::experiments::passes::{run_passes, PassesConfig};
+    let cfg = PassesConfig::new(vec![8, 24], 6, 5, 2, 1e3, 0).unwrap();
+    // [6, 8, 6, 10] on 5 samples: F = 2·5·(48 + 48 + 60) = 1560, F_1 = 480.
+    assert_eq!(cfg.gradient_flops(8), 3.0 * 1560.0 - 480.0);
+    let backend = Backend::new(Device::Cuda { ordinal: 0 });
+    let mut seen = Vec::new();
+    let records = run_passes(&cfg, &backend, |r| seen.push(r.width)).unwrap();
+    assert_eq!(seen, vec![8, 24]);
+    for (r, w) in records.iter().zip([8usize, 24]) {
+        let arch = cfg.architecture(w).unwrap();
+        assert_eq!(
+            (r.width, r.params),
+            (w, Mlp::random(&arch, &mut seeded(0, 0)).num_params())
+        );
+        assert_eq!(r.device, backend.describe());
+        assert!(r.gradient_ms > 0.0 && r.gflops.is_finite() && r.gflops > 0.0);
+        let implied = cfg.gradient_flops(w) / (r.gradient_ms * 1e-3) / 1e9;
+        assert!((implied - r.gflops).abs() <= 1e-9 * r.gflops);
+        match r.grad_rel_diff {
+            Some(d) => {
+                assert!(backend.is_gpu());
+                assert!(
+                    d <= GPU_RTOL && r.loss_rel_diff.unwrap() <= GPU_RTOL,
+                    "{d:e}"
+                );
+            }
+            None => assert!(!backend.is_gpu() && r.cpu_ms.is_none() && r.speedup.is_none()),
+        }
+    }
+    assert!(PassesConfig::new(vec![], 6, 5, 2, 1.0, 0).is_err());
+    assert!(PassesConfig::new(vec![8, 0], 6, 5, 2, 1.0, 0).is_err());
+    assert!(PassesConfig::new(vec![8], 6, 0, 2, 1.0, 0).is_err());
+    assert!(PassesConfig::new(vec![8], 6, 5, 0, 1.0, 0).is_err());
+    assert!(PassesConfig::new(vec![8], 6, 5, 2, -1.0, 0).is_err());
+    assert!(PassesConfig::new(vec![8], 6, 5, 2, f64::NAN, 0).is_err());
+}

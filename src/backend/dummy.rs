@@ -9,6 +9,9 @@ use ndarray::{Array2, ArrayView2};
 /// Never constructed without the `gpu` feature.
 pub enum CudaBackend {}
 
+/// A network resident on the GPU; never constructed without the `gpu` feature.
+pub enum DeviceNet {}
+
 impl CudaBackend {
     /// Always [`Error::DeviceUnavailable`]: this build has no CUDA support.
     pub fn new(_ordinal: usize) -> Result<Self> {
@@ -28,6 +31,16 @@ impl CudaBackend {
     }
 
     pub(crate) fn gradient(&self, _net: &Mlp, _data: &Dataset) -> Result<(f64, Mlp)> {
+        match *self {}
+    }
+
+    /// Uninhabited: there is no CUDA backend to upload to.
+    pub fn upload(&self, _net: &Mlp) -> Result<DeviceNet> {
+        match *self {}
+    }
+
+    /// Uninhabited: there is no CUDA backend to run on.
+    pub fn gradient_resident(&self, _net: &DeviceNet, _data: &Dataset) -> Result<(f64, Mlp)> {
         match *self {}
     }
 }

@@ -25,9 +25,9 @@ mod cuda;
 #[path = "dummy.rs"]
 mod cuda;
 
-pub use cuda::CudaBackend;
 #[cfg(feature = "gpu")]
-pub use cuda::{DeviceMatrix, DeviceNet};
+pub use cuda::DeviceMatrix;
+pub use cuda::{CudaBackend, DeviceNet};
 
 use crate::error::{Error, Result};
 use crate::net::{gradient, Dataset, Mlp};

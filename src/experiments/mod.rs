@@ -9,6 +9,7 @@ pub mod construct;
 pub mod equiv;
 pub mod meta;
 pub mod output;
+pub mod passes;
 pub mod reproduce;
 pub mod scaling;
 pub mod severity;

@@ -1,0 +1,203 @@
+//! Network-pass throughput on the chosen device (`hairtrigger passes
+//! --device …`): for each width `w`, the gradient (forward + backward) of the
+//! `[n, w, n, 10]` ReLU network (`n` the outer width, so the
+//! parameters grow like `2nw` and w = 65,536 fits a GPU) on a batch of `N`.
+//!
+//! Throughput counts the FLOP of the matrix products, `3F − F_1` with
+//! `F = 2N Σ_l n_{l−1} n_l` (one forward pass) and `F_1` its first layer's
+//! share, as `benches/step.rs` does.
+//!
+//! Timing: one warm-up call, then the mean of `reps` calls —
+//! on the CPU `net::gradient_into` into one reused buffer (f64); on a GPU the
+//! gradient with the parameters resident (f32, uploaded once, the batch each
+//! call). With a GPU backend, each width is also run once on the CPU while the
+//! CPU's projected time (seconds per parameter of the last width it ran, times
+//! this width's parameters) stays within the CPU budget, giving
+//! the speedup and the agreement `max|g_gpu − g_cpu| / max|g_cpu|` that
+//! [`crate::backend::GPU_RTOL`] bounds at the tested widths.
+
+use crate::backend::{relative_max_difference, Backend};
+use crate::error::{Error, Result};
+use crate::experiments::random_update_set;
+use crate::net::{gradient, gradient_into, Activation, Architecture, Dataset, Mlp};
+use crate::rng::seeded;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Validated settings of a pass sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct PassesConfig {
+    widths: Vec<usize>,
+    outer: usize,
+    batch: usize,
+    reps: usize,
+    cpu_budget_s: f64,
+    seed: u64,
+}
+
+impl PassesConfig {
+    /// Widths `w` (non-empty, each ≥ 1), the outer width `n` (≥ 1), the batch
+    /// `N` (≥ 1), timed calls per width (≥ 1), the CPU budget in seconds for
+    /// the reference run beside a GPU (finite, ≥ 0) and the seed of the
+    /// networks and batches.
+    pub fn new(
+        widths: Vec<usize>,
+        outer: usize,
+        batch: usize,
+        reps: usize,
+        cpu_budget_s: f64,
+        seed: u64,
+    ) -> Result<Self> {
+        if widths.is_empty() {
+            return Err(Error::EmptyData("widths"));
+        }
+        for (name, value) in [("outer width", outer), ("batch", batch), ("reps", reps)]
+            .into_iter()
+            .chain(widths.iter().map(|&w| ("width", w)))
+        {
+            if value == 0 {
+                return Err(Error::InvalidParameter {
+                    name,
+                    value: 0.0,
+                    expected: "at least 1",
+                });
+            }
+        }
+        if !(cpu_budget_s.is_finite() && cpu_budget_s >= 0.0) {
+            return Err(Error::InvalidParameter {
+                name: "CPU budget (s)",
+                value: cpu_budget_s,
+                expected: "finite and ≥ 0",
+            });
+        }
+        Ok(Self {
+            widths,
+            outer,
+            batch,
+            reps,
+            cpu_budget_s,
+            seed,
+        })
+    }
+
+    /// The defaults of `hairtrigger passes`: w = 1,024 … 65,536 (powers of
+    /// two), n = 1,024, N = 256, 3 timed calls, 60 s of CPU per reference.
+    pub fn standard() -> Self {
+        Self::new(
+            (10..=16).map(|p| 1usize << p).collect(),
+            1024,
+            256,
+            3,
+            60.0,
+            0,
+        )
+        .expect("valid defaults")
+    }
+
+    /// The network at width `w`.
+    pub fn architecture(&self, w: usize) -> Result<Architecture> {
+        Architecture::new(vec![self.outer, w, self.outer, 10], Activation::Relu, true)
+    }
+
+    /// `3F − F_1`: FLOP of the matrix products of one gradient at width `w`.
+    pub fn gradient_flops(&self, w: usize) -> f64 {
+        let layer = |a: usize, b: usize| 2.0 * (self.batch * a * b) as f64;
+        let first = layer(self.outer, w);
+        let forward = first + layer(w, self.outer) + layer(self.outer, 10);
+        3.0 * forward - first
+    }
+}
+
+/// One width of the sweep.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PassRecord {
+    pub width: usize,
+    pub params: usize,
+    /// The backend that ran the timed calls (`cpu (f64)` or the GPU's name).
+    pub device: String,
+    /// Mean milliseconds per gradient on that backend.
+    pub gradient_ms: f64,
+    /// `(3F − F_1) / time`, in GFLOP/s.
+    pub gflops: f64,
+    /// With a GPU backend: one f64 CPU gradient, if it fit the budget.
+    pub cpu_ms: Option<f64>,
+    pub speedup: Option<f64>,
+    /// `max|g − g_cpu| / max|g_cpu|` over all parameters.
+    pub grad_rel_diff: Option<f64>,
+    /// `|L − L_cpu| / |L_cpu|`.
+    pub loss_rel_diff: Option<f64>,
+}
+
+/// Run the sweep on `backend`, calling `progress` after each width.
+pub fn run_passes(
+    cfg: &PassesConfig,
+    backend: &Backend,
+    mut progress: impl FnMut(&PassRecord),
+) -> Result<Vec<PassRecord>> {
+    let mut cpu_seconds_per_param: Option<f64> = None;
+    let mut records = Vec::with_capacity(cfg.widths.len());
+    for &w in &cfg.widths {
+        let net = Mlp::random(&cfg.architecture(w)?, &mut seeded(cfg.seed, w as u64));
+        let data = random_update_set(&net, cfg.batch, &mut seeded(cfg.seed, 1))?;
+        let params = net.num_params();
+        let (seconds, (loss, grad)) = time_gradient(backend, &net, &data, cfg.reps)?;
+        let mut record = PassRecord {
+            width: w,
+            params,
+            device: backend.describe(),
+            gradient_ms: seconds * 1e3,
+            gflops: cfg.gradient_flops(w) / seconds / 1e9,
+            cpu_ms: None,
+            speedup: None,
+            grad_rel_diff: None,
+            loss_rel_diff: None,
+        };
+        let projected = cpu_seconds_per_param.map(|s| s * params as f64);
+        if backend.is_gpu() && projected.is_none_or(|s| s <= cfg.cpu_budget_s) {
+            let start = Instant::now();
+            let (loss_cpu, grad_cpu) = gradient(&net, &data)?;
+            let cpu_s = start.elapsed().as_secs_f64();
+            cpu_seconds_per_param = Some(cpu_s / params as f64);
+            record.cpu_ms = Some(cpu_s * 1e3);
+            record.speedup = Some(cpu_s / seconds);
+            record.grad_rel_diff = Some(relative_max_difference(
+                &grad.to_flat(),
+                &grad_cpu.to_flat(),
+            ));
+            record.loss_rel_diff = Some((loss - loss_cpu).abs() / loss_cpu.abs());
+        }
+        progress(&record);
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// Mean seconds per gradient over `reps` calls after one warm-up, and the
+/// last result.
+fn time_gradient(
+    backend: &Backend,
+    net: &Mlp,
+    data: &Dataset,
+    reps: usize,
+) -> Result<(f64, (f64, Mlp))> {
+    match backend {
+        Backend::Cpu { .. } => {
+            let mut grad = net.zeros_like();
+            let mut loss = gradient_into(net, data, &mut grad)?;
+            let start = Instant::now();
+            for _ in 0..reps {
+                loss = gradient_into(net, data, &mut grad)?;
+            }
+            Ok((start.elapsed().as_secs_f64() / reps as f64, (loss, grad)))
+        }
+        Backend::Cuda(gpu) => {
+            let resident = gpu.upload(net)?;
+            let mut last = gpu.gradient_resident(&resident, data)?;
+            let start = Instant::now();
+            for _ in 0..reps {
+                last = gpu.gradient_resident(&resident, data)?;
+            }
+            Ok((start.elapsed().as_secs_f64() / reps as f64, last))
+        }
+    }
+}
