@@ -16,6 +16,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 fn bench_meta(c: &mut Criterion) {
+    hairtrigger::alloc::retain_freed_memory();
     let arch = Architecture::new(vec![32, 64, 10], Activation::Relu, true).unwrap();
     let net = Mlp::random(&arch, &mut seeded(0, 0));
     let mut rng = seeded(0, 1);

@@ -26,6 +26,9 @@
 //! backward passes per argument, the input Gram and the k² signal Grams per
 //! layer).
 //!
+//! Each bench function first calls `alloc::retain_freed_memory`, as the
+//! binary does.
+//!
 //! Run: `cargo bench --bench step` (about ten minutes on two cores, most of it
 //! at w = 8192).
 
@@ -61,6 +64,7 @@ fn widths() -> Vec<usize> {
 }
 
 fn bench_step(c: &mut Criterion) {
+    hairtrigger::alloc::retain_freed_memory();
     let mut group = c.benchmark_group("step");
     group
         .sample_size(10)
@@ -150,6 +154,7 @@ fn matrixmultiply_split(
 /// `H Wᵀ` (`256 × w` by `w × w`, 2·256·w² FLOP) and the weight gradient
 /// `Gᵀ H` (`w × 256` by `256 × w`, the same count).
 fn bench_gemm(c: &mut Criterion) {
+    hairtrigger::alloc::retain_freed_memory();
     let mut group = c.benchmark_group("gemm");
     group
         .sample_size(10)

@@ -16,6 +16,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 fn bench_sweep(c: &mut Criterion) {
+    hairtrigger::alloc::retain_freed_memory();
     let mut group = c.benchmark_group("sweep");
     group
         .sample_size(10)

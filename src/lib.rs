@@ -17,6 +17,7 @@
 //! (the constructions), [`experiments`] (the runs behind each CLI command and
 //! figure), [`plot`] (figures). Everything is `f64` and seeded.
 
+pub mod alloc;
 pub mod attack;
 pub mod backend;
 pub mod error;

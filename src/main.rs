@@ -249,6 +249,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    hairtrigger::alloc::retain_freed_memory();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
