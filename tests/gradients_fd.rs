@@ -148,21 +148,6 @@ fn hvp_is_symmetric() {
     );
 }
 
-/// One forward/backward pass shared by the gradient and the HVP gives both
-/// exactly as computed alone.
-#[test]
-fn shared_pass_gives_the_gradient_and_hvp_bit_for_bit() {
-    use hairtrigger::net::Backprop;
-    let (net, data) = net_and_data(&[5, 8, 8, 4], Activation::Tanh, true, 3, 10);
-    let v = Mlp::random(&net.architecture(), &mut seeded(3, 7));
-    let pass = Backprop::new(&net, &data).unwrap();
-    let mut g = net.zeros_like();
-    pass.gradient_into(&mut g).unwrap();
-    let (loss, want) = gradient(&net, &data).unwrap();
-    assert_eq!((pass.loss().to_bits(), &g), (loss.to_bits(), &want));
-    assert_eq!(pass.hvp(&v).unwrap(), hvp(&net, &data, &v).unwrap());
-}
-
 /// The buffer-reusing HVP overwrites whatever its buffer held and gives the
 /// allocating HVP's bits, with and without biases; a wrong-shaped buffer is
 /// reported instead of written.

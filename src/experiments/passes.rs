@@ -80,20 +80,6 @@ impl PassesConfig {
         })
     }
 
-    /// The defaults of `hairtrigger passes`: w = 1,024 … 65,536 (powers of
-    /// two), n = 1,024, N = 256, 3 timed calls, 60 s of CPU per reference.
-    pub fn standard() -> Self {
-        Self::new(
-            (10..=16).map(|p| 1usize << p).collect(),
-            1024,
-            256,
-            3,
-            60.0,
-            0,
-        )
-        .expect("valid defaults")
-    }
-
     /// The network at width `w`.
     pub fn architecture(&self, w: usize) -> Result<Architecture> {
         Architecture::new(vec![self.outer, w, self.outer, 10], Activation::Relu, true)
@@ -173,7 +159,8 @@ pub fn run_passes(
 }
 
 /// Mean seconds per gradient over `reps` calls after one warm-up, and the
-/// last result.
+/// last result: on the CPU into one reused buffer, on a GPU with the
+/// parameters resident.
 fn time_gradient(
     backend: &Backend,
     net: &Mlp,
@@ -183,21 +170,23 @@ fn time_gradient(
     match backend {
         Backend::Cpu { .. } => {
             let mut grad = net.zeros_like();
-            let mut loss = gradient_into(net, data, &mut grad)?;
-            let start = Instant::now();
-            for _ in 0..reps {
-                loss = gradient_into(net, data, &mut grad)?;
-            }
-            Ok((start.elapsed().as_secs_f64() / reps as f64, (loss, grad)))
+            let (seconds, loss) = mean_seconds(reps, || gradient_into(net, data, &mut grad))?;
+            Ok((seconds, (loss, grad)))
         }
         Backend::Cuda(gpu) => {
             let resident = gpu.upload(net)?;
-            let mut last = gpu.gradient_resident(&resident, data)?;
-            let start = Instant::now();
-            for _ in 0..reps {
-                last = gpu.gradient_resident(&resident, data)?;
-            }
-            Ok((start.elapsed().as_secs_f64() / reps as f64, last))
+            mean_seconds(reps, || gpu.gradient_resident(&resident, data))
         }
     }
+}
+
+/// One warm-up call of `call`, then the mean seconds of `reps` calls and the
+/// last result.
+fn mean_seconds<T>(reps: usize, mut call: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
+    let mut last = call()?;
+    let start = Instant::now();
+    for _ in 0..reps {
+        last = call()?;
+    }
+    Ok((start.elapsed().as_secs_f64() / reps as f64, last))
 }
