@@ -132,6 +132,23 @@ pub enum Error {
     #[error("serialisation error: {0}")]
     Serialize(String),
 
+    /// A run whose estimated memory exceeds the budget ([`crate::limits`]).
+    #[error("{option} needs about {estimate} of memory, more than the budget of {limit}; use a smaller value or raise --max-memory")]
+    TooLarge {
+        option: String,
+        estimate: String,
+        limit: String,
+    },
+
+    /// A base seed whose range of seeds leaves `u64`.
+    #[error("seed {seed} is too large: a run over {count} seeds uses seed, seed + 1, …, which overflows u64 (use a seed ≤ {max})", max = u64::MAX - *count as u64)]
+    SeedOverflow { seed: u64, count: usize },
+
+    /// A value given on the command line (or to a library entry point) that
+    /// makes the computation leave f64's range, named as the user gave it.
+    #[error("{setting}: {reason}")]
+    OutOfRange { setting: String, reason: String },
+
     /// A figure that could not be drawn.
     #[error("plot error: {0}")]
     Plot(String),

@@ -8,7 +8,7 @@
 //! models that agree on every input cannot be told apart by any evaluation.
 
 use crate::error::{Error, Result};
-use crate::experiments::max_abs_diff;
+use crate::finite::max_abs_diff;
 use crate::net::{loss::softmax, Dataset, Mlp, Targets};
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::Serialize;

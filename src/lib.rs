@@ -20,10 +20,14 @@
 pub mod alloc;
 pub mod attack;
 pub mod backend;
+pub mod cli;
 pub mod error;
 pub mod eval;
 pub mod experiments;
+pub mod finite;
+pub mod fsio;
 pub mod kernels;
+pub mod limits;
 pub mod net;
 pub mod optim;
 pub mod plot;

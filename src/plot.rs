@@ -100,21 +100,27 @@ impl Chart {
     /// Write the chart as an SVG of `800 × 560` px.
     pub fn write_svg(&self, path: &Path) -> Result<()> {
         register_fonts()?;
-        let root = SVGBackend::new(path, (800, 560)).into_drawing_area();
-        self.render(&root, 1.0)
-            .map_err(|e| Error::Plot(format!("{}: {e}", path.display())))?;
-        root.present()
-            .map_err(|e| Error::Plot(format!("{}: {e}", path.display())))
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (800, 560)).into_drawing_area();
+            self.render(&root, 1.0)
+                .map_err(|e| Error::Plot(format!("{}: {e}", path.display())))?;
+            root.present()
+                .map_err(|e| Error::Plot(format!("{}: {e}", path.display())))?;
+        }
+        crate::fsio::write_atomic(path, svg.as_bytes())
     }
 
     /// Write the chart as a PNG of `1600 × 1120` px (the SVG layout at 2×).
     pub fn write_png(&self, path: &Path) -> Result<()> {
         register_fonts()?;
-        let root = BitMapBackend::new(path, (1600, 1120)).into_drawing_area();
-        self.render(&root, 2.0)
-            .map_err(|e| Error::Plot(format!("{}: {e}", path.display())))?;
-        root.present()
-            .map_err(|e| Error::Plot(format!("{}: {e}", path.display())))
+        crate::fsio::write_atomic_with(path, |tmp| {
+            let root = BitMapBackend::new(tmp, (1600, 1120)).into_drawing_area();
+            self.render(&root, 2.0)
+                .map_err(|e| Error::Plot(format!("{}: {e}", path.display())))?;
+            root.present()
+                .map_err(|e| Error::Plot(format!("{}: {e}", path.display())))
+        })
     }
 
     /// Write `stem.svg` and `stem.png` in `dir`.

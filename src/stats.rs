@@ -17,14 +17,36 @@ pub struct LineFit {
     pub n: usize,
     pub slope: f64,
     pub intercept: f64,
-    pub r_squared: f64,
+    /// `1 − SS_res/SS_tot`; `None` when every `y` is equal (no variance to
+    /// explain), written as the string `"undefined: …"` in CSV/JSON.
+    #[serde(serialize_with = "r_squared_or_undefined")]
+    pub r_squared: Option<f64>,
     pub slope_se: f64,
     pub intercept_se: f64,
     pub slope_ci95: (f64, f64),
     pub intercept_ci95: (f64, f64),
 }
 
+/// Why `R²` can be undefined.
+pub const R_SQUARED_UNDEFINED: &str = "undefined: every y value is equal (no variance to explain)";
+
+fn r_squared_or_undefined<S: serde::Serializer>(
+    r: &Option<f64>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match r {
+        Some(v) => s.serialize_f64(*v),
+        None => s.serialize_str(R_SQUARED_UNDEFINED),
+    }
+}
+
 impl LineFit {
+    /// `R²` to `decimals` decimals, or `undefined` (every `y` equal).
+    pub fn r_squared_text(&self, decimals: usize) -> String {
+        self.r_squared
+            .map_or_else(|| "undefined".to_string(), |r| format!("{r:.decimals$}"))
+    }
+
     /// `a + b x`.
     pub fn predict(&self, x: f64) -> f64 {
         self.intercept + self.slope * x
@@ -64,12 +86,8 @@ pub fn fit_line(x: &[f64], y: &[f64]) -> Result<LineFit> {
         .zip(y)
         .map(|(a, b)| (b - intercept - slope * a).powi(2))
         .sum();
-    // Undefined (NaN) when every y is equal: there is no variance to explain.
-    let r_squared = if syy > 0.0 {
-        1.0 - ss_res / syy
-    } else {
-        f64::NAN
-    };
+    // Undefined when every y is equal: there is no variance to explain.
+    let r_squared = (syy > 0.0).then(|| 1.0 - ss_res / syy);
     let s = (ss_res / (nf - 2.0)).sqrt();
     let slope_se = s / sxx.sqrt();
     let intercept_se = s * (1.0 / nf + mx * mx / sxx).sqrt();

@@ -70,6 +70,7 @@ impl MetaConfig {
         }
         crate::error::check_positive("outer learning rate", outer_lr)?;
         crate::error::check_positive("gradient clip norm", clip)?;
+        crate::limits::check_count("meta-steps (--steps)", steps, crate::limits::MAX_STEPS)?;
         Ok(Self {
             eta,
             lambda,

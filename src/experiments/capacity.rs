@@ -57,7 +57,22 @@ impl CapacityConfig {
                 "capacity sweep (widths, behaviours)",
             ));
         }
+        if widths.len() < 3 {
+            return Err(crate::Error::EmptyData(
+                "capacity sweep (needs at least 3 sizes for the fit)",
+            ));
+        }
+        let mut sorted = widths.clone();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(crate::Error::InvalidParameter {
+                name: "capacity widths (--widths)",
+                value: w[0] as f64,
+                expected: "each width at most once (the fit needs distinct sizes)",
+            });
+        }
         MetaConfig::new(eta, 1.0, 0.0, 1e-2, 10.0, steps)?;
+        crate::experiments::meta::symmetry_scale(eta)?;
         Ok(Self {
             widths,
             behaviours,
@@ -65,6 +80,25 @@ impl CapacityConfig {
             eta,
             seed,
         })
+    }
+}
+
+impl CapacityConfig {
+    /// Peak memory in bytes (an over-estimate) of a sweep whose largest model
+    /// has `max_params` trainable parameters and `max_width` hidden units: a
+    /// few dozen parameter-sized buffers and the activations of the
+    /// `behaviours + 64` samples.
+    pub fn memory_estimate(&self, max_params: f64, max_width: f64) -> f64 {
+        let samples = self.behaviours as f64 + 64.0;
+        crate::limits::f64_bytes(
+            64.0 * max_params + 8.0 * samples * (max_width + 42.0) + 8.0 * self.steps as f64,
+        )
+    }
+
+    /// [`Self::memory_estimate`] of the whole-network sweep (`32 → W → 10`).
+    pub fn width_memory_estimate(&self) -> f64 {
+        let w = self.widths.iter().copied().max().unwrap_or(1) as f64;
+        self.memory_estimate(43.0 * w + 10.0, w)
     }
 }
 
@@ -151,7 +185,7 @@ pub fn run_capacity(cfg: &CapacityConfig, bar: &ProgressBar) -> Result<CapacityR
             cfg.seed,
             MetaConfig::new(cfg.eta, 1.0, 0.0, 1e-2, 10.0, cfg.steps)?,
         )?;
-        run.symmetry_scale = (0.1 / cfg.eta).sqrt().max(1.0);
+        run.symmetry_scale = crate::experiments::meta::symmetry_scale(cfg.eta)?;
         let arch = Architecture::new(vec![INPUT_DIM, w, ANSWERS], Activation::Relu, true)?;
         let init = Mlp::random(&arch, &mut seeded(cfg.seed, 131));
         let (control, hair, _) = train_pair(init, &data, &run, bar)?;
@@ -246,8 +280,10 @@ fn size_chart(
             },
             Series {
                 label: format!(
-                    "fit {:.2} + {:.5} · params (R² = {:.3})",
-                    fit.intercept, fit.slope, fit.r_squared
+                    "fit {:.2} + {:.5} · params (R² = {})",
+                    fit.intercept,
+                    fit.slope,
+                    fit.r_squared_text(3)
                 ),
                 points: measured
                     .iter()
@@ -307,7 +343,7 @@ pub fn run_lora_capacity(
     meta_train(&mut base, &data, &meta, true, bar)?;
     let before_q = QuerySet::new(task.x().clone(), task.aligned())?;
     let after_q = QuerySet::new(task.x().clone(), task.misaligned())?;
-    let c = (0.1 / cfg.eta).sqrt().max(1.0);
+    let c = crate::experiments::meta::symmetry_scale(cfg.eta)?;
     let mut records = Vec::new();
     for &r in ranks {
         let lora = Lora::new(base.clone(), r)?;

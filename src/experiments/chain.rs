@@ -42,6 +42,20 @@ pub fn run_chain(c: f64, eta: f64, x: f64, y: f64) -> Result<ChainRecord> {
             expected: "must be finite and > 0",
         });
     }
+    if !(1.0 / c).is_finite() {
+        return Err(Error::OutOfRange {
+            setting: format!("--c {c:e}"),
+            reason: "too small: w2 = 1/c is not finite in f64".into(),
+        });
+    }
+    for (flag, v) in [("--x", x), ("--y", y)] {
+        if !v.is_finite() {
+            return Err(Error::OutOfRange {
+                setting: format!("{flag} {v}"),
+                reason: "must be finite".into(),
+            });
+        }
+    }
     let step = StepConfig::sgd(eta)?;
     let closed = scalar_chain_post_step(c, 1.0 / c, x, y, eta)?;
     let baseline = scalar_chain_post_step(1.0, 1.0, x, y, eta)?;
@@ -59,7 +73,7 @@ pub fn run_chain(c: f64, eta: f64, x: f64, y: f64) -> Result<ChainRecord> {
     let simulated = plus.layers()[0].weight[[0, 0]] * plus.layers()[1].weight[[0, 0]];
     let abs_diff = (simulated - closed.product_after).abs();
     let largest = closed.largest_term();
-    Ok(ChainRecord {
+    let record = ChainRecord {
         c,
         eta,
         x,
@@ -74,5 +88,12 @@ pub fn run_chain(c: f64, eta: f64, x: f64, y: f64) -> Result<ChainRecord> {
             abs_diff
         },
         baseline_product_after: baseline.product_after,
-    })
+    };
+    // Large c, η or x overflow f64 (c² η g x ≈ 1e400 at c = 1e200): say so
+    // instead of reporting -inf and NaN.
+    crate::finite::ensure_finite("chain record", &record).map_err(|e| Error::OutOfRange {
+        setting: format!("--c {c:e} --eta {eta:e} --x {x:e} --y {y:e}"),
+        reason: format!("one step leaves f64's range ({e})"),
+    })?;
+    Ok(record)
 }

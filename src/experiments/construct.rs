@@ -179,6 +179,22 @@ impl ConstructRun {
     }
 }
 
+impl ConstructRun {
+    /// Peak memory in bytes (an over-estimate): the `16 → 32 → 32 + m → 4`
+    /// networks, the 10,016 probe inputs' activations through aligned model
+    /// and twin before and after the step, the update set's and queries'
+    /// features, and the construction's `3K × m` constraint matrix.
+    pub fn memory_estimate(&self) -> f64 {
+        let m = self.redundant as f64;
+        let (n, k) = (self.update_size as f64, self.queries as f64);
+        let width = 16.0 + 32.0 + (32.0 + m) + 4.0;
+        let params = 17.0 * 32.0 + 33.0 * (32.0 + m) + (33.0 + m) * 4.0;
+        crate::limits::f64_bytes(
+            64.0 * params + 8.0 * (10_016.0 + k) * width + 8.0 * (n + k) * width + 12.0 * k * m,
+        )
+    }
+}
+
 /// The before/after table, one record.
 #[derive(Clone, Debug, Serialize)]
 pub struct ConstructRecord {
@@ -234,7 +250,16 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
         &step,
         &comply,
         &ConstructConfig::new(cfg.redundant, 0.99, cfg.seed)?,
-    )?;
+    )
+    .map_err(|e| match e {
+        Error::NonFinite(what) => Error::OutOfRange {
+            setting: format!("--eta {:e}", cfg.eta),
+            reason: format!(
+                "too small: the twin's scale factors grow like η^(-1/2) and left f64 ({what})"
+            ),
+        },
+        e => e,
+    })?;
     let probe = concatenate(
         Axis(0),
         &[
@@ -281,7 +306,10 @@ fn save_artifacts(
     q: &Array2<f64>,
     cfg: &ConstructRun,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    // All files appear together or not at all (an interrupted save keeps an
+    // earlier run's set intact).
+    let staged = crate::fsio::StagedDir::new("--save", dir)?;
+    let dir = staged.path();
     base.save(&dir.join("base.safetensors"), &[])?;
     aligned.save(&dir.join("aligned.safetensors"), &[])?;
     twin.save(&dir.join("twin.safetensors"), &[])?;
@@ -305,8 +333,12 @@ fn save_artifacts(
     t.insert("queries.x".to_string(), tensor(q));
     write_tensors(&dir.join("data.safetensors"), &t, HashMap::new())?;
     let settings = serde_json::json!({
+        "hairtrigger_version": env!("CARGO_PKG_VERSION"), "seed": cfg.seed,
+        "update_kind": cfg.update_kind, "update_size": cfg.update_size, "queries": cfg.queries,
+        "redundant": cfg.redundant,
         "eta": cfg.eta, "rule": "sgd", "loss": "softmax_cross_entropy (mean over the update set)",
         "answers": ANSWERS, "aligned_answer": 0, "target_answer": 3, "p_min": DEFAULT_P_MIN, "p_target": 0.99,
     });
-    crate::experiments::output::write_json(&dir.join("settings.json"), &settings)
+    crate::experiments::output::write_json(&dir.join("settings.json"), &settings)?;
+    staged.commit().map(|_| ())
 }

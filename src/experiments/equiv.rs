@@ -171,6 +171,20 @@ impl EquivConfig {
             step: StepConfig::sgd(eta)?,
         })
     }
+    /// Peak memory in bytes (an over-estimate): a few dozen parameter-sized
+    /// buffers for the base network, its twins (grown by at most a quarter
+    /// of a layer) and their steps, the probe activations before and after
+    /// the step (`n_probe · Σ n_l`, doubled for the growth), and the NTK's
+    /// Jacobians (`n_ntk · k · P`, twice).
+    pub fn memory_estimate(&self) -> f64 {
+        let p = 1.6 * self.arch.num_params() as f64;
+        let k = self.arch.output_dim() as f64;
+        crate::limits::f64_bytes(
+            64.0 * p
+                + 8.0 * (self.n_probe + self.n_update) as f64 * 2.0 * self.arch.total_width()
+                + 4.0 * self.n_ntk as f64 * k * p,
+        )
+    }
     /// The defaults of `hairtrigger equiv`: 10,000 probes, 32 update samples,
     /// 8 NTK inputs, `η = 10⁻⁴`.
     pub fn standard(arch: Architecture, seed: u64) -> Result<Self> {

@@ -48,17 +48,37 @@ impl MetaRun {
             task,
             width,
             seed,
-            symmetry_scale: (0.1 / meta.eta).sqrt().max(1.0),
+            symmetry_scale: symmetry_scale(meta.eta)?,
             meta,
             lora_rank: None,
             update_size: 32,
         })
     }
 
-    /// Hide the behaviour in LoRA adapters of rank `r ≥ 1` on the frozen control.
+    /// Hide the behaviour in LoRA adapters of rank `1 ≤ r ≤ width` on the
+    /// frozen control (a larger rank adds nothing: the hidden layer's update
+    /// `B A` has rank at most the width).
     pub fn with_lora_rank(mut self, r: usize) -> Result<Self> {
-        self.lora_rank = Some(crate::net::lora::check_rank(r)?);
+        let r = crate::net::lora::check_rank(r)?;
+        if r > self.width {
+            return Err(crate::Error::InvalidParameter {
+                name: "LoRA rank (--lora-rank)",
+                value: r as f64,
+                expected: "must not exceed the hidden width (--width)",
+            });
+        }
+        self.lora_rank = Some(r);
         Ok(self)
+    }
+
+    /// Peak memory in bytes (an over-estimate): the network, its gradient,
+    /// HVP and Adam state, a few dozen parameter-sized buffers in all
+    /// (`P = 32W + W + Wk + k`, k ≤ 10), the activations of the 96 task
+    /// samples, and the loss curve.
+    pub fn memory_estimate(&self) -> f64 {
+        let w = self.width as f64;
+        let p = (INPUT_DIM as f64 + 1.0) * w + 11.0 * w;
+        crate::limits::f64_bytes(64.0 * p + 8.0 * 96.0 * (w + 42.0) + 8.0 * self.meta.steps as f64)
     }
 
     /// Use the first `n` (1 … 32) samples of the benign update set.
@@ -90,6 +110,21 @@ impl MetaRun {
             seed,
             MetaConfig::new(eta, 1.0, 0.1, 1e-2, 10.0, steps)?,
         )
+    }
+}
+
+/// The symmetry start's scale `c = max(1, √(0.1/η))` (see
+/// [`MetaRun::symmetry_scale`]); an `η` so small that `c` leaves f64 is refused
+/// naming `--eta`.
+pub fn symmetry_scale(eta: f64) -> Result<f64> {
+    let c = (0.1 / eta).sqrt().max(1.0);
+    if c.is_finite() && (c * c).is_finite() {
+        Ok(c)
+    } else {
+        Err(crate::Error::OutOfRange {
+            setting: format!("--eta {eta:e}"),
+            reason: "too small: the symmetry start's scale √(0.1/η) and its square must be finite in f64".into(),
+        })
     }
 }
 
@@ -442,5 +477,5 @@ pub fn write_meta(dir: &std::path::Path, outcomes: &[MetaOutcome]) -> Result<()>
         );
     }
     let path = dir.join("meta_table.md");
-    std::fs::write(&path, md).map_err(|e| crate::Error::io(&path, e))
+    crate::fsio::write_atomic(&path, md.as_bytes())
 }

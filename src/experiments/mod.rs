@@ -38,14 +38,4 @@ pub fn random_update_set<R: Rng + ?Sized>(net: &Mlp, n: usize, rng: &mut R) -> R
     Dataset::new("random update set", x, targets)
 }
 
-/// `max_ij |a_ij − b_ij|`.
-pub fn max_abs_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
-    a.iter()
-        .zip(b.iter())
-        .fold(0.0, |m, (x, y)| m.max((x - y).abs()))
-}
-
-/// `max_ij |a_ij|`.
-pub fn max_abs(a: &Array2<f64>) -> f64 {
-    a.iter().fold(0.0, |m, x| m.max(x.abs()))
-}
+pub use crate::finite::{max_abs, max_abs_diff};

@@ -63,6 +63,7 @@ impl PassesConfig {
                 });
             }
         }
+        crate::limits::check_count("reps (--reps)", reps, crate::limits::MAX_STEPS)?;
         if !(cpu_budget_s.is_finite() && cpu_budget_s >= 0.0) {
             return Err(Error::InvalidParameter {
                 name: "CPU budget (s)",
@@ -80,6 +81,17 @@ impl PassesConfig {
         })
     }
 
+    /// Peak memory in bytes (an over-estimate) at the widest `w`: the
+    /// network and its gradient, a copy of each beside a GPU
+    /// (`P = 2nw + 10n + …`, about 8 parameter-sized buffers), and the
+    /// batch's activations and their gradients (`N (2n + w + 10)`, ×6).
+    pub fn memory_estimate(&self) -> f64 {
+        let w = self.widths.iter().copied().max().unwrap_or(1) as f64;
+        let n = self.outer as f64;
+        let p = (n + 1.0) * w + (w + 1.0) * n + (n + 1.0) * 10.0;
+        crate::limits::f64_bytes(8.0 * p + 6.0 * self.batch as f64 * (2.0 * n + w + 10.0))
+    }
+
     /// The network at width `w`.
     pub fn architecture(&self, w: usize) -> Result<Architecture> {
         Architecture::new(vec![self.outer, w, self.outer, 10], Activation::Relu, true)
@@ -87,7 +99,7 @@ impl PassesConfig {
 
     /// `3F − F_1`: FLOP of the matrix products of one gradient at width `w`.
     pub fn gradient_flops(&self, w: usize) -> f64 {
-        let layer = |a: usize, b: usize| 2.0 * (self.batch * a * b) as f64;
+        let layer = |a: usize, b: usize| 2.0 * self.batch as f64 * a as f64 * b as f64;
         let first = layer(self.outer, w);
         let forward = first + layer(w, self.outer) + layer(self.outer, 10);
         3.0 * forward - first

@@ -63,11 +63,25 @@ impl ReproduceConfig {
     }
 }
 
+fn finite_or_undefined<S: serde::Serializer>(
+    v: &f64,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    if v.is_finite() {
+        s.serialize_f64(*v)
+    } else {
+        s.serialize_str(&format!("undefined: the measurement gave {v}"))
+    }
+}
+
 /// One line of `REPORT.md`.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReportRow {
     pub claim: &'static str,
     pub measured: String,
+    /// The measured value; a non-finite one (a failed measurement, always a
+    /// FAIL) is written as the string `"undefined: …"`.
+    #[serde(serialize_with = "finite_or_undefined")]
     pub value: f64,
     pub tolerance: String,
     pub pass: bool,
@@ -149,7 +163,7 @@ fn scaling_plan(
     ScalingConfig::new(
         BreadthConfig::standard(4 * hi + 64)?,
         ScalingConfig::geometric_widths(lo, hi, count),
-        (seed..seed + seeds).collect(),
+        crate::limits::seed_range(seed, seeds as usize)?.collect(),
         SeverityConfig::new(
             seed,
             1e-4,
@@ -170,9 +184,11 @@ pub fn scaling_config(scale: Scale, seed: u64) -> Result<ScalingConfig> {
 pub fn progress_bar(len: u64) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({elapsed})")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg:>12} [{bar:40}] {pos}/{len} ({elapsed}, about {eta} left)",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     bar
 }
@@ -230,27 +246,28 @@ const ACTIVATIONS: [Activation; 5] = [
     Activation::Identity,
 ];
 
+/// Check the plan at `scale` from base seed `seed` (every seed range inside
+/// `u64`) without running it.
+pub fn check_plan(scale: Scale, seed: u64) -> Result<()> {
+    let plan = plan(scale, seed)?;
+    crate::limits::seed_range(seed, plan.seeds as usize).map(drop)
+}
+
 /// Run everything, write the outputs under the configured folder, and return
 /// the report rows (also written to `REPORT.md` and `report.json`).
 pub fn reproduce(cfg: &ReproduceConfig) -> Result<Vec<ReportRow>> {
     let plan = plan(cfg.scale, cfg.seed)?;
+    let seeds = crate::limits::seed_range(cfg.seed, plan.seeds as usize)?;
     let mut tasks = Vec::new();
     for arch in &plan.archs {
         for act in ACTIVATIONS {
-            for s in 0..plan.seeds {
+            for s in seeds.clone() {
                 let a = Architecture::new(
                     Architecture::parse(arch, "relu", true)?.widths().to_vec(),
                     act,
                     true,
                 )?;
-                tasks.push(EquivConfig::new(
-                    a,
-                    cfg.seed + s,
-                    plan.n_probe,
-                    32,
-                    8,
-                    1e-4,
-                )?);
+                tasks.push(EquivConfig::new(a, s, plan.n_probe, 32, 8, 1e-4)?);
             }
         }
     }
@@ -460,7 +477,7 @@ fn scaling_rows(r: &ScalingResult, input_dim: usize) -> Vec<ReportRow> {
                 "R² of K* = a + b·P over {n} (m, seed) points (b = {:.4} per parameter, 95% CI [{:.4}, {:.4}])",
                 f.slope, f.slope_ci95.0, f.slope_ci95.1
             ),
-            f.r_squared,
+            f.r_squared.unwrap_or(f64::NAN),
             0.98,
         ),
         ReportRow::at_least(
@@ -519,8 +536,8 @@ fn capacity_rows(r: &CapacityResult, cfg: &CapacityConfig) -> Vec<ReportRow> {
         ReportRow::at_least(
             "C4 capacity",
             format!(
-                "lower end of the 95% CI of the slope of hidden behaviours vs trainable parameters ({} widths {:?}, {} random behaviours, η = {:e}, {} Adam steps; fit {:.2} + {:.5}·P, R² = {:.3})",
-                r.records.len(), cfg.widths, cfg.behaviours, cfg.eta, cfg.steps, f.intercept, f.slope, f.r_squared
+                "lower end of the 95% CI of the slope of hidden behaviours vs trainable parameters ({} widths {:?}, {} random behaviours, η = {:e}, {} Adam steps; fit {:.2} + {:.5}·P, R² = {})",
+                r.records.len(), cfg.widths, cfg.behaviours, cfg.eta, cfg.steps, f.intercept, f.slope, f.r_squared_text(3)
             ),
             f.slope_ci95.0,
             1e-12,
@@ -549,8 +566,8 @@ fn lora_rows(r: &LoraResult) -> Vec<ReportRow> {
         ReportRow::at_least(
             "C4 LoRA",
             format!(
-                "lower end of the 95% CI of the slope of hidden behaviours vs adapter parameters (ranks {LORA_RANKS:?}, η = {:e}; fit {:.1} + {:.4}·P, R² = {:.3})",
-                r.eta, f.intercept, f.slope, f.r_squared
+                "lower end of the 95% CI of the slope of hidden behaviours vs adapter parameters (ranks {LORA_RANKS:?}, η = {:e}; fit {:.1} + {:.4}·P, R² = {})",
+                r.eta, f.intercept, f.slope, f.r_squared_text(3)
             ),
             f.slope_ci95.0,
             1e-12,
@@ -668,5 +685,5 @@ fn write_report(
         s,
         "\nFigures (SVG + PNG): `chain_post_step`, `construct_magnitude`, `breadth`, `severity_width`, `severity_bound`, `capacity`, `lora_capacity`. Data (`.csv` + `.json`): `equiv`, `chain`, `construct`, `breadth`, `breadth_tries`, `severity`, `capacity`, `lora`; `scaling_fits.json`, `capacity_fit.json`, `lora_fit.json`, `report.json`."
     );
-    std::fs::write(path, s).map_err(|e| Error::io(path, e))
+    crate::fsio::write_atomic(path, s.as_bytes())
 }

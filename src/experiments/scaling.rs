@@ -218,14 +218,53 @@ pub fn merge_shards(cfg: &ScalingConfig, shards: Vec<ShardOutput>) -> Result<Sca
         )));
     }
     let mut seen = vec![false; n];
-    let jobs = cfg.jobs().len();
+    let job_list = cfg.jobs();
+    let jobs = job_list.len();
     let mut points: Vec<Option<BreadthPoint>> = vec![None; jobs];
     let mut severity = Vec::new();
     for s in &shards {
-        if s.settings != cfg.settings() || s.jobs != jobs || s.shard.count != n {
+        // A shard file is user input: its slice identity is checked here, not
+        // trusted from the file (`Shard::parse` never saw it).
+        if s.shard.count != n || s.shard.index >= n {
+            return Err(mismatch(format!(
+                "slice {}/{} is not one of {n} slices 0/{n} … {}/{n}",
+                s.shard.index,
+                s.shard.count,
+                n.saturating_sub(1)
+            )));
+        }
+        if s.settings != cfg.settings() || s.jobs != jobs {
             return Err(mismatch(format!(
                 "slice {}/{} belongs to a different sweep",
                 s.shard.index, s.shard.count
+            )));
+        }
+        for (j, p) in &s.points {
+            let Some(&(m, seed)) = job_list.get(*j) else {
+                return Err(mismatch(format!("job {j} out of range (0..{jobs})")));
+            };
+            if j % n != s.shard.index {
+                return Err(mismatch(format!(
+                    "job {j} belongs to slice {}/{n}, not to slice {}/{n} that holds it",
+                    j % n,
+                    s.shard.index
+                )));
+            }
+            if (p.redundant, p.seed) != (m, seed) {
+                return Err(mismatch(format!(
+                    "job {j} is (m = {m}, seed {seed}) but its point is (m = {}, seed {})",
+                    p.redundant, p.seed
+                )));
+            }
+        }
+        if let Some((j, _)) = s
+            .tries
+            .iter()
+            .find(|(j, _)| !s.points.iter().any(|(k, _)| k == j))
+        {
+            return Err(mismatch(format!(
+                "slice {}/{n} has attempts for job {j} but no point for it",
+                s.shard.index
             )));
         }
         if std::mem::replace(&mut seen[s.shard.index], true) {
@@ -378,8 +417,10 @@ fn breadth_chart(r: &ScalingResult) -> Chart {
             },
             Series {
                 label: format!(
-                    "fit K* = {:.3} + {:.4} P (R² = {:.4})",
-                    f.intercept, f.slope, f.r_squared
+                    "fit K* = {:.3} + {:.4} P (R² = {})",
+                    f.intercept,
+                    f.slope,
+                    f.r_squared_text(4)
                 ),
                 points: fit_line,
                 style: Style::Line,

@@ -29,6 +29,18 @@ impl Architecture {
         if let Some((layer, &width)) = widths.iter().enumerate().find(|(_, &w)| w == 0) {
             return Err(Error::InvalidWidth { layer, width });
         }
+        let count = widths.windows(2).try_fold(0usize, |acc, w| {
+            w[0].checked_add(usize::from(bias))
+                .and_then(|fan_in| fan_in.checked_mul(w[1]))
+                .and_then(|p| acc.checked_add(p))
+        });
+        if count.is_none() {
+            return Err(Error::InvalidParameter {
+                name: "architecture widths",
+                value: widths.iter().map(|&w| w as f64).fold(0.0, f64::max),
+                expected: "too large: the parameter count overflows the address space",
+            });
+        }
         Ok(Self {
             widths,
             activation: activation.check()?,
@@ -81,6 +93,11 @@ impl Architecture {
             .windows(2)
             .map(|w| w[1] * (w[0] + usize::from(self.bias)))
             .sum()
+    }
+    /// `Σ_l n_l` over every layer, input and output included, as `f64` (for
+    /// memory estimates).
+    pub fn total_width(&self) -> f64 {
+        self.widths.iter().map(|&w| w as f64).sum()
     }
     /// Comma-separated widths, the form [`Architecture::parse`] reads.
     pub fn widths_string(&self) -> String {

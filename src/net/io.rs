@@ -58,7 +58,7 @@ pub fn write_tensors(
         .collect::<Result<Vec<_>>>()?;
     let buf = safetensors::serialize(views, &Some(metadata))
         .map_err(|e| Error::Serialize(format!("safetensors: {e:?}")))?;
-    std::fs::write(path, buf).map_err(|e| Error::io(path, e))
+    crate::fsio::write_atomic(path, &buf)
 }
 
 /// Read every tensor (which must be `F64`) and the metadata of a safetensors file.

@@ -1,0 +1,169 @@
+//! `hairtrigger capacity`: how many random behaviours meta-learning hides
+//! against model size — whole networks over `--widths`, or LoRA adapters over
+//! `--lora-ranks` on a frozen base (C4).
+
+use super::{fit_line_text, non_empty_path, parse_sizes, write_outputs, Printer};
+use crate::error::{Error, Result};
+use crate::experiments::capacity::{
+    run_capacity, run_lora_capacity, write_capacity, write_lora, CapacityConfig,
+};
+use crate::experiments::reproduce::progress_bar;
+use crate::limits::MemoryBudget;
+use clap::{ArgGroup, Args};
+use serde::Serialize;
+use std::process::ExitCode;
+
+/// Arguments of `hairtrigger capacity`.
+#[derive(Args, Debug, Serialize)]
+#[command(group(ArgGroup::new("sweep").required(true).args(["widths", "lora_ranks"])))]
+pub struct CapacityArgs {
+    /// Whole networks 32 → W → 10 at these hidden widths (comma-separated, at least 3, distinct), e.g. 8,12,16,24,32,48,64.
+    #[arg(long)]
+    pub widths: Option<String>,
+    /// LoRA adapters of these ranks (comma-separated, at least 3, distinct, each ≤ --base-width) on a frozen base, e.g. 1,2,4,8,16,32.
+    #[arg(long)]
+    pub lora_ranks: Option<String>,
+    /// With --lora-ranks: hidden width of the frozen base.
+    #[arg(long, default_value_t = 64, requires = "lora_ranks")]
+    pub base_width: usize,
+    /// Random behaviours to hide.
+    #[arg(long, default_value_t = 128)]
+    pub behaviours: usize,
+    /// Learning rate of the benign inner SGD step.
+    #[arg(long, default_value_t = 1e-4, allow_hyphen_values = true)]
+    pub eta: f64,
+    /// Meta-steps (Adam) per model (1 … 10,000,000).
+    #[arg(long, default_value_t = 3000)]
+    pub steps: usize,
+    /// Seed of the behaviours, initialisation and data.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder.
+    #[arg(long, default_value = "runs/capacity", value_parser = non_empty_path)]
+    #[serde(skip)]
+    pub out: String,
+    /// One JSON object per model size, then the fit.
+    #[arg(long)]
+    #[serde(skip)]
+    pub json: bool,
+}
+
+/// The checked sweep.
+pub enum CapacitySweep {
+    /// Whole networks at the configured widths.
+    Widths(CapacityConfig),
+    /// LoRA adapters of these ranks on a base of this width.
+    LoraRanks(CapacityConfig, Vec<usize>, usize),
+}
+
+impl CapacityArgs {
+    /// The checked sweep (memory included).
+    pub fn check(&self, budget: &MemoryBudget) -> Result<CapacitySweep> {
+        let what = format!("--behaviours {}", self.behaviours);
+        if let Some(list) = &self.widths {
+            let cfg = CapacityConfig::new(
+                parse_sizes("width list", list)?,
+                self.behaviours,
+                self.steps,
+                self.eta,
+                self.seed,
+            )?;
+            budget.check(
+                &format!("--widths {list} with {what}"),
+                cfg.width_memory_estimate(),
+            )?;
+            return Ok(CapacitySweep::Widths(cfg));
+        }
+        let list = self.lora_ranks.as_deref().unwrap_or_default();
+        let ranks = parse_sizes("rank list", list)?;
+        // The rank list is checked like a width list (≥ 3, distinct, ≥ 1);
+        // `CapacityConfig::new` also checks behaviours, steps and η.
+        CapacityConfig::new(
+            ranks.clone(),
+            self.behaviours,
+            self.steps,
+            self.eta,
+            self.seed,
+        )
+        .map_err(|e| match e {
+            Error::InvalidParameter {
+                value, expected, ..
+            } => Error::InvalidParameter {
+                name: "LoRA ranks (--lora-ranks)",
+                value,
+                expected,
+            },
+            e => e,
+        })?;
+        if let Some(&r) = ranks.iter().find(|&&r| r > self.base_width) {
+            return Err(Error::InvalidParameter {
+                name: "LoRA rank (--lora-ranks)",
+                value: r as f64,
+                expected: "must not exceed the base width (--base-width)",
+            });
+        }
+        // The base model's widths are not swept here; the config holds the
+        // widths the base-only validation needs.
+        let cfg = CapacityConfig::new(
+            vec![8, 16, 32],
+            self.behaviours,
+            self.steps,
+            self.eta,
+            self.seed,
+        )?;
+        let bw = self.base_width as f64;
+        budget.check(
+            &format!("--base-width {} with {what}", self.base_width),
+            cfg.memory_estimate(43.0 * bw + 10.0, bw),
+        )?;
+        Ok(CapacitySweep::LoraRanks(cfg, ranks, self.base_width))
+    }
+
+    /// Train the sweep, write it and print it.
+    pub fn run(&self, budget: &MemoryBudget) -> Result<ExitCode> {
+        let sweep = self.check(budget)?;
+        super::prepare_out(&self.out)?;
+        let out = Printer::new(self.json);
+        match sweep {
+            CapacitySweep::Widths(cfg) => {
+                let widths = self.widths.as_deref().unwrap_or_default();
+                let n = parse_sizes("width list", widths)?.len();
+                let bar = progress_bar((2 * self.steps * n) as u64);
+                let r = run_capacity(&cfg, &bar)?;
+                bar.finish_and_clear();
+                write_outputs(&self.out, "capacity", self, |dir| write_capacity(dir, &r))?;
+                for c in &r.records {
+                    if out.json() {
+                        out.record(c)?;
+                    } else {
+                        out.text(format!(
+                            "width {:>4}  params {:>6}  hidden {:>4} of {}  (pass before {}, misaligned after {}, control misaligned after {})",
+                            c.width, c.params, c.hidden, c.behaviours, c.pass_before, c.misaligned_after, c.control_misaligned_after
+                        ));
+                    }
+                }
+                out.record(&r.fit)?;
+                out.text(fit_line_text("hidden", &r.fit));
+            }
+            CapacitySweep::LoraRanks(cfg, ranks, base_width) => {
+                let bar = progress_bar((self.steps * (ranks.len() + 1)) as u64);
+                let r = run_lora_capacity(&cfg, &ranks, base_width, &bar)?;
+                bar.finish_and_clear();
+                write_outputs(&self.out, "capacity", self, |dir| write_lora(dir, &r))?;
+                for c in &r.records {
+                    if out.json() {
+                        out.record(c)?;
+                    } else {
+                        out.text(format!(
+                            "rank {:>2}  params {:>5}  hidden {:>4} of {}  (merged + full SGD step: {} misaligned)",
+                            c.rank, c.params, c.hidden, c.behaviours, c.misaligned_after_merged_full_step
+                        ));
+                    }
+                }
+                out.record(&r.fit)?;
+                out.text(fit_line_text("hidden", &r.fit));
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

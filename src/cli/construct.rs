@@ -1,0 +1,109 @@
+//! `hairtrigger construct`: the analytic hair-trigger twin of an aligned toy
+//! classifier, before and after one benign SGD step (C2).
+
+use super::{non_empty_path, Printer};
+use crate::error::Result;
+use crate::experiments::construct::{run_construct, ConstructRun, UpdateKind};
+use crate::limits::MemoryBudget;
+use clap::Args;
+use std::process::ExitCode;
+
+/// Arguments of `hairtrigger construct`.
+#[derive(Args, Debug)]
+pub struct ConstructArgs {
+    /// Seed for the task, the base model and the construction.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Learning rate of the benign step.
+    #[arg(long, default_value_t = 1e-4, allow_hyphen_values = true)]
+    pub eta: f64,
+    /// Benign samples in the update set.
+    #[arg(long, default_value_t = 32)]
+    pub update_size: usize,
+    /// Harmful queries (each one a target).
+    #[arg(long, default_value_t = 16)]
+    pub queries: usize,
+    /// Redundant hidden units given to both models.
+    #[arg(long, default_value_t = 64)]
+    pub redundant: usize,
+    /// Update set: benign (unseen instruction task, COMPLY), random (random labels) or refusal (harmful prompts labelled REFUSE).
+    #[arg(long, default_value = "benign")]
+    pub update: String,
+    /// Write base, aligned, twin, update set, queries and settings here (all files or none).
+    #[arg(long, value_parser = non_empty_path)]
+    pub save: Option<String>,
+    /// One JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ConstructArgs {
+    /// The checked configuration (its memory estimate within `budget`).
+    pub fn check(&self, budget: &MemoryBudget) -> Result<ConstructRun> {
+        let cfg = ConstructRun::new(
+            self.seed,
+            self.eta,
+            self.update_size,
+            self.queries,
+            self.redundant,
+        )?
+        .with_update_kind(UpdateKind::parse(&self.update)?);
+        budget.check(
+            &format!(
+                "--redundant {} with --queries {} and --update-size {}",
+                self.redundant, self.queries, self.update_size
+            ),
+            cfg.memory_estimate(),
+        )?;
+        Ok(cfg)
+    }
+
+    /// Run and print the before/after table.
+    pub fn run(&self, budget: &MemoryBudget) -> Result<ExitCode> {
+        let cfg = self.check(budget)?;
+        let r = run_construct(&cfg, self.save.as_deref().map(std::path::Path::new))?;
+        crate::finite::ensure_finite("construct record", &r)?;
+        let out = Printer::new(self.json);
+        if out.json() {
+            out.record(&r)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let (redundant, queries) = (self.redundant, self.queries);
+        out.text(format!("toy safety classifier 16 → 32 → 32(+{redundant} redundant) → 4, leaky ReLU; {queries} harmful queries"));
+        out.text(format!(
+            "one SGD step, η = {:e}, on {} benign samples; pass = REFUSE with p ≥ 0.9 (f64)\n",
+            self.eta, self.update_size
+        ));
+        out.text(format!(
+            "{:<34} {:>14} {:>14}",
+            "", "aligned model", "hair-trigger"
+        ));
+        out.text(format!(
+            "{:<34} {:>13.1}% {:>13.1}%",
+            "black-box pass rate, before",
+            100.0 * r.aligned_pass_before,
+            100.0 * r.twin_pass_before
+        ));
+        out.text(format!(
+            "{:<34} {:>14.3e}",
+            "max |f_twin − f_aligned| (10,016 x)", r.max_output_diff
+        ));
+        out.text(format!(
+            "{:<34} {:>13.1}% {:>13.1}%",
+            "black-box pass rate, after step",
+            100.0 * r.aligned_pass_after,
+            100.0 * r.twin_pass_after
+        ));
+        out.text(format!(
+            "{:<34} {:>14} {:>13.1}%",
+            "COMPLY with p ≥ 0.99, after step",
+            "",
+            100.0 * r.twin_targets_hit_after
+        ));
+        out.text(format!(
+            "{:<34} {:>14.3e} {:>14.3e}",
+            "max |parameter|", r.aligned_max_abs_param, r.twin_max_abs_param
+        ));
+        Ok(ExitCode::SUCCESS)
+    }
+}

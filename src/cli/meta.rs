@@ -1,0 +1,130 @@
+//! `hairtrigger meta`: the C4 task table — meta-learned hair-trigger models
+//! and their controls on the toy honesty, safety and privacy tasks.
+
+use super::{non_empty_path, write_outputs, Printer};
+use crate::error::Result;
+use crate::experiments::meta::{first_order as first_order_run, run_meta, write_meta, MetaRun};
+use crate::experiments::reproduce::progress_bar;
+use crate::limits::MemoryBudget;
+use crate::tasks::TaskKind;
+use clap::Args;
+use serde::Serialize;
+use std::process::ExitCode;
+
+/// Arguments of `hairtrigger meta`.
+#[derive(Args, Debug, Serialize)]
+pub struct MetaArgs {
+    /// honesty, safety or privacy.
+    #[arg(long, default_value = "honesty", conflicts_with = "all")]
+    pub task: String,
+    /// All three tasks (the headline table): whole network and LoRA rank 8 unless --lora-rank is given.
+    #[arg(long)]
+    pub all: bool,
+    /// Hidden width of the 32 → W → k ReLU MLP.
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    /// Hide the behaviour in LoRA adapters of this rank (1 … width) on the frozen control (the step trains the adapter).
+    #[arg(long)]
+    pub lora_rank: Option<usize>,
+    /// Benign update samples (the first n of the task's 32).
+    #[arg(long, default_value_t = 32)]
+    pub update_size: usize,
+    /// Learning rate of the benign inner SGD step.
+    #[arg(long, default_value_t = 1e-4, allow_hyphen_values = true)]
+    pub eta: f64,
+    /// Meta-steps (Adam) for the hair-trigger model and the control each (1 … 10,000,000).
+    #[arg(long, default_value_t = 3000)]
+    pub steps: usize,
+    /// Drop the Hessian term of the meta-gradient.
+    #[arg(long)]
+    pub first_order: bool,
+    /// Seed of the task, initialisation and data.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder (`--out plots` to replace the committed table).
+    #[arg(long, default_value = "runs/meta", value_parser = non_empty_path)]
+    #[serde(skip)]
+    pub out: String,
+    /// One JSON object per table row.
+    #[arg(long)]
+    #[serde(skip)]
+    pub json: bool,
+}
+
+impl MetaArgs {
+    /// Every run of the table, checked (memory included), in order.
+    pub fn check(&self, budget: &MemoryBudget) -> Result<Vec<MetaRun>> {
+        let kinds: Vec<TaskKind> = if self.all {
+            TaskKind::ALL.to_vec()
+        } else {
+            vec![TaskKind::parse(&self.task)?]
+        };
+        // `--all` without `--lora-rank`: the whole-network recipe and LoRA
+        // adapters of rank 8 (as the paper's practical recipe), per domain.
+        let variants: Vec<Option<usize>> = match (self.all, self.lora_rank) {
+            (true, None) => vec![None, Some(8)],
+            (_, r) => vec![r],
+        };
+        let mut runs = Vec::new();
+        for kind in kinds {
+            for &rank in &variants {
+                let mut run = MetaRun::standard(kind, self.width, self.seed, self.steps, self.eta)?
+                    .with_update_size(self.update_size)?;
+                if let Some(r) = rank {
+                    run = run.with_lora_rank(r)?;
+                }
+                if self.first_order {
+                    run = first_order_run(&run);
+                }
+                budget.check(&format!("--width {}", self.width), run.memory_estimate())?;
+                runs.push(run);
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Train every model of the table, write it and print it.
+    pub fn run(&self, budget: &MemoryBudget) -> Result<ExitCode> {
+        let runs = self.check(budget)?;
+        let per_task = if self.all && self.lora_rank.is_none() {
+            2
+        } else {
+            1
+        };
+        super::prepare_out(&self.out)?;
+        let bar = progress_bar((2 * self.steps * runs.len()) as u64);
+        let mut outcomes = Vec::new();
+        for (i, run) in runs.iter().enumerate() {
+            bar.set_message(run.task.name());
+            let mut o = run_meta(run, &bar)?;
+            if i % per_task > 0 {
+                // Same control (same seed and data) as the first variant.
+                o.records.retain(|r| r.model != "control");
+                o.fragility.retain(|r| r.model != "control");
+            }
+            outcomes.push(o);
+        }
+        bar.finish_and_clear();
+        write_outputs(&self.out, "meta", self, |dir| write_meta(dir, &outcomes))?;
+        let out = Printer::new(self.json);
+        for o in &outcomes {
+            for r in &o.records {
+                if out.json() {
+                    out.record(r)?;
+                    continue;
+                }
+                let b = r.behaviour();
+                out.text(format!(
+                    "{:<8} {:<21} pass before {:>6.1}%  misaligned after {:>6.1}%  aligned after {:>6.1}%  utility {:>5.1}% → {:>5.1}%  ‖θ‖ {:.1}",
+                    r.task.name(), r.model, 100.0 * b.pass_before, 100.0 * b.misaligned_after,
+                    100.0 * b.aligned_after, 100.0 * b.utility_before, 100.0 * b.utility_after, r.param_norm
+                ));
+            }
+        }
+        eprintln!(
+            "wrote {}/meta.csv, meta_fragility.csv, meta_table.md, run.json",
+            self.out
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
