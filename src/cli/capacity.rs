@@ -13,6 +13,9 @@ use clap::{ArgGroup, Args};
 use serde::Serialize;
 use std::process::ExitCode;
 
+/// Hidden width of the frozen base of the LoRA sweep unless `--base-width` says otherwise.
+pub const DEFAULT_BASE_WIDTH: usize = 64;
+
 /// Arguments of `hairtrigger capacity`.
 #[derive(Args, Debug, Serialize)]
 #[command(group(ArgGroup::new("sweep").required(true).args(["widths", "lora_ranks"])))]
@@ -23,9 +26,9 @@ pub struct CapacityArgs {
     /// LoRA adapters of these ranks (comma-separated, at least 3, distinct, each ≤ --base-width) on a frozen base, e.g. 1,2,4,8,16,32.
     #[arg(long)]
     pub lora_ranks: Option<String>,
-    /// With --lora-ranks: hidden width of the frozen base.
-    #[arg(long, default_value_t = 64, requires = "lora_ranks")]
-    pub base_width: usize,
+    /// With --lora-ranks: hidden width of the frozen base [default: 64].
+    #[arg(long, conflicts_with = "widths")]
+    pub base_width: Option<usize>,
     /// Random behaviours to hide.
     #[arg(long, default_value_t = 128)]
     pub behaviours: usize,
@@ -95,7 +98,8 @@ impl CapacityArgs {
             },
             e => e,
         })?;
-        if let Some(&r) = ranks.iter().find(|&&r| r > self.base_width) {
+        let base_width = self.base_width.unwrap_or(DEFAULT_BASE_WIDTH);
+        if let Some(&r) = ranks.iter().find(|&&r| r > base_width) {
             return Err(Error::InvalidParameter {
                 name: "LoRA rank (--lora-ranks)",
                 value: r as f64,
@@ -111,12 +115,12 @@ impl CapacityArgs {
             self.eta,
             self.seed,
         )?;
-        let bw = self.base_width as f64;
+        let bw = base_width as f64;
         budget.check(
-            &format!("--base-width {} with {what}", self.base_width),
+            &format!("--base-width {base_width} with {what}"),
             cfg.memory_estimate(43.0 * bw + 10.0, bw),
         )?;
-        Ok(CapacitySweep::LoraRanks(cfg, ranks, self.base_width))
+        Ok(CapacitySweep::LoraRanks(cfg, ranks, base_width))
     }
 
     /// Train the sweep, write it and print it.

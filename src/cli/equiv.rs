@@ -51,7 +51,22 @@ impl EquivArgs {
     pub fn run(&self, budget: &MemoryBudget) -> Result<ExitCode> {
         let cfg = self.check(budget)?;
         let records = run_equiv(&cfg)?;
-        crate::finite::ensure_finite("equiv records", &records)?;
+        for r in &records {
+            crate::finite::ensure_finite(&format!("equiv record {}", r.construction), r).map_err(
+                |e| crate::Error::OutOfRange {
+                    setting: format!(
+                        "--arch {} --act {} --eta {:e}{}",
+                        self.arch,
+                        self.act,
+                        self.eta,
+                        if self.no_bias { " --no-bias" } else { "" }
+                    ),
+                    reason: format!(
+                        "{e} (a step too large or too small for f64, or a network whose outputs or NTK vanish, e.g. dead ReLU units)"
+                    ),
+                },
+            )?;
+        }
         let out = Printer::new(self.json);
         if out.json() {
             for r in &records {

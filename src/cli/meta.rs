@@ -122,7 +122,7 @@ impl MetaArgs {
             }
         }
         eprintln!(
-            "wrote {}/meta.csv, meta_fragility.csv, meta_table.md, run.json",
+            "wrote {}/meta.csv, meta_fragility.csv, meta_table.md, meta_run.json",
             self.out
         );
         Ok(ExitCode::SUCCESS)

@@ -9,9 +9,9 @@
 //!   text (tables, "wrote …") then goes to standard error;
 //! * only `reproduce` writes `plots/` by default; every other command writes
 //!   under `runs/<command>/` (ignored by git) unless `--out` says otherwise;
-//! * a run's files appear in the output folder together, with a `run.json`
-//!   recording the command, its settings and the crate version, or not at
-//!   all ([`crate::fsio::StagedDir`]).
+//! * a run's files appear in the output folder together, with a
+//!   `<command>_run.json` recording the command, its settings and the crate
+//!   version, or not at all ([`crate::fsio::StagedDir`]).
 
 pub mod capacity;
 pub mod chain;
@@ -164,7 +164,8 @@ pub fn non_empty_path(s: &str) -> std::result::Result<String, String> {
     }
 }
 
-/// The settings file every output folder gets: the command, the crate
+/// The settings file every output folder gets, `<command>_run.json` (one per
+/// command, so `reproduce` and `meta --out plots` keep their own): the command, the crate
 /// version and the command's checked settings (the output path left out, so
 /// the same run into two folders writes the same bytes).
 pub fn write_run_settings<T: Serialize>(
@@ -174,7 +175,7 @@ pub fn write_run_settings<T: Serialize>(
 ) -> Result<()> {
     crate::finite::ensure_finite("run settings", settings)?;
     write_json(
-        &staged.path().join("run.json"),
+        &staged.path().join(format!("{command}_run.json")),
         &serde_json::json!({
             "command": command,
             "hairtrigger_version": env!("CARGO_PKG_VERSION"),

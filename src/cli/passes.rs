@@ -103,7 +103,10 @@ impl PassesArgs {
         write_outputs(&self.out, "passes", self, |dir| {
             write_records(dir, "passes", &records)
         })?;
-        eprintln!("wrote {}/passes.csv, passes.json, run.json", self.out);
+        eprintln!(
+            "wrote {}/passes.csv, passes.json, passes_run.json",
+            self.out
+        );
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -107,7 +107,7 @@ impl ScalingArgs {
         staged.commit()?;
         print_scaling(&out, &r)?;
         eprintln!(
-            "wrote {}/breadth.*, severity.*, scaling_fits.json, run.json",
+            "wrote {}/breadth.*, severity.*, scaling_fits.json, scaling_run.json",
             self.out
         );
         Ok(ExitCode::SUCCESS)
@@ -175,7 +175,7 @@ impl MergeArgs {
         let r = self.check()?;
         write_outputs(&self.out, "merge", self, |dir| write_scaling(dir, &r))?;
         println!(
-            "merged {} slices: {} breadth points; wrote {}/breadth.*, severity.*, scaling_fits.json, run.json",
+            "merged {} slices: {} breadth points; wrote {}/breadth.*, severity.*, scaling_fits.json, merge_run.json",
             self.files.len(),
             r.breadth.len(),
             self.out

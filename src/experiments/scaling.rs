@@ -300,9 +300,15 @@ pub fn merge_shards(cfg: &ScalingConfig, shards: Vec<ShardOutput>) -> Result<Sca
 /// Read a `shard-i-of-n.json` written by `hairtrigger scaling --shard i/n`.
 pub fn read_shard(path: &Path) -> Result<ShardOutput> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::Parse {
+    parse_shard(&text, &path.display().to_string())
+}
+
+/// [`read_shard`] on text already in memory; `origin` names it in errors.
+/// The slice's identity and jobs are checked by [`merge_shards`], not here.
+pub fn parse_shard(text: &str, origin: &str) -> Result<ShardOutput> {
+    serde_json::from_str(text).map_err(|e| Error::Parse {
         what: "shard file",
-        input: path.display().to_string(),
+        input: origin.to_string(),
         reason: e.to_string(),
     })
 }

@@ -61,17 +61,26 @@ pub fn write_tensors(
     crate::fsio::write_atomic(path, &buf)
 }
 
+/// Named tensors and string metadata, as read from a safetensors file.
+pub type TensorFile = (BTreeMap<String, Tensor>, HashMap<String, String>);
+
 /// Read every tensor (which must be `F64`) and the metadata of a safetensors file.
-pub fn read_tensors(path: &Path) -> Result<(BTreeMap<String, Tensor>, HashMap<String, String>)> {
+pub fn read_tensors(path: &Path) -> Result<TensorFile> {
+    let buf = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    read_tensors_from_bytes(&buf, &path.display().to_string())
+}
+
+/// [`read_tensors`] on bytes already in memory; `origin` names them in errors.
+/// Any byte string is either read or refused with an error, never a panic.
+pub fn read_tensors_from_bytes(buf: &[u8], origin: &str) -> Result<TensorFile> {
     let bad = |reason: String| Error::ModelFile {
-        path: path.display().to_string(),
+        path: origin.to_string(),
         reason,
     };
-    let buf = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let (_, meta) =
-        SafeTensors::read_metadata(&buf).map_err(|e| bad(format!("not safetensors: {e:?}")))?;
+        SafeTensors::read_metadata(buf).map_err(|e| bad(format!("not safetensors: {e:?}")))?;
     let metadata = meta.metadata().clone().unwrap_or_default();
-    let st = SafeTensors::deserialize(&buf).map_err(|e| bad(format!("not safetensors: {e:?}")))?;
+    let st = SafeTensors::deserialize(buf).map_err(|e| bad(format!("not safetensors: {e:?}")))?;
     let mut out = BTreeMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F64 {
@@ -136,11 +145,18 @@ impl Mlp {
     /// documented names, shapes and metadata). Errors name the path and what
     /// did not match.
     pub fn load(path: &Path) -> Result<Self> {
+        let buf = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_safetensors_bytes(&buf, &path.display().to_string())
+    }
+
+    /// [`Mlp::load`] on bytes already in memory; `origin` names them in
+    /// errors. Any byte string is either a network or an error, never a panic.
+    pub fn from_safetensors_bytes(buf: &[u8], origin: &str) -> Result<Self> {
         let bad = |reason: String| Error::ModelFile {
-            path: path.display().to_string(),
+            path: origin.to_string(),
             reason,
         };
-        let (mut tensors, meta) = read_tensors(path)?;
+        let (mut tensors, meta) = read_tensors_from_bytes(buf, origin)?;
         let get = |k: &str| {
             meta.get(k)
                 .ok_or_else(|| bad(format!("metadata key {k:?} missing")))
