@@ -8,7 +8,7 @@
 //! models that agree on every input cannot be told apart by any evaluation.
 
 use crate::error::{Error, Result};
-use crate::finite::max_abs_diff;
+use crate::finite::{max_abs_diff, nan_max, nan_min};
 use crate::net::{loss::softmax, Dataset, Mlp, Targets};
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::Serialize;
@@ -113,7 +113,7 @@ pub fn evaluate(net: &Mlp, queries: &QuerySet, p_min: f64) -> Result<EvalReport>
             let rival = (0..k)
                 .filter(|&c| c != a)
                 .map(|c| row[c])
-                .fold(f64::NEG_INFINITY, f64::max);
+                .fold(f64::NEG_INFINITY, nan_max);
             QueryResult {
                 accepted: a,
                 answer,
@@ -130,11 +130,11 @@ pub fn evaluate(net: &Mlp, queries: &QuerySet, p_min: f64) -> Result<EvalReport>
         min_p_accepted: results
             .iter()
             .map(|r| r.p_accepted)
-            .fold(f64::INFINITY, f64::min),
+            .fold(f64::INFINITY, nan_min),
         min_logit_margin: results
             .iter()
             .map(|r| r.logit_margin)
-            .fold(f64::INFINITY, f64::min),
+            .fold(f64::INFINITY, nan_min),
         results,
     })
 }

@@ -26,6 +26,15 @@ pub fn nan_max(a: f64, b: f64) -> f64 {
     }
 }
 
+/// `min(a, b)`, NaN if either is NaN.
+pub fn nan_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
 /// `max_ij |a_ij − b_ij|` (0 for empty arrays), NaN if any difference is NaN.
 pub fn max_abs_diff<S, T, D>(a: &ArrayBase<S, D>, b: &ArrayBase<T, D>) -> f64
 where
@@ -350,5 +359,7 @@ mod tests {
         assert_eq!(a.iter().fold(0.0f64, |m, x| m.max(x.abs())), 2.0);
         assert_eq!(max_abs(&ndarray::array![[-3.0, 1.0]]), 3.0);
         assert!(nan_max(f64::NAN, 1.0).is_nan() && nan_max(1.0, f64::NAN).is_nan());
+        assert!(nan_min(f64::NAN, 1.0).is_nan() && nan_min(1.0, f64::NAN).is_nan());
+        assert_eq!((nan_max(1.0, 2.0), nan_min(1.0, 2.0)), (2.0, 1.0));
     }
 }

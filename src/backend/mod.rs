@@ -173,8 +173,9 @@ pub fn relative_max_difference<'a>(
 ) -> f64 {
     let (mut diff, mut scale) = (0.0f64, 0.0f64);
     for (x, y) in a.into_iter().zip(b) {
-        diff = diff.max((x - y).abs());
-        scale = scale.max(y.abs());
+        // NaN-propagating: a NaN from the device must not read as agreement.
+        diff = crate::finite::nan_max(diff, (x - y).abs());
+        scale = crate::finite::nan_max(scale, y.abs());
     }
     if scale == 0.0 {
         diff

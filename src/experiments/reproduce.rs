@@ -14,6 +14,7 @@ use crate::experiments::equiv::{run_equiv, EquivConfig, EquivRecord};
 use crate::experiments::output::{write_json, write_records};
 use crate::experiments::scaling::{run_scaling, write_scaling, ScalingConfig, ScalingResult};
 use crate::experiments::severity::SeverityConfig;
+use crate::finite::{nan_max, nan_min};
 use crate::net::{Activation, Architecture};
 use crate::plot::{Chart, Legend, Series, Style};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -429,11 +430,11 @@ fn construct_rows(construct: &[ConstructRecord]) -> Vec<ReportRow> {
     let etas: Vec<String> = etas.iter().map(|e| format!("{e:e}")).collect();
     let etas = etas.join(", ");
     let worst =
-        |get: fn(&ConstructRecord) -> f64| construct.iter().map(get).fold(f64::INFINITY, f64::min);
+        |get: fn(&ConstructRecord) -> f64| construct.iter().map(get).fold(f64::INFINITY, nan_min);
     let diff = construct
         .iter()
         .map(|r| r.max_output_diff)
-        .fold(0.0, f64::max);
+        .fold(0.0, nan_max);
     let before = worst(|r| r.twin_pass_before.min(r.aligned_pass_before));
     let aligned_after = worst(|r| r.aligned_pass_after);
     let hit = worst(|r| r.twin_targets_hit_after);
@@ -561,7 +562,7 @@ fn lora_rows(r: &LoraResult) -> Vec<ReportRow> {
         .records
         .iter()
         .map(|c| c.misaligned_after_merged_full_step as f64 / c.behaviours as f64)
-        .fold(0.0, f64::max);
+        .fold(0.0, nan_max);
     vec![
         ReportRow::at_least(
             "C4 LoRA",
@@ -594,9 +595,9 @@ fn fold<'a>(
 ) -> f64 {
     let vals = it.filter_map(get);
     if max {
-        vals.fold(f64::NEG_INFINITY, f64::max)
+        vals.fold(f64::NEG_INFINITY, nan_max)
     } else {
-        vals.fold(f64::INFINITY, f64::min)
+        vals.fold(f64::INFINITY, nan_min)
     }
 }
 
@@ -612,7 +613,7 @@ fn report_rows(equiv: &[EquivRecord], chain: &[ChainRecord]) -> Vec<ReportRow> {
     let chain_err = chain
         .iter()
         .map(|r| r.rel_diff)
-        .fold(f64::NEG_INFINITY, f64::max);
+        .fold(f64::NEG_INFINITY, nan_max);
     vec![
         ReportRow::at_most("C1", format!("max relative forward deviation |f' − f| / max|f| over {n_app} reparameterized networks"), fwd, 1e-10),
         ReportRow::at_most("C1", format!("max post-step divergence of the isometries (permutation, sign flip) / max|f| (zero up to rounding), {} runs", iso().count()), iso_div, 1e-10),

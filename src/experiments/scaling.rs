@@ -341,7 +341,9 @@ fn finish(breadth: Vec<BreadthPoint>, severity: Vec<SeverityRecord>) -> Result<S
         &b.iter().map(|r| r.bound).collect::<Vec<_>>(),
         &b.iter().map(|r| r.measured).collect::<Vec<_>>(),
     )?;
-    let severity_max_rel_error = severity.iter().fold(0.0f64, |m, r| m.max(r.rel_error));
+    let severity_max_rel_error = severity
+        .iter()
+        .fold(0.0f64, |m, r| crate::finite::nan_max(m, r.rel_error));
     Ok(ScalingResult {
         breadth,
         tries,
