@@ -406,6 +406,13 @@ fn misplaced_and_impossible_options_are_refused_up_front() {
         refused(&["meta", "--eta", v], "learning rate");
     }
     refused(&["construct", "--eta", "-inf"], "learning rate");
+    // A negative count or seed is an invalid value, not an unknown flag.
+    refused(&["equiv", "--seed", "-1"], "invalid value '-1' for '--seed");
+    refused(
+        &["construct", "--queries", "-5"],
+        "invalid value '-5' for '--queries",
+    );
+    refused(&["capacity", "--lora-ranks", "0,1,2"], "LoRA rank");
     // `passes` creates its folder before timing anything: a path under a
     // regular file fails at once, with no timing row printed.
     let d = tmp("passes");
@@ -430,6 +437,8 @@ fn messages_name_the_option_not_a_derived_value() {
         "--eta 1e-320",
     );
     refused(&["construct", "--eta", "1e-310"], "--eta 1e-310");
+    refused(&["construct", "--eta", "1e308"], "--eta 1e308");
+    refused(&["meta", "--eta", "1e308", "--steps", "1"], "--eta 1e308");
 }
 
 // Class 10: without --out, ad-hoc commands write under runs/<command>/, never plots/.

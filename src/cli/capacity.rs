@@ -18,6 +18,7 @@ pub const DEFAULT_BASE_WIDTH: usize = 64;
 
 /// Arguments of `hairtrigger capacity`.
 #[derive(Args, Debug, Serialize)]
+#[command(allow_negative_numbers = true)]
 #[command(group(ArgGroup::new("sweep").required(true).args(["widths", "lora_ranks"])))]
 pub struct CapacityArgs {
     /// Whole networks 32 → W → 10 at these hidden widths (comma-separated, at least 3, distinct), e.g. 8,12,16,24,32,48,64.
@@ -79,6 +80,9 @@ impl CapacityArgs {
         }
         let list = self.lora_ranks.as_deref().unwrap_or_default();
         let ranks = parse_sizes("rank list", list)?;
+        for &r in &ranks {
+            crate::net::lora::check_rank(r)?;
+        }
         // The rank list is checked like a width list (≥ 3, distinct, ≥ 1);
         // `CapacityConfig::new` also checks behaviours, steps and η.
         CapacityConfig::new(
@@ -133,7 +137,7 @@ impl CapacityArgs {
                 let widths = self.widths.as_deref().unwrap_or_default();
                 let n = parse_sizes("width list", widths)?.len();
                 let bar = progress_bar((2 * self.steps * n) as u64);
-                let r = run_capacity(&cfg, &bar)?;
+                let r = run_capacity(&cfg, &bar).map_err(super::name_eta_on_overflow(self.eta))?;
                 bar.finish_and_clear();
                 write_outputs(&self.out, "capacity", self, |dir| write_capacity(dir, &r))?;
                 for c in &r.records {
@@ -151,7 +155,8 @@ impl CapacityArgs {
             }
             CapacitySweep::LoraRanks(cfg, ranks, base_width) => {
                 let bar = progress_bar((self.steps * (ranks.len() + 1)) as u64);
-                let r = run_lora_capacity(&cfg, &ranks, base_width, &bar)?;
+                let r = run_lora_capacity(&cfg, &ranks, base_width, &bar)
+                    .map_err(super::name_eta_on_overflow(self.eta))?;
                 bar.finish_and_clear();
                 write_outputs(&self.out, "capacity", self, |dir| write_lora(dir, &r))?;
                 for c in &r.records {

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 /// Arguments of `hairtrigger chain`.
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct ChainArgs {
     /// Rescaling c > 0.
     #[arg(long = "c", default_value_t = 10.0, allow_hyphen_values = true)]

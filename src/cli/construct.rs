@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 /// Arguments of `hairtrigger construct`.
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct ConstructArgs {
     /// Seed for the task, the base model and the construction.
     #[arg(long, default_value_t = 0)]

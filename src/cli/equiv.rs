@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 /// Arguments of `hairtrigger equiv`.
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct EquivArgs {
     /// Layer widths, input first, e.g. 16,64,64,10.
     #[arg(long, default_value = "16,64,64,10")]

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 /// Arguments of `hairtrigger meta`.
 #[derive(Args, Debug, Serialize)]
+#[command(allow_negative_numbers = true)]
 pub struct MetaArgs {
     /// honesty, safety or privacy.
     #[arg(long, default_value = "honesty", conflicts_with = "all")]
@@ -96,7 +97,7 @@ impl MetaArgs {
         let mut outcomes = Vec::new();
         for (i, run) in runs.iter().enumerate() {
             bar.set_message(run.task.name());
-            let mut o = run_meta(run, &bar)?;
+            let mut o = run_meta(run, &bar).map_err(super::name_eta_on_overflow(self.eta))?;
             if i % per_task > 0 {
                 // Same control (same seed and data) as the first variant.
                 o.records.retain(|r| r.model != "control");

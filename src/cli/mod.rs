@@ -154,6 +154,22 @@ impl Printer {
     }
 }
 
+/// Name `--eta` when training left f64 (a diverging inner step), instead of
+/// the derived quantity that overflowed first.
+pub fn name_eta_on_overflow(eta: f64) -> impl Fn(Error) -> Error {
+    move |e| {
+        match e {
+        Error::NonFinite(what) => Error::OutOfRange {
+            setting: format!("--eta {eta:e}"),
+            reason: format!(
+                "meta-training left f64 ({what}); an inner learning rate this large (or this small) makes the step diverge"
+            ),
+        },
+        e => e,
+    }
+    }
+}
+
 /// A value parser for output paths: refuses the empty string (which would
 /// silently mean the current folder).
 pub fn non_empty_path(s: &str) -> std::result::Result<String, String> {

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 /// Arguments of `hairtrigger passes`.
 #[derive(Args, Debug, Serialize)]
+#[command(allow_negative_numbers = true)]
 pub struct PassesArgs {
     /// cpu, cuda or cuda:N (CUDA needs a `--features gpu` build; otherwise one message and the CPU).
     #[arg(long, default_value = "cpu")]

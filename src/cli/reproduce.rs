@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 /// Arguments of `hairtrigger reproduce`.
 #[derive(Args, Debug, Serialize)]
+#[command(allow_negative_numbers = true)]
 pub struct ReproduceArgs {
     #[command(flatten)]
     pub run: ScaleArgs,

@@ -41,6 +41,7 @@ impl ScaleArgs {
 
 /// Arguments of `hairtrigger scaling`.
 #[derive(Args, Debug, Serialize)]
+#[command(allow_negative_numbers = true)]
 pub struct ScalingArgs {
     #[command(flatten)]
     pub run: ScaleArgs,
@@ -145,6 +146,7 @@ fn print_scaling(out: &Printer, r: &ScalingResult) -> Result<()> {
 
 /// Arguments of `hairtrigger merge`.
 #[derive(Args, Debug, Serialize)]
+#[command(allow_negative_numbers = true)]
 pub struct MergeArgs {
     #[command(flatten)]
     pub run: ScaleArgs,

@@ -255,7 +255,7 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
         Error::NonFinite(what) => Error::OutOfRange {
             setting: format!("--eta {:e}", cfg.eta),
             reason: format!(
-                "too small: the twin's scale factors grow like η^(-1/2) and left f64 ({what})"
+                "the construction left f64 ({what}): its scale factors grow like η^(-1/2), so a tiny η overflows them, and a huge η overflows the step"
             ),
         },
         e => e,
