@@ -9,7 +9,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hairtrigger::attack::meta::{meta_train, MetaConfig, MetaData, MetaOrder};
-use hairtrigger::experiments::random_update_set;
+use hairtrigger::net::random_update_set;
 use hairtrigger::rng::seeded;
 use hairtrigger::{Activation, Architecture, Dataset, Mlp, Targets};
 use std::hint::black_box;

@@ -33,8 +33,8 @@
 //! at w = 8192).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hairtrigger::experiments::{gaussian_inputs, random_update_set};
 use hairtrigger::kernels;
+use hairtrigger::net::{gaussian_inputs, random_update_set};
 use hairtrigger::net::{gradient, gradient_into, hvp, hvp_into, ntk};
 use hairtrigger::rng::seeded;
 use hairtrigger::update::{one_step, step_in_place, StepConfig};

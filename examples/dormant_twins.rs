@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo run --release --example dormant_twins`.
 
-use hairtrigger::experiments::random_update_set;
+use hairtrigger::net::random_update_set;
 use hairtrigger::update::{one_step, StepConfig};
 use hairtrigger::{reparam, rng::seeded, Activation, Architecture, Mlp};
 

@@ -31,6 +31,7 @@ pub mod limits;
 pub mod net;
 pub mod optim;
 pub mod plot;
+pub mod progress;
 pub mod reparam;
 pub mod rng;
 pub mod stats;

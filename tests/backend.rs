@@ -6,8 +6,8 @@
 //! run by `scripts/gpu-check.sh`).
 
 use hairtrigger::backend::{relative_max_difference, Backend, Device, GPU_RTOL};
-use hairtrigger::experiments::random_update_set;
 use hairtrigger::net::gradient;
+use hairtrigger::net::random_update_set;
 use hairtrigger::rng::seeded;
 use hairtrigger::update::{one_step, StepConfig};
 use hairtrigger::{Activation, Architecture, Error, Mlp};

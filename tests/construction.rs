@@ -6,7 +6,7 @@ mod common;
 use hairtrigger::attack::{build_hair_trigger, with_inert_units, ConstructConfig, Directions};
 use hairtrigger::eval::{evaluate, max_output_difference, QuerySet};
 use hairtrigger::experiments::construct::{run_construct, ConstructRun};
-use hairtrigger::experiments::{gaussian_inputs, random_update_set};
+use hairtrigger::net::{gaussian_inputs, random_update_set};
 use hairtrigger::rng::seeded;
 use hairtrigger::update::{one_step, StepConfig};
 use hairtrigger::{Activation, Architecture, Dataset, Error, Mlp, Targets};

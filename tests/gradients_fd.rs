@@ -5,7 +5,7 @@
 mod common;
 
 use common::{net_and_data, rel_err, ACTIVATIONS};
-use hairtrigger::experiments::gaussian_inputs;
+use hairtrigger::net::gaussian_inputs;
 use hairtrigger::net::{gradient, hvp, hvp_into, jacobian, loss_value, ntk};
 use hairtrigger::rng::seeded;
 use hairtrigger::{Activation, Dataset, Mlp, Targets};

@@ -1,7 +1,7 @@
 //! C4: the toy tasks and the meta-gradient, checked against central differences.
 
 use hairtrigger::attack::meta::{meta_gradient, meta_objective, MetaConfig, MetaData, MetaOrder};
-use hairtrigger::experiments::random_update_set;
+use hairtrigger::net::random_update_set;
 use hairtrigger::rng::seeded;
 use hairtrigger::tasks::{TaskKind, INPUT_DIM};
 use hairtrigger::{Activation, Architecture, Dataset, Mlp, Targets};
@@ -169,9 +169,9 @@ fn lora_derivatives_match_central_differences() {
     let (net, align, mis, util, update) = problem(Activation::Tanh, 4);
     let lora = Lora::new(net.clone(), 2).unwrap();
     // A non-zero B so every term is exercised.
-    let noise = hairtrigger::experiments::gaussian_inputs(&mut seeded(4, 22), 1, lora.num_params());
+    let noise = hairtrigger::net::gaussian_inputs(&mut seeded(4, 22), 1, lora.num_params());
     let phi = lora.init(&mut seeded(4, 20), 1.0) + &noise.row(0).mapv(|v| 0.3 * v);
-    let dir = hairtrigger::experiments::gaussian_inputs(&mut seeded(4, 23), 1, lora.num_params())
+    let dir = hairtrigger::net::gaussian_inputs(&mut seeded(4, 23), 1, lora.num_params())
         .row(0)
         .to_owned();
     let eps = 1e-5;

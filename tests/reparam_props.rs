@@ -12,7 +12,7 @@
 mod common;
 
 use common::{net_and_data, rel_err};
-use hairtrigger::experiments::gaussian_inputs;
+use hairtrigger::net::gaussian_inputs;
 use hairtrigger::net::{gradient, loss_value, Layer};
 use hairtrigger::reparam::*;
 use hairtrigger::rng::seeded;

@@ -105,7 +105,7 @@ fn upper_bound_is_the_first_k_satisfying_its_inequality() {
 /// formula, and (every region of these random points being hit) exactly it.
 #[test]
 fn unit_activation_patterns_match_covers_count() {
-    use hairtrigger::experiments::gaussian_inputs;
+    use hairtrigger::net::gaussian_inputs;
     use hairtrigger::rng::seeded;
     use std::collections::HashSet;
     for (p, n) in [(7usize, 2usize), (9, 1), (5, 3)] {

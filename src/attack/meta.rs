@@ -21,8 +21,8 @@ use crate::error::{Error, Result};
 use crate::net::lora::Lora;
 use crate::net::{gradient, Backprop, Dataset, Mlp};
 use crate::optim::Adam;
+use crate::progress::Progress;
 use crate::update::{one_step, StepConfig};
-use indicatif::ProgressBar;
 use ndarray::Array1;
 use serde::Serialize;
 
@@ -165,7 +165,7 @@ pub struct MetaPoint {
 fn adam_loop(
     params: &mut Array1<f64>,
     cfg: &MetaConfig,
-    bar: &ProgressBar,
+    bar: &dyn Progress,
     mut grad: impl FnMut(&Array1<f64>) -> Result<(MetaLoss, Array1<f64>)>,
 ) -> Result<Vec<MetaPoint>> {
     let mut adam = Adam::new(cfg.outer_lr, params.len());
@@ -210,7 +210,7 @@ pub fn meta_train(
     data: &MetaData,
     cfg: &MetaConfig,
     control: bool,
-    bar: &ProgressBar,
+    bar: &dyn Progress,
 ) -> Result<Vec<MetaPoint>> {
     let mut flat = net.to_flat();
     let shape = net.clone();
@@ -274,7 +274,7 @@ pub fn lora_meta_train(
     data: &MetaData,
     cfg: &MetaConfig,
     control: bool,
-    bar: &ProgressBar,
+    bar: &dyn Progress,
 ) -> Result<Vec<MetaPoint>> {
     adam_loop(phi, cfg, bar, |p| {
         if control {

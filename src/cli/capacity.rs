@@ -2,12 +2,12 @@
 //! against model size — whole networks over `--widths`, or LoRA adapters over
 //! `--lora-ranks` on a frozen base (C4).
 
+use super::progress_bar;
 use super::{fit_line_text, non_empty_path, parse_sizes, write_outputs, Printer};
 use crate::error::{Error, Result};
 use crate::experiments::capacity::{
     run_capacity, run_lora_capacity, write_capacity, write_lora, CapacityConfig,
 };
-use crate::experiments::reproduce::progress_bar;
 use crate::limits::MemoryBudget;
 use clap::{ArgGroup, Args};
 use serde::Serialize;

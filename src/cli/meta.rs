@@ -1,10 +1,10 @@
 //! `hairtrigger meta`: the C4 task table — meta-learned hair-trigger models
 //! and their controls on the toy honesty, safety and privacy tasks.
 
+use super::progress_bar;
 use super::{non_empty_path, write_outputs, Printer};
 use crate::error::Result;
 use crate::experiments::meta::{first_order as first_order_run, run_meta, write_meta, MetaRun};
-use crate::experiments::reproduce::progress_bar;
 use crate::limits::MemoryBudget;
 use crate::tasks::TaskKind;
 use clap::Args;

@@ -118,6 +118,27 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// A progress bar on standard error for `len` units of work (hidden when
+/// standard error is not a terminal), with the expected time left.
+pub fn progress_bar(len: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg:>12} [{bar:40}] {pos}/{len} ({elapsed}, about {eta} left)",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+impl crate::progress::Progress for indicatif::ProgressBar {
+    fn inc(&self, n: u64) {
+        indicatif::ProgressBar::inc(self, n);
+    }
+    fn set_message(&self, what: &'static str) {
+        indicatif::ProgressBar::set_message(self, what);
+    }
+}
+
 /// Where human text and records go: with `--json`, standard output carries
 /// only JSON lines and text goes to standard error.
 #[derive(Clone, Copy, Debug)]

@@ -3,7 +3,7 @@
 use super::scaling::ScaleArgs;
 use super::{non_empty_path, write_run_settings, Printer};
 use crate::error::Result;
-use crate::experiments::reproduce::{reproduce, ReproduceConfig};
+use crate::experiments::reproduce::{ReproduceConfig, Reproduction};
 use clap::Args;
 use serde::Serialize;
 use std::process::ExitCode;
@@ -34,8 +34,11 @@ impl ReproduceArgs {
     pub fn run(&self) -> Result<ExitCode> {
         self.check()?;
         let staged = crate::fsio::StagedDir::new("--out", &self.out)?;
-        let cfg = ReproduceConfig::new(staged.path(), self.run.scale(), self.run.seed, true)?;
-        let rows = reproduce(&cfg)?;
+        let cfg = ReproduceConfig::new(staged.path(), self.run.scale(), self.run.seed)?;
+        let plan = Reproduction::new(cfg)?;
+        let bar = super::progress_bar(plan.work());
+        let rows = plan.run(&bar)?;
+        bar.finish_and_clear();
         write_run_settings(&staged, "reproduce", self)?;
         staged.commit()?;
         let out = Printer::new(self.json);

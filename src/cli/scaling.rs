@@ -1,10 +1,11 @@
 //! `hairtrigger scaling` and `hairtrigger merge`: the C3 sweeps (breadth and
 //! severity), whole or in slices, and the merge of slices.
 
+use super::progress_bar;
 use super::{non_empty_path, write_outputs, Printer};
 use crate::error::{Error, Result};
 use crate::experiments::output::write_json;
-use crate::experiments::reproduce::{progress_bar, scaling_config, Scale};
+use crate::experiments::reproduce::{scaling_config, Scale};
 use crate::experiments::scaling::{
     merge_shards, read_shard, run_scaling, run_shard, write_scaling, ScalingConfig, ScalingResult,
     Shard,

@@ -26,7 +26,7 @@ use crate::attack::directions::separable_prefix;
 use crate::attack::{build_hair_trigger, ConstructConfig, Directions};
 use crate::error::{Error, Result};
 use crate::eval::{answer, QuerySet};
-use crate::experiments::gaussian_inputs;
+use crate::net::gaussian_inputs;
 use crate::net::{output_residuals, Activation, Architecture, Dataset, Mlp, Targets};
 use crate::rng::seeded;
 use crate::update::{one_step, StepConfig};

@@ -97,3 +97,94 @@ pub fn run_chain(c: f64, eta: f64, x: f64, y: f64) -> Result<ChainRecord> {
     })?;
     Ok(record)
 }
+
+/// `reproduce`'s scalar-chain stage: [`run_chain`] at `points` values of `c`
+/// spaced geometrically in `[1e-2, 1e2]` (η = 1e-4, x = 1, y = 0), the
+/// `chain` table, the `chain_post_step` figure and one claim.
+pub struct ChainSweep {
+    pub points: usize,
+}
+
+impl crate::experiments::report::Experiment for ChainSweep {
+    type Output = Vec<ChainRecord>;
+
+    fn name(&self) -> &'static str {
+        "chain"
+    }
+
+    fn work(&self) -> u64 {
+        self.points as u64
+    }
+
+    fn run(&self, progress: &dyn crate::progress::Progress) -> Result<Vec<ChainRecord>> {
+        (0..self.points)
+            .map(|i| {
+                let t = i as f64 / (self.points - 1) as f64;
+                let c = 10f64.powf(-2.0 + 4.0 * t);
+                progress.inc(1);
+                run_chain(c, 1e-4, 1.0, 0.0)
+            })
+            .collect()
+    }
+
+    fn write(
+        &self,
+        chain: &Vec<ChainRecord>,
+        dir: &std::path::Path,
+    ) -> Result<crate::experiments::report::Artifacts> {
+        crate::experiments::output::write_records(dir, "chain", chain)?;
+        chain_figure(chain).write_figures(dir, "chain_post_step")?;
+        Ok(crate::experiments::report::Artifacts {
+            figures: vec!["chain_post_step"],
+            tables: vec!["chain"],
+            ..Default::default()
+        })
+    }
+
+    fn claims(&self, chain: &Vec<ChainRecord>) -> Vec<crate::experiments::report::ReportRow> {
+        let err = chain
+            .iter()
+            .map(|r| r.rel_diff)
+            .fold(f64::NEG_INFINITY, crate::finite::nan_max);
+        vec![crate::experiments::report::ReportRow::at_most(
+            "chain",
+            format!("max |simulated − closed form| / largest term, scalar chain, {} values of c in [1e-2, 1e2]", chain.len()),
+            err,
+            1e-12,
+        )]
+    }
+}
+
+/// One step's effect against `c`: simulated, closed form, and `c = 1`.
+pub fn chain_figure(chain: &[ChainRecord]) -> crate::plot::Chart {
+    use crate::plot::{Chart, Legend, Series, Style};
+    let change = |after: f64| (after - 1.0).abs();
+    Chart {
+        title: "Scalar chain (c, 1/c): size of one SGD step's effect".into(),
+        x_label: "rescaling c (log scale)".into(),
+        y_label: "|w1⁺w2⁺ − w1w2|  (η = 1e-4, x = 1, y = 0)".into(),
+        log_x: true,
+        log_y: true,
+        legend: Legend::UpperMiddle,
+        series: vec![
+            Series {
+                label: "closed form η g x (c² + c⁻²) − η² g² x²".into(),
+                points: chain.iter().map(|r| (r.c, change(r.closed_form))).collect(),
+                style: Style::Line,
+            },
+            Series {
+                label: "simulated step (f64)".into(),
+                points: chain.iter().map(|r| (r.c, change(r.simulated))).collect(),
+                style: Style::Markers,
+            },
+            Series {
+                label: "same function, c = 1".into(),
+                points: chain
+                    .iter()
+                    .map(|r| (r.c, change(r.baseline_product_after)))
+                    .collect(),
+                style: Style::Dashed,
+            },
+        ],
+    }
+}

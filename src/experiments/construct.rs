@@ -12,98 +12,16 @@
 use crate::attack::{build_hair_trigger, ConstructConfig};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, max_output_difference, QuerySet, DEFAULT_P_MIN};
-use crate::experiments::gaussian_inputs;
+use crate::net::gaussian_inputs;
 use crate::net::io::{write_tensors, Tensor};
-use crate::net::{gradient, normal_matrix, Activation, Architecture, Dataset, Mlp, Targets};
-use crate::optim::Adam;
+use crate::net::{Dataset, Mlp, Targets};
 use crate::rng::seeded;
+use crate::tasks::classifier::{ToyClassifierTask, ANSWERS, DIM};
 use crate::update::{one_step, StepConfig};
 use ndarray::{concatenate, Array2, Axis};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-
-/// Answer names, by class index.
-pub const ANSWERS: [&str; 4] = ["REFUSE", "ANSWER_A", "ANSWER_B", "COMPLY"];
-const DIM: usize = 16;
-
-/// The toy safety task: centres and samplers.
-pub struct SafetyTask {
-    centres: Array2<f64>,
-    seed: u64,
-}
-
-impl SafetyTask {
-    /// Seeded centres for harmful, benign-A, benign-B and instruction-task prompts.
-    pub fn new(seed: u64) -> Self {
-        Self {
-            centres: normal_matrix(&mut seeded(seed, 50), 4, DIM, 1.5),
-            seed,
-        }
-    }
-    /// `n` prompts around centre `which` (0 harmful, 1 benign A, 2 benign B, 3 instruction task).
-    pub fn prompts(&self, which: usize, n: usize, stream: u64) -> Array2<f64> {
-        let noise = gaussian_inputs(&mut seeded(self.seed, stream), n, DIM) * 0.5;
-        noise + self.centres.row(which)
-    }
-    /// Training set: `n` of each kind, labelled REFUSE / ANSWER_A / ANSWER_B.
-    pub fn training_set(&self, n: usize) -> Result<Dataset> {
-        let x = concatenate(
-            Axis(0),
-            &[
-                self.prompts(0, n, 51).view(),
-                self.prompts(1, n, 52).view(),
-                self.prompts(2, n, 53).view(),
-            ],
-        )
-        .expect("same width");
-        let y = (0..3 * n).map(|i| i / n).collect();
-        Dataset::new("training set", x, Targets::Classes(y))
-    }
-    /// The aligned base classifier: `[16, 32, 32, 4]` leaky ReLU (slope 0.1),
-    /// trained with full-batch Adam on [`Self::training_set`] in rounds of 200
-    /// steps until every query of `refuse` is refused with `p ≥ 0.99` (at most
-    /// 10 rounds; the caller evaluates the result).
-    pub fn aligned_base(&self, refuse: &QuerySet) -> Result<Mlp> {
-        let arch = Architecture::new(
-            vec![DIM, 32, 32, 4],
-            Activation::LeakyRelu { slope: 0.1 },
-            true,
-        )?;
-        let mut base = Mlp::random(&arch, &mut seeded(self.seed, 0));
-        let train = self.training_set(128)?;
-        for _ in 0..10 {
-            train_adam(&mut base, &train, 1e-2, 200)?;
-            if evaluate(&base, refuse, 0.99)?.pass_rate == 1.0 {
-                break;
-            }
-        }
-        Ok(base)
-    }
-
-    /// The benign update set (the Alpaca analog): `n` prompts of a new, benign
-    /// instruction task around a fourth centre, each answered by carrying out
-    /// the instruction (`COMPLY`). The model was never trained on this task, so
-    /// its loss there is not zero — as for real fine-tuning data.
-    pub fn benign_update_set(&self, n: usize, stream: u64) -> Result<Dataset> {
-        let x = self.prompts(3, n, stream);
-        Dataset::new("benign update set", x, Targets::Classes(vec![3; n]))
-    }
-}
-
-/// Full-batch Adam (`β = (0.9, 0.999)`, `ε = 1e-8`) for `steps` steps.
-pub fn train_adam(net: &mut Mlp, data: &Dataset, lr: f64, steps: usize) -> Result<f64> {
-    let mut params = net.to_flat();
-    let mut adam = Adam::new(lr, params.len());
-    let mut loss = f64::NAN;
-    for _ in 0..steps {
-        let (l, g) = gradient(net, data)?;
-        loss = l;
-        adam.step(&mut params, &g.to_flat(), 1.0);
-        *net = net.with_flat(params.as_slice().expect("contiguous"))?;
-    }
-    Ok(loss)
-}
 
 /// Validated settings of [`run_construct`].
 #[derive(Clone, Debug, Serialize)]
@@ -130,6 +48,15 @@ pub enum UpdateKind {
 }
 
 impl UpdateKind {
+    /// The kind as the figures name it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::Benign => "benign",
+            Self::RandomLabels => "random-label",
+            Self::Refusal => "refusal",
+        }
+    }
+
     /// Parse `benign`, `random` or `refusal`.
     pub fn parse(s: &str) -> Result<Self> {
         match s {
@@ -219,7 +146,7 @@ pub struct ConstructRecord {
 
 /// Train, construct, step both models, evaluate; optionally save everything.
 pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<ConstructRecord> {
-    let task = SafetyTask::new(cfg.seed);
+    let task = ToyClassifierTask::new(cfg.seed);
     let q_x = task.prompts(0, cfg.queries, 60);
     let refuse = QuerySet::new(q_x.clone(), vec![0; cfg.queries])?;
     let comply = QuerySet::new(q_x.clone(), vec![3; cfg.queries])?;
@@ -341,4 +268,157 @@ fn save_artifacts(
     });
     crate::experiments::output::write_json(&dir.join("settings.json"), &settings)?;
     staged.commit().map(|_| ())
+}
+
+/// `reproduce`'s C2 stage: the twin of the toy classifier (16 queries, 64
+/// redundant units, 32 update samples) for every update-set kind × `η`, the
+/// `construct` table, the `construct_magnitude` figure and four claims.
+pub struct ConstructSweep {
+    pub seed: u64,
+    pub kinds: Vec<UpdateKind>,
+    pub etas: Vec<f64>,
+}
+
+impl ConstructSweep {
+    fn runs(&self) -> Vec<(UpdateKind, f64)> {
+        self.kinds
+            .iter()
+            .flat_map(|&k| self.etas.iter().map(move |&e| (k, e)))
+            .collect()
+    }
+}
+
+impl crate::experiments::report::Experiment for ConstructSweep {
+    type Output = Vec<ConstructRecord>;
+
+    fn name(&self) -> &'static str {
+        "C2 construct"
+    }
+
+    fn work(&self) -> u64 {
+        (self.kinds.len() * self.etas.len()) as u64
+    }
+
+    fn run(&self, progress: &dyn crate::progress::Progress) -> Result<Vec<ConstructRecord>> {
+        use rayon::prelude::*;
+        self.runs()
+            .par_iter()
+            .map(|&(kind, eta)| {
+                let r = ConstructRun::new(self.seed, eta, 32, 16, 64)
+                    .and_then(|c| run_construct(&c.with_update_kind(kind), None));
+                progress.inc(1);
+                r
+            })
+            .collect()
+    }
+
+    fn write(
+        &self,
+        out: &Vec<ConstructRecord>,
+        dir: &Path,
+    ) -> Result<crate::experiments::report::Artifacts> {
+        crate::experiments::output::write_records(dir, "construct", out)?;
+        let mut figures = Vec::new();
+        if out.len() > 1 {
+            self.magnitude_figure(out)
+                .write_figures(dir, "construct_magnitude")?;
+            figures.push("construct_magnitude");
+        }
+        Ok(crate::experiments::report::Artifacts {
+            figures,
+            tables: vec!["construct"],
+            ..Default::default()
+        })
+    }
+
+    fn claims(
+        &self,
+        construct: &Vec<ConstructRecord>,
+    ) -> Vec<crate::experiments::report::ReportRow> {
+        use crate::experiments::report::ReportRow;
+        use crate::finite::{nan_max, nan_min};
+        let n = construct.len();
+        let mut etas: Vec<f64> = construct.iter().map(|r| r.eta).collect();
+        etas.sort_by(f64::total_cmp);
+        etas.dedup();
+        let etas: Vec<String> = etas.iter().map(|e| format!("{e:e}")).collect();
+        let etas = etas.join(", ");
+        let worst = |get: fn(&ConstructRecord) -> f64| {
+            construct.iter().map(get).fold(f64::INFINITY, nan_min)
+        };
+        let diff = construct
+            .iter()
+            .map(|r| r.max_output_diff)
+            .fold(0.0, nan_max);
+        let before = worst(|r| r.twin_pass_before.min(r.aligned_pass_before));
+        let aligned_after = worst(|r| r.aligned_pass_after);
+        let hit = worst(|r| r.twin_targets_hit_after);
+        vec![
+            ReportRow::at_most(
+                "C2",
+                format!("max |f_twin − f_aligned| over 10,016 inputs, {n} runs (benign and random-label update sets × η = {etas})"),
+                diff,
+                1e-12,
+            ),
+            ReportRow::exactly(
+                "C2",
+                "min black-box pass rate before the step (aligned and twin; REFUSE with p ≥ 0.9)",
+                before,
+                1.0,
+            ),
+            ReportRow::exactly(
+                "C2",
+                "min pass rate of the aligned model after one SGD step on the update set (32 samples)",
+                aligned_after,
+                1.0,
+            ),
+            ReportRow::exactly(
+                "C2",
+                "min fraction of the twin's 16 targets (COMPLY, p ≥ 0.99) hit after the same step",
+                hit,
+                1.0,
+            ),
+        ]
+    }
+}
+
+impl ConstructSweep {
+    /// The largest parameter the twin needs against `η`, per update-set kind.
+    fn magnitude_figure(&self, construct: &[ConstructRecord]) -> crate::plot::Chart {
+        use crate::plot::{Chart, Legend, Series, Style};
+        let mut series: Vec<Series> = self
+            .kinds
+            .iter()
+            .map(|&kind| Series {
+                label: format!(
+                    "twin, {} update set (16 targets, 64 units)",
+                    kind.display_name()
+                ),
+                points: construct
+                    .iter()
+                    .filter(|r| r.update_kind == kind)
+                    .map(|r| (r.eta, r.twin_max_abs_param))
+                    .collect(),
+                style: Style::Markers,
+            })
+            .collect();
+        series.push(Series {
+            label: "aligned model (same architecture)".into(),
+            points: construct
+                .iter()
+                .filter(|r| r.update_kind == UpdateKind::Benign)
+                .map(|r| (r.eta, r.aligned_max_abs_param))
+                .collect(),
+            style: Style::Dashed,
+        });
+        Chart {
+            title: "Hair-trigger twin: parameter magnitude needed vs learning rate".into(),
+            x_label: "learning rate η (log scale)".into(),
+            y_label: "max |parameter| (log scale)".into(),
+            log_x: true,
+            log_y: true,
+            legend: Legend::UpperRight,
+            series,
+        }
+    }
 }

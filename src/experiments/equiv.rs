@@ -14,122 +14,15 @@
 //!   model's own step `max_x |f_{θ⁺}(x) − f_θ(x)|`.
 
 use crate::error::{Error, Result};
-use crate::experiments::{gaussian_inputs, max_abs, max_abs_diff, random_update_set};
+use crate::finite::{max_abs, max_abs_diff};
+use crate::net::{gaussian_inputs, random_update_set};
 use crate::net::{gradient, ntk, Architecture, Dataset, Mlp};
-use crate::reparam;
+use crate::reparam::ReparamKind;
 use crate::rng::seeded;
 use crate::update::{one_step, StepConfig};
-use ndarray::{Array1, Array2};
-use rand::seq::SliceRandom;
+use ndarray::Array2;
 use rand::Rng;
 use serde::Serialize;
-
-/// The constructions of [`crate::reparam`], as run by this experiment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Construction {
-    /// `(A W_l, W_{l+1} A⁻¹)`, random well-conditioned `A`.
-    LinearChain,
-    /// `α_j = exp(U(−1, 1))` per unit.
-    PositiveScaling,
-    /// Each unit flipped with probability ½.
-    SignFlip,
-    /// A uniformly random permutation.
-    Permutation,
-    /// A random unit split with `β = 0.3`.
-    Split,
-    /// `max(1, n/4)` random dormant units.
-    Dormant,
-    /// A `±v` pair copying a random unit's incoming weights, `v ~ N(0, 1/n_{l+1})`.
-    CancellingPair,
-}
-
-impl Construction {
-    /// Every construction, in report order.
-    pub const ALL: [Construction; 7] = [
-        Construction::LinearChain,
-        Construction::PositiveScaling,
-        Construction::SignFlip,
-        Construction::Permutation,
-        Construction::Split,
-        Construction::Dormant,
-        Construction::CancellingPair,
-    ];
-
-    /// Stable snake_case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Construction::LinearChain => "linear_chain",
-            Construction::PositiveScaling => "positive_scaling",
-            Construction::SignFlip => "sign_flip",
-            Construction::Permutation => "permutation",
-            Construction::Split => "split",
-            Construction::Dormant => "dormant",
-            Construction::CancellingPair => "cancelling_pair",
-        }
-    }
-
-    /// Whether `θ ↦ θ'` is an isometry of parameter space (then the one-step
-    /// future is the same function, up to rounding).
-    pub fn is_isometry(self) -> bool {
-        matches!(self, Construction::SignFlip | Construction::Permutation)
-    }
-
-    /// Apply a random instance at hidden layer `hidden`.
-    pub fn apply_random<R: Rng + ?Sized>(
-        self,
-        net: &Mlp,
-        hidden: usize,
-        rng: &mut R,
-    ) -> Result<Mlp> {
-        let n = reparam::hidden_width(net, hidden)?;
-        match self {
-            Construction::LinearChain => {
-                let g = crate::net::normal_matrix(rng, n, n, 0.3 / (n as f64).sqrt());
-                let a = Array2::from_shape_fn((n, n), |(i, j)| {
-                    let diag = if i == j {
-                        (0.5 * rng.random_range(-1.0..1.0f64)).exp()
-                    } else {
-                        0.0
-                    };
-                    diag + g[[i, j]]
-                });
-                reparam::rescale_linear_chain(net, hidden, &a)
-            }
-            Construction::PositiveScaling => {
-                let alphas: Vec<f64> = (0..n)
-                    .map(|_| rng.random_range(-1.0..1.0f64).exp())
-                    .collect();
-                reparam::scale_units(net, hidden, &alphas)
-            }
-            Construction::SignFlip => {
-                let flips: Vec<bool> = (0..n).map(|_| rng.random_bool(0.5)).collect();
-                reparam::flip_signs(net, hidden, &flips)
-            }
-            Construction::Permutation => {
-                let mut perm: Vec<usize> = (0..n).collect();
-                perm.shuffle(rng);
-                reparam::permute_units(net, hidden, &perm)
-            }
-            Construction::Split => reparam::split_unit(net, hidden, rng.random_range(0..n), 0.3),
-            Construction::Dormant => {
-                reparam::add_random_dormant_units(net, hidden, (n / 4).max(1), rng)
-            }
-            Construction::CancellingPair => {
-                let j = rng.random_range(0..n);
-                let inc = &net.layers()[hidden - 1];
-                let u = inc.weight.row(j).to_owned();
-                let b = inc.bias.as_ref().map_or(0.0, |b| b[j]);
-                let n_next = net.layers()[hidden].n_out();
-                let v: Array1<f64> =
-                    crate::net::normal_matrix(rng, n_next, 1, 1.0 / (n_next as f64).sqrt())
-                        .column(0)
-                        .to_owned();
-                reparam::add_cancelling_pair(net, hidden, &u, b, &v)
-            }
-        }
-    }
-}
 
 /// Validated settings of [`run_equiv`].
 #[derive(Clone, Debug, Serialize)]
@@ -237,7 +130,7 @@ pub fn run_equiv(cfg: &EquivConfig) -> Result<Vec<EquivRecord>> {
     let base = baseline(cfg)?;
     let mut choice_rng = seeded(cfg.seed, 3);
     let n_hidden = base.net.depth() - 1;
-    Construction::ALL
+    ReparamKind::ALL
         .iter()
         .map(|&c| {
             let hidden = if n_hidden == 0 {
@@ -283,7 +176,7 @@ fn baseline(cfg: &EquivConfig) -> Result<Baseline> {
 fn measure(
     cfg: &EquivConfig,
     base: &Baseline,
-    c: Construction,
+    c: ReparamKind,
     hidden: usize,
     twin: Result<Mlp>,
 ) -> Result<EquivRecord> {
@@ -336,4 +229,122 @@ fn measure(
     rec.post_step_divergence_rel = Some(div / scale);
     rec.post_step_vs_base_step = Some(div / base_step);
     Ok(rec)
+}
+
+/// `reproduce`'s C1 stage: [`run_equiv`] on every configuration (in
+/// parallel), the `equiv` table, four C1 claims and the per-construction
+/// section of `REPORT.md`.
+pub struct EquivSweep {
+    pub configs: Vec<EquivConfig>,
+}
+
+impl crate::experiments::report::Experiment for EquivSweep {
+    type Output = Vec<EquivRecord>;
+
+    fn name(&self) -> &'static str {
+        "C1 equiv"
+    }
+
+    fn work(&self) -> u64 {
+        self.configs.len() as u64
+    }
+
+    fn run(&self, progress: &dyn crate::progress::Progress) -> Result<Vec<EquivRecord>> {
+        use rayon::prelude::*;
+        Ok(self
+            .configs
+            .par_iter()
+            .map(|t| {
+                let r = run_equiv(t);
+                progress.inc(1);
+                r
+            })
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    fn write(
+        &self,
+        out: &Vec<EquivRecord>,
+        dir: &std::path::Path,
+    ) -> Result<crate::experiments::report::Artifacts> {
+        crate::experiments::output::write_records(dir, "equiv", out)?;
+        Ok(crate::experiments::report::Artifacts {
+            tables: vec!["equiv"],
+            ..Default::default()
+        })
+    }
+
+    fn claims(&self, equiv: &Vec<EquivRecord>) -> Vec<crate::experiments::report::ReportRow> {
+        use crate::experiments::report::ReportRow;
+        let applicable = || equiv.iter().filter(|r| r.applicable);
+        let iso = || applicable().filter(|r| r.isometry);
+        let non_iso = || applicable().filter(|r| !r.isometry);
+        let n_app = applicable().count();
+        let fwd = extreme(applicable(), |r| r.forward_max_rel, true);
+        let iso_div = extreme(iso(), |r| r.post_step_divergence_rel, true);
+        let non_iso_div = extreme(non_iso(), |r| r.post_step_vs_base_step, false);
+        let non_iso_ntk = extreme(non_iso(), |r| r.ntk_rel_change, false);
+        vec![
+            ReportRow::at_most("C1", format!("max relative forward deviation |f' − f| / max|f| over {n_app} reparameterized networks"), fwd, 1e-10),
+            ReportRow::at_most("C1", format!("max post-step divergence of the isometries (permutation, sign flip) / max|f| (zero up to rounding), {} runs", iso().count()), iso_div, 1e-10),
+            ReportRow::at_least("C1", format!("min post-step divergence of the non-isometries / the base model's own step (far above rounding), {} runs", non_iso().count()), non_iso_div, 1e-6),
+            ReportRow::at_least("C1", "min relative NTK change ‖Θ' − Θ‖_F/‖Θ‖_F of the non-isometries", non_iso_ntk, 1e-6),
+        ]
+    }
+
+    fn section(&self, equiv: &Vec<EquivRecord>) -> Option<String> {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "\n## C1 per construction\n\nMaximum over seeds and architectures. `div/step` is the post-step divergence `max|f_θ'⁺ − f_θ⁺|` divided by the base model's own step `max|f_θ⁺ − f_θ|` (η = 1e-4, SGD, 32 random samples).\n"
+        );
+        let _ = writeln!(s, "| activation | construction | fwd rel | grad-norm change | NTK change | div/step |\n|---|---|---|---|---|---|");
+        let mut keys: Vec<(String, &str)> = equiv
+            .iter()
+            .map(|r| (r.activation.clone(), r.construction))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        for (act, con) in keys {
+            let group = || {
+                equiv
+                    .iter()
+                    .filter(|r| r.activation == act && r.construction == con)
+            };
+            if !group().any(|r| r.applicable) {
+                let _ = writeln!(s, "| {act} | {con} | n/a | n/a | n/a | n/a |");
+                continue;
+            }
+            let m = |get: fn(&EquivRecord) -> Option<f64>| extreme(group(), get, true);
+            let _ = writeln!(
+                s,
+                "| {act} | {con} | {:.1e} | {:.2e} | {:.2e} | {:.2e} |",
+                m(|r| r.forward_max_rel),
+                m(|r| r.grad_norm_rel_change),
+                m(|r| r.ntk_rel_change),
+                m(|r| r.post_step_vs_base_step)
+            );
+        }
+        Some(s)
+    }
+}
+
+/// The largest (`max`) or smallest value of `get` over the records where it
+/// applies, NaN-propagating (`∓∞` when it applies to none).
+fn extreme<'a>(
+    it: impl Iterator<Item = &'a EquivRecord>,
+    get: impl Fn(&EquivRecord) -> Option<f64>,
+    max: bool,
+) -> f64 {
+    use crate::finite::{nan_max, nan_min};
+    let vals = it.filter_map(get);
+    if max {
+        vals.fold(f64::NEG_INFINITY, nan_max)
+    } else {
+        vals.fold(f64::INFINITY, nan_min)
+    }
 }

@@ -14,10 +14,10 @@ use crate::attack::meta::{meta_train, MetaConfig, MetaData, MetaOrder, MetaPoint
 use crate::error::Result;
 use crate::eval::{accuracy, evaluate, QuerySet, DEFAULT_P_MIN};
 use crate::net::{Activation, Architecture, Dataset, Mlp, Targets};
+use crate::progress::Progress;
 use crate::rng::seeded;
 use crate::tasks::{Task, TaskKind, INPUT_DIM};
 use crate::update::{one_step, StepConfig, UpdateRule};
-use indicatif::ProgressBar;
 use serde::Serialize;
 
 /// Validated settings of [`run_meta`].
@@ -262,7 +262,7 @@ pub fn train_pair(
     init: Mlp,
     data: &MetaData,
     run: &MetaRun,
-    bar: &ProgressBar,
+    bar: &dyn Progress,
 ) -> Result<(Mlp, Mlp, Vec<MetaPoint>)> {
     let mut control = init;
     meta_train(&mut control, data, &run.meta, true, bar)?;
@@ -272,7 +272,7 @@ pub fn train_pair(
 }
 
 /// Train the hair-trigger model and the control of one domain and evaluate both.
-pub fn run_meta(run: &MetaRun, bar: &ProgressBar) -> Result<MetaOutcome> {
+pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
     let task = run.task.build(run.seed)?;
     let arch = Architecture::new(
         vec![INPUT_DIM, run.width, task.classes()],

@@ -18,7 +18,7 @@
 
 use crate::backend::{relative_max_difference, Backend};
 use crate::error::{Error, Result};
-use crate::experiments::random_update_set;
+use crate::net::random_update_set;
 use crate::net::{gradient, gradient_into, Activation, Architecture, Dataset, Mlp};
 use crate::rng::seeded;
 use serde::{Deserialize, Serialize};

@@ -26,11 +26,11 @@
 
 use crate::error::{Error, Result};
 use crate::eval::{max_output_difference, QuerySet};
-use crate::experiments::construct::SafetyTask;
 use crate::kernels;
 use crate::net::{normal_matrix, output_residuals, Mlp};
 use crate::reparam::add_dormant_units;
 use crate::rng::seeded;
+use crate::tasks::classifier::ToyClassifierTask;
 use crate::update::{one_step, StepConfig};
 use ndarray::{Array1, Array2, Axis};
 use serde::Serialize;
@@ -123,7 +123,7 @@ pub struct SeverityRecord {
 
 /// Run both sweeps.
 pub fn run_severity(cfg: &SeverityConfig) -> Result<Vec<SeverityRecord>> {
-    let task = SafetyTask::new(cfg.seed);
+    let task = ToyClassifierTask::new(cfg.seed);
     let q_x = task.prompts(0, 16, 60);
     let base = task.aligned_base(&QuerySet::new(q_x.clone(), vec![REFUSE; 16])?)?;
     let q = q_x.slice(ndarray::s![..1, ..]).to_owned();
@@ -144,8 +144,7 @@ pub fn run_severity(cfg: &SeverityConfig) -> Result<Vec<SeverityRecord>> {
         Axis(0),
         &[
             q_x.view(),
-            crate::experiments::gaussian_inputs(&mut seeded(cfg.seed, 91), 1_000, q_x.ncols())
-                .view(),
+            crate::net::gaussian_inputs(&mut seeded(cfg.seed, 91), 1_000, q_x.ncols()).view(),
         ],
     )
     .expect("same width");

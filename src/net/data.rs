@@ -119,3 +119,26 @@ impl Dataset {
         }
     }
 }
+
+/// `n` inputs with i.i.d. `N(0, 1)` coordinates, `n × d`.
+pub fn gaussian_inputs<R: rand::Rng + ?Sized>(rng: &mut R, n: usize, d: usize) -> Array2<f64> {
+    crate::net::normal_matrix(rng, n, d, 1.0)
+}
+
+/// A random update set for `net`: Gaussian inputs and uniformly random class
+/// labels (softmax cross-entropy) when `k ≥ 2`, Gaussian regression targets
+/// (squared error) when `k = 1`.
+pub fn random_update_set<R: rand::Rng + ?Sized>(
+    net: &Mlp,
+    n: usize,
+    rng: &mut R,
+) -> Result<Dataset> {
+    let x = gaussian_inputs(rng, n, net.input_dim());
+    let k = net.output_dim();
+    let targets = if k >= 2 {
+        Targets::Classes((0..n).map(|_| rng.random_range(0..k)).collect())
+    } else {
+        Targets::Regression(crate::net::normal_matrix(rng, n, 1, 1.0))
+    };
+    Dataset::new("random update set", x, targets)
+}

@@ -17,7 +17,7 @@ mod mlp;
 pub use activation::Activation;
 pub use arch::Architecture;
 pub use backward::{gradient, gradient_into, output_residuals, Backprop};
-pub use data::{Dataset, Targets};
+pub use data::{gaussian_inputs, random_update_set, Dataset, Targets};
 pub use forward::ForwardCache;
 pub use hvp::{hvp, hvp_into};
 pub use jacobian::{jacobian, ntk};

@@ -16,12 +16,15 @@
 //! | dormant units (`v = 0`) | [`dormant`] | all | no |
 //! | cancelling pair `+v, −v` | [`cancel`] | all | no |
 //!
+//! [`ReparamKind`] names each kind and draws a random instance of it.
+//!
 //! Derivations: `paper-notes/reparameterizations.md`; property tests:
 //! `tests/reparam_props.rs`.
 
 pub mod cancel;
 pub mod chain;
 pub mod dormant;
+pub mod kind;
 pub mod permute;
 pub mod scaling;
 pub mod split;
@@ -29,6 +32,7 @@ pub mod split;
 pub use cancel::add_cancelling_pair;
 pub use chain::{rescale_linear_chain, scalar_chain_post_step, ScalarChainStep};
 pub use dormant::{add_dormant_units, add_random_dormant_units};
+pub use kind::ReparamKind;
 pub use permute::permute_units;
 pub use scaling::{flip_signs, scale_units};
 pub use split::split_unit;

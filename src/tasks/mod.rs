@@ -7,6 +7,7 @@
 //! (seeded word embeddings with positional signs); answers are class indices
 //! into the task's answer list, rendered as text.
 
+pub mod classifier;
 pub mod domains;
 pub mod encoding;
 

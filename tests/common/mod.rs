@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests (included with `mod common;`).
 #![allow(dead_code)]
 
-use hairtrigger::experiments::random_update_set;
+use hairtrigger::net::random_update_set;
 use hairtrigger::rng::seeded;
 use hairtrigger::{Activation, Architecture, Dataset, Mlp};
 

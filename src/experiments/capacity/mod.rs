@@ -12,22 +12,31 @@
 //! `p ≥ 0.9` after it. The count is fitted against the number of trainable
 //! parameters by least squares.
 
+//!
+//! Submodules: [`lora`] (the same count for LoRA adapters of each rank on a
+//! frozen base), [`claims`] (`reproduce`'s C4 capacity rows).
+
+pub mod claims;
+pub mod lora;
+
+pub use lora::{run_lora_capacity, write_lora, LoraRecord, LoraResult, LoraSweep};
+
 use crate::attack::meta::{MetaConfig, MetaData};
 use crate::error::Result;
 use crate::eval::{evaluate, QuerySet, DEFAULT_P_MIN};
-use crate::experiments::gaussian_inputs;
 use crate::experiments::meta::{train_pair, updated, MetaRun};
+use crate::net::gaussian_inputs;
 use crate::net::{Activation, Architecture, Dataset, Mlp, Targets};
 use crate::plot::{Chart, Legend, Series, Style};
+use crate::progress::Progress;
 use crate::rng::seeded;
 use crate::stats::{fit_line, LineFit};
 use crate::tasks::{TaskKind, INPUT_DIM};
 use crate::update::UpdateRule;
-use indicatif::ProgressBar;
 use rand::Rng;
 use serde::Serialize;
 
-const ANSWERS: usize = 10;
+pub(crate) const ANSWERS: usize = 10;
 
 /// Validated settings of [`run_capacity`].
 #[derive(Clone, Debug, Serialize)]
@@ -125,14 +134,14 @@ pub struct CapacityResult {
 }
 
 /// The behaviours to hide and the update set.
-struct CapacityTask {
+pub(crate) struct CapacityTask {
     align: Dataset,
     misalign: Dataset,
-    update: Dataset,
+    pub(crate) update: Dataset,
 }
 
 impl CapacityTask {
-    fn new(cfg: &CapacityConfig) -> Result<Self> {
+    pub(crate) fn new(cfg: &CapacityConfig) -> Result<Self> {
         let mut rng = seeded(cfg.seed, 130);
         let x = gaussian_inputs(&mut rng, cfg.behaviours, INPUT_DIM);
         let aligned: Vec<usize> = (0..cfg.behaviours)
@@ -150,7 +159,7 @@ impl CapacityTask {
             update: Dataset::new("capacity update set", ux, Targets::Classes(uy))?,
         })
     }
-    fn data(&self) -> MetaData<'_> {
+    pub(crate) fn data(&self) -> MetaData<'_> {
         MetaData {
             align: &self.align,
             misalign: &self.misalign,
@@ -158,19 +167,19 @@ impl CapacityTask {
             update: &self.update,
         }
     }
-    fn x(&self) -> &ndarray::Array2<f64> {
+    pub(crate) fn x(&self) -> &ndarray::Array2<f64> {
         self.align.x()
     }
-    fn aligned(&self) -> Vec<usize> {
+    pub(crate) fn aligned(&self) -> Vec<usize> {
         self.align.labels().expect("class labels").to_vec()
     }
-    fn misaligned(&self) -> Vec<usize> {
+    pub(crate) fn misaligned(&self) -> Vec<usize> {
         self.misalign.labels().expect("class labels").to_vec()
     }
 }
 
 /// Train and count at every width (`bar` advances twice per step per width).
-pub fn run_capacity(cfg: &CapacityConfig, bar: &ProgressBar) -> Result<CapacityResult> {
+pub fn run_capacity(cfg: &CapacityConfig, bar: &dyn Progress) -> Result<CapacityResult> {
     let task = CapacityTask::new(cfg)?;
     let data = task.data();
     let (x, aligned, misaligned, update) =
@@ -254,7 +263,7 @@ pub fn write_capacity(dir: &std::path::Path, r: &CapacityResult) -> Result<()> {
 
 /// Hidden behaviours against trainable parameters: measured points, the fitted
 /// line, and a reference series (dashed).
-fn size_chart(
+pub(crate) fn size_chart(
     title: String,
     x_label: &str,
     (measured_label, measured): (&str, Vec<(usize, usize)>),
@@ -298,111 +307,4 @@ fn size_chart(
             },
         ],
     }
-}
-
-/// One LoRA rank.
-#[derive(Clone, Debug, Serialize)]
-pub struct LoraRecord {
-    pub rank: usize,
-    /// Trainable (adapter) parameters.
-    pub params: usize,
-    pub behaviours: usize,
-    /// Aligned before and misaligned after one SGD step *on the adapter*.
-    pub hidden: usize,
-    /// Misaligned after merging the adapter into the base and taking one SGD
-    /// step on all weights (a full fine-tune of the merged model).
-    pub misaligned_after_merged_full_step: usize,
-}
-
-/// The LoRA sweep and the fit `hidden = a + b · params`.
-#[derive(Clone, Debug, Serialize)]
-pub struct LoraResult {
-    pub eta: f64,
-    pub base_width: usize,
-    pub records: Vec<LoraRecord>,
-    pub fit: LineFit,
-}
-
-/// LoRA capacity: a frozen base (a `32 → base_width → 10` ReLU MLP trained on
-/// the aligned answers), adapters of each rank meta-trained from
-/// `A ~ N(0, c²/n_in)`, `B = 0` (`c = √(0.1/η)`; the adapted model starts as the
-/// base), the benign update training the adapter only.
-pub fn run_lora_capacity(
-    cfg: &CapacityConfig,
-    ranks: &[usize],
-    base_width: usize,
-    bar: &ProgressBar,
-) -> Result<LoraResult> {
-    use crate::attack::meta::{lora_meta_train, meta_train};
-    use crate::net::lora::Lora;
-    let task = CapacityTask::new(cfg)?;
-    let data = task.data();
-    let meta = MetaConfig::new(cfg.eta, 1.0, 0.0, 1e-2, 10.0, cfg.steps)?;
-    let arch = Architecture::new(vec![INPUT_DIM, base_width, ANSWERS], Activation::Relu, true)?;
-    let mut base = Mlp::random(&arch, &mut seeded(cfg.seed, 131));
-    meta_train(&mut base, &data, &meta, true, bar)?;
-    let before_q = QuerySet::new(task.x().clone(), task.aligned())?;
-    let after_q = QuerySet::new(task.x().clone(), task.misaligned())?;
-    let c = crate::experiments::meta::symmetry_scale(cfg.eta)?;
-    let mut records = Vec::new();
-    for &r in ranks {
-        let lora = Lora::new(base.clone(), r)?;
-        let mut phi = lora.init(&mut seeded(cfg.seed, 132), c);
-        lora_meta_train(&lora, &mut phi, &data, &meta, false, bar)?;
-        let (_, g_d) = lora.gradient(&phi, &task.update)?;
-        let plus = &phi - &(g_d * cfg.eta);
-        let merged = lora.merged(&phi)?;
-        let b = evaluate(&merged, &before_q, DEFAULT_P_MIN)?;
-        let a = evaluate(&lora.merged(&plus)?, &after_q, DEFAULT_P_MIN)?;
-        let full = updated(&merged, &task.update, cfg.eta, UpdateRule::Sgd, 1)?;
-        let m = evaluate(&full, &after_q, DEFAULT_P_MIN)?;
-        records.push(LoraRecord {
-            rank: r,
-            params: lora.num_params(),
-            behaviours: cfg.behaviours,
-            hidden: b
-                .results
-                .iter()
-                .zip(&a.results)
-                .filter(|(x, y)| x.passed && y.passed)
-                .count(),
-            misaligned_after_merged_full_step: m.results.iter().filter(|r| r.passed).count(),
-        });
-    }
-    let px: Vec<f64> = records.iter().map(|r| r.params as f64).collect();
-    let hy: Vec<f64> = records.iter().map(|r| r.hidden as f64).collect();
-    let fit = fit_line(&px, &hy)?;
-    Ok(LoraResult {
-        eta: cfg.eta,
-        base_width,
-        records,
-        fit,
-    })
-}
-
-/// Write `lora.{csv,json}`, `lora_fit.json` and the figure `lora_capacity.{svg,png}`.
-pub fn write_lora(dir: &std::path::Path, r: &LoraResult) -> Result<()> {
-    crate::experiments::output::write_records(dir, "lora", &r.records)?;
-    crate::experiments::output::write_json(&dir.join("lora_fit.json"), &r.fit)?;
-    size_chart(
-        format!(
-            "C4 capacity of LoRA adapters (η = {}, frozen base of width {})",
-            r.eta, r.base_width
-        ),
-        "trainable adapter parameters r·Σ(n_in + n_out)",
-        (
-            "adapter trained by the benign step (ranks 1 … 32)",
-            r.records.iter().map(|c| (c.params, c.hidden)).collect(),
-        ),
-        &r.fit,
-        (
-            "adapter merged, full SGD step: misaligned",
-            r.records
-                .iter()
-                .map(|c| (c.params, c.misaligned_after_merged_full_step))
-                .collect(),
-        ),
-        r.records.first().map_or(0, |c| c.behaviours),
-    )
-    .write_figures(dir, "lora_capacity")
 }

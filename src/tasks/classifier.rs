@@ -1,0 +1,97 @@
+//! The toy safety classifier of `hairtrigger construct` (claim C2) and of the
+//! severity sweep (C3): four answers, 0 `REFUSE`, 1 `ANSWER_A`, 2 `ANSWER_B`,
+//! 3 `COMPLY`, for 16-dimensional prompts around seeded centres (harmful,
+//! benign A, benign B, and an unrelated instruction task for the update set).
+//! Not to be confused with the word-prompt safety *domain* of meta-learning
+//! ([`super::safety`]).
+
+use crate::error::Result;
+use crate::eval::{evaluate, QuerySet};
+use crate::net::gaussian_inputs;
+use crate::net::{gradient, normal_matrix, Activation, Architecture, Dataset, Mlp, Targets};
+use crate::optim::Adam;
+use crate::rng::seeded;
+use ndarray::{concatenate, Array2, Axis};
+
+/// Answer names, by class index.
+pub const ANSWERS: [&str; 4] = ["REFUSE", "ANSWER_A", "ANSWER_B", "COMPLY"];
+/// Prompt dimension.
+pub const DIM: usize = 16;
+
+/// The toy safety classifier task: centres and samplers.
+pub struct ToyClassifierTask {
+    centres: Array2<f64>,
+    seed: u64,
+}
+
+impl ToyClassifierTask {
+    /// Seeded centres for harmful, benign-A, benign-B and instruction-task prompts.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            centres: normal_matrix(&mut seeded(seed, 50), 4, DIM, 1.5),
+            seed,
+        }
+    }
+    /// `n` prompts around centre `which` (0 harmful, 1 benign A, 2 benign B, 3 instruction task).
+    pub fn prompts(&self, which: usize, n: usize, stream: u64) -> Array2<f64> {
+        let noise = gaussian_inputs(&mut seeded(self.seed, stream), n, DIM) * 0.5;
+        noise + self.centres.row(which)
+    }
+    /// Training set: `n` of each kind, labelled REFUSE / ANSWER_A / ANSWER_B.
+    pub fn training_set(&self, n: usize) -> Result<Dataset> {
+        let x = concatenate(
+            Axis(0),
+            &[
+                self.prompts(0, n, 51).view(),
+                self.prompts(1, n, 52).view(),
+                self.prompts(2, n, 53).view(),
+            ],
+        )
+        .expect("same width");
+        let y = (0..3 * n).map(|i| i / n).collect();
+        Dataset::new("training set", x, Targets::Classes(y))
+    }
+    /// The aligned base classifier: `[16, 32, 32, 4]` leaky ReLU (slope 0.1),
+    /// trained with full-batch Adam on [`Self::training_set`] in rounds of 200
+    /// steps until every query of `refuse` is refused with `p ≥ 0.99` (at most
+    /// 10 rounds; the caller evaluates the result).
+    pub fn aligned_base(&self, refuse: &QuerySet) -> Result<Mlp> {
+        let arch = Architecture::new(
+            vec![DIM, 32, 32, 4],
+            Activation::LeakyRelu { slope: 0.1 },
+            true,
+        )?;
+        let mut base = Mlp::random(&arch, &mut seeded(self.seed, 0));
+        let train = self.training_set(128)?;
+        for _ in 0..10 {
+            train_adam(&mut base, &train, 1e-2, 200)?;
+            if evaluate(&base, refuse, 0.99)?.pass_rate == 1.0 {
+                break;
+            }
+        }
+        Ok(base)
+    }
+
+    /// The benign update set (the Alpaca analog): `n` prompts of a new, benign
+    /// instruction task around a fourth centre, each answered by carrying out
+    /// the instruction (`COMPLY`). The model was never trained on this task, so
+    /// its loss there is not zero — as for real fine-tuning data.
+    pub fn benign_update_set(&self, n: usize, stream: u64) -> Result<Dataset> {
+        let x = self.prompts(3, n, stream);
+        Dataset::new("benign update set", x, Targets::Classes(vec![3; n]))
+    }
+}
+
+/// Full-batch Adam (`β = (0.9, 0.999)`, `ε = 1e-8`) for `steps` steps.
+pub fn train_adam(net: &mut Mlp, data: &Dataset, lr: f64, steps: usize) -> Result<f64> {
+    let mut params = net.to_flat();
+    let mut adam = Adam::new(lr, params.len());
+    let mut loss = f64::NAN;
+    for _ in 0..steps {
+        let (l, g) = gradient(net, data)?;
+        loss = l;
+        adam.step(&mut params, &g.to_flat(), 1.0);
+        *net = net.with_flat(params.as_slice().expect("contiguous"))?;
+    }
+    Ok(loss)
+}
