@@ -167,6 +167,18 @@ impl Error {
     }
 }
 
+impl Error {
+    /// A network without a hidden layer where one is needed.
+    pub fn no_hidden_layer() -> Self {
+        Error::LayerOutOfRange {
+            index: 0,
+            what: "hidden layer (the network has none)",
+            lo: 1,
+            hi: 0,
+        }
+    }
+}
+
 /// Check a learning rate: finite and strictly positive.
 pub fn check_learning_rate(eta: f64) -> Result<f64> {
     if eta.is_finite() && eta > 0.0 {

@@ -149,3 +149,19 @@ pub fn step_in_place(
     net.check_finite("updated parameters")?;
     Ok(loss)
 }
+
+/// Apply `steps` updates of `rule` with rate `eta` on `update` (full batch).
+pub fn updated(
+    net: &Mlp,
+    update: &Dataset,
+    eta: f64,
+    rule: UpdateRule,
+    steps: usize,
+) -> Result<Mlp> {
+    let cfg = StepConfig::new(eta, rule)?;
+    let mut cur = net.clone();
+    for _ in 0..steps {
+        cur = one_step(&cur, update, &cfg)?.updated;
+    }
+    Ok(cur)
+}

@@ -143,12 +143,7 @@ pub fn with_inert_units(base: &Mlp, m: usize) -> Result<Mlp> {
 
 fn last_hidden(net: &Mlp) -> Result<usize> {
     if net.depth() < 2 {
-        return Err(Error::LayerOutOfRange {
-            index: 0,
-            what: "hidden layer (the network has none)",
-            lo: 1,
-            hi: 0,
-        });
+        return Err(Error::no_hidden_layer());
     }
     Ok(net.depth() - 1)
 }
@@ -192,12 +187,14 @@ pub fn build_hair_trigger(
     let aligned = with_inert_units(base, m)?;
     let aligned_plus = one_step(&aligned, update, step)?.updated;
 
-    let z_d = base.forward_cache(update.x().view())?.inputs[hidden - 1].clone();
+    let z_d = base.last_hidden_input(update.x().view())?;
     // Query inputs to the last hidden layer as the *updated* lower layers see
     // them (the new units' incoming weights do not move), and the aligned
     // model's post-step logits.
     let cache_plus = aligned_plus.forward_cache(targets.x().view())?;
-    let z_q = &cache_plus.inputs[hidden - 1];
+    let z_q = cache_plus
+        .last_hidden_input()
+        .ok_or_else(Error::no_hidden_layer)?;
     let chosen = choose_directions(
         cfg.directions,
         &mut seeded(cfg.seed, 40),

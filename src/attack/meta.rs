@@ -285,3 +285,37 @@ pub fn lora_meta_train(
         }
     })
 }
+
+/// The symmetry start's scale `c = max(1, √(0.1/η))` (see
+/// `experiments::meta::MetaRun::symmetry_scale`); an `η` so small that `c` leaves f64 is refused
+/// naming `--eta`.
+pub fn symmetry_scale(eta: f64) -> Result<f64> {
+    let c = (0.1 / eta).sqrt().max(1.0);
+    if c.is_finite() && (c * c).is_finite() {
+        Ok(c)
+    } else {
+        Err(crate::Error::OutOfRange {
+            setting: format!("--eta {eta:e}"),
+            reason: "too small: the symmetry start's scale √(0.1/η) and its square must be finite in f64".into(),
+        })
+    }
+}
+
+/// The control (`L_align` from `init`) and the hair-trigger model (meta-trained
+/// from the control rescaled by `c = symmetry_scale` along every unit of the
+/// first hidden layer, `(u, b, v) → (c u, c b, v / c)`: the same function),
+/// with the hair-trigger model's training curve.
+pub fn train_pair(
+    init: Mlp,
+    data: &MetaData,
+    meta: &MetaConfig,
+    symmetry_scale: f64,
+    bar: &dyn Progress,
+) -> Result<(Mlp, Mlp, Vec<MetaPoint>)> {
+    let mut control = init;
+    meta_train(&mut control, data, meta, true, bar)?;
+    let width = control.layers()[0].n_out();
+    let mut hair = crate::reparam::scale_units(&control, 1, &vec![symmetry_scale; width])?;
+    let curve = meta_train(&mut hair, data, meta, false, bar)?;
+    Ok((control, hair, curve))
+}

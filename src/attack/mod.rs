@@ -1,11 +1,16 @@
 //! Hair-trigger constructions: a twin `θ' ≡ θ` (same function) whose one-step
 //! update produces adversarial targets. [`analytic`] builds it from dormant
 //! units (claim C2, `paper-notes/c2-any-update-set.md`); [`directions`] chooses
-//! the units' incoming directions.
+//! the units' incoming directions; [`bounds`] and [`severity`] state what
+//! such twins can and cannot do (the sign-pattern upper bound on breadth, the
+//! one-unit severity `φ` and its maximiser); [`meta`] finds hair triggers by
+//! adversarial meta-learning (claim C4).
 
 pub mod analytic;
+pub mod bounds;
 pub mod directions;
 pub mod meta;
+pub mod severity;
 
 pub use analytic::{build_hair_trigger, with_inert_units, ConstructConfig, HairTrigger};
 pub use directions::Directions;

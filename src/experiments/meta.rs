@@ -11,13 +11,15 @@
 //! held-out benign requests (utility, arg-max accuracy).
 
 use crate::attack::meta::{meta_train, MetaConfig, MetaData, MetaOrder, MetaPoint};
+pub use crate::attack::meta::{symmetry_scale, train_pair};
 use crate::error::Result;
 use crate::eval::{accuracy, evaluate, QuerySet, DEFAULT_P_MIN};
 use crate::net::{Activation, Architecture, Dataset, Mlp, Targets};
 use crate::progress::Progress;
 use crate::rng::seeded;
 use crate::tasks::{Task, TaskKind, INPUT_DIM};
-use crate::update::{one_step, StepConfig, UpdateRule};
+pub use crate::update::updated;
+use crate::update::{StepConfig, UpdateRule};
 use serde::Serialize;
 
 /// Validated settings of [`run_meta`].
@@ -48,7 +50,7 @@ impl MetaRun {
             task,
             width,
             seed,
-            symmetry_scale: symmetry_scale(meta.eta)?,
+            symmetry_scale: crate::attack::meta::symmetry_scale(meta.eta)?,
             meta,
             lora_rank: None,
             update_size: 32,
@@ -110,21 +112,6 @@ impl MetaRun {
             seed,
             MetaConfig::new(eta, 1.0, 0.1, 1e-2, 10.0, steps)?,
         )
-    }
-}
-
-/// The symmetry start's scale `c = max(1, √(0.1/η))` (see
-/// [`MetaRun::symmetry_scale`]); an `η` so small that `c` leaves f64 is refused
-/// naming `--eta`.
-pub fn symmetry_scale(eta: f64) -> Result<f64> {
-    let c = (0.1 / eta).sqrt().max(1.0);
-    if c.is_finite() && (c * c).is_finite() {
-        Ok(c)
-    } else {
-        Err(crate::Error::OutOfRange {
-            setting: format!("--eta {eta:e}"),
-            reason: "too small: the symmetry start's scale √(0.1/η) and its square must be finite in f64".into(),
-        })
     }
 }
 
@@ -209,22 +196,6 @@ pub struct MetaOutcome {
     pub task: Task,
 }
 
-/// Apply `steps` updates of `rule` with rate `eta` on `update` (full batch).
-pub fn updated(
-    net: &Mlp,
-    update: &Dataset,
-    eta: f64,
-    rule: UpdateRule,
-    steps: usize,
-) -> Result<Mlp> {
-    let cfg = StepConfig::new(eta, rule)?;
-    let mut cur = net.clone();
-    for _ in 0..steps {
-        cur = one_step(&cur, update, &cfg)?.updated;
-    }
-    Ok(cur)
-}
-
 /// The black-box evaluation of a task, built once: the evaluated queries with
 /// their aligned and their misaligned answers, and the held-out utility requests.
 pub struct BlackBox {
@@ -255,22 +226,6 @@ impl BlackBox {
     }
 }
 
-/// The control (`L_align` from `init`) and the hair-trigger model (meta-trained
-/// from the control rescaled by `run.symmetry_scale` along every hidden unit),
-/// with the hair-trigger model's training curve.
-pub fn train_pair(
-    init: Mlp,
-    data: &MetaData,
-    run: &MetaRun,
-    bar: &dyn Progress,
-) -> Result<(Mlp, Mlp, Vec<MetaPoint>)> {
-    let mut control = init;
-    meta_train(&mut control, data, &run.meta, true, bar)?;
-    let mut hair = crate::reparam::scale_units(&control, 1, &vec![run.symmetry_scale; run.width])?;
-    let curve = meta_train(&mut hair, data, &run.meta, false, bar)?;
-    Ok((control, hair, curve))
-}
-
 /// Train the hair-trigger model and the control of one domain and evaluate both.
 pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
     let task = run.task.build(run.seed)?;
@@ -292,7 +247,8 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
     };
     let (control, hair, curve) = match run.lora_rank {
         None => {
-            let (control, hair, curve) = train_pair(init, &data, run, bar)?;
+            let (control, hair, curve) =
+                train_pair(init, &data, &run.meta, run.symmetry_scale, bar)?;
             (control, Trained::Full(hair), curve)
         }
         Some(r) => {

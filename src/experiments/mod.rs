@@ -2,7 +2,6 @@
 //! configuration, is deterministic given its seed, and returns flat records
 //! (one per run) that [`output`] writes as CSV and JSON.
 
-pub mod breadth;
 pub mod capacity;
 pub mod chain;
 pub mod construct;
@@ -13,7 +12,10 @@ pub mod passes;
 pub mod report;
 pub mod reproduce;
 pub mod scaling;
-pub mod severity;
+
+/// The C3 sweeps' two halves, also reachable as `experiments::breadth` and
+/// `experiments::severity`.
+pub use scaling::{breadth, severity};
 
 pub use crate::finite::{max_abs, max_abs_diff};
 pub use crate::net::{gaussian_inputs, random_update_set};

@@ -8,7 +8,6 @@
 //! assembles the report, whose list of files comes from the stages' artifacts.
 
 use crate::error::{Error, Result};
-use crate::experiments::breadth::BreadthConfig;
 use crate::experiments::capacity::{CapacityConfig, LoraSweep};
 use crate::experiments::chain::ChainSweep;
 use crate::experiments::construct::{ConstructSweep, UpdateKind};
@@ -16,8 +15,9 @@ use crate::experiments::equiv::{EquivConfig, EquivSweep};
 use crate::experiments::output::write_json;
 pub use crate::experiments::report::ReportRow;
 use crate::experiments::report::{Artifacts, Stage};
+use crate::experiments::scaling::breadth::BreadthConfig;
+use crate::experiments::scaling::severity::SeverityConfig;
 use crate::experiments::scaling::ScalingConfig;
-use crate::experiments::severity::SeverityConfig;
 use crate::net::{Activation, Architecture};
 use crate::progress::{NoProgress, Progress};
 use serde::Serialize;

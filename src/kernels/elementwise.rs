@@ -15,8 +15,19 @@
 //! (elementwise, hence deterministic).
 
 use super::gemm::matmul_nt;
-use crate::net::Activation;
 use ndarray::{Array, Array1, Array2, ArrayView1, ArrayView2, Axis, Dimension, Zip};
+
+/// A scalar nonlinearity `σ` with its first two derivatives: what the fused
+/// passes need of an activation. The kernels know nothing of networks; the
+/// network layer implements this for its activations (`net::Activation`).
+pub trait Nonlinearity: Copy + Send + Sync {
+    /// `σ(z)`.
+    fn value(self, z: f64) -> f64;
+    /// `σ'(z)`.
+    fn derivative(self, z: f64) -> f64;
+    /// `σ''(z)`.
+    fn second_derivative(self, z: f64) -> f64;
+}
 
 /// Elementwise passes over fewer elements than this run on the calling thread.
 const PAR_ELEMENTS: usize = 1 << 15;
@@ -42,12 +53,12 @@ pub fn affine(h: ArrayView2<f64>, w: ArrayView2<f64>, b: Option<ArrayView1<f64>>
 }
 
 /// `σ(Z)` elementwise.
-pub fn activate(z: &Array2<f64>, act: Activation) -> Array2<f64> {
-    map_elementwise(z, move |v| act.apply(v))
+pub fn activate(z: &Array2<f64>, act: impl Nonlinearity) -> Array2<f64> {
+    map_elementwise(z, move |v| act.value(v))
 }
 
 /// `G ⊙ σ'(Z)`: the backward pass through an activation, fused.
-pub fn times_derivative(g: &Array2<f64>, z: &Array2<f64>, act: Activation) -> Array2<f64> {
+pub fn times_derivative(g: &Array2<f64>, z: &Array2<f64>, act: impl Nonlinearity) -> Array2<f64> {
     zip_elementwise(g, z, move |gv, zv| gv * act.derivative(zv))
 }
 
@@ -104,7 +115,7 @@ pub fn zip_elementwise(
 pub fn affine_activate(
     z: &mut Array2<f64>,
     b: Option<ArrayView1<f64>>,
-    act: Activation,
+    act: impl Nonlinearity,
 ) -> Array2<f64> {
     let len = z.len();
     match b {
@@ -114,15 +125,15 @@ pub fn affine_activate(
                 .expect("bias length equals the layer width");
             collect!(len, Zip::from(z).and(b), move |zv: &mut f64, &bv: &f64| {
                 *zv += bv;
-                act.apply(*zv)
+                act.value(*zv)
             })
         }
-        None => collect!(len, Zip::from(z), move |zv: &mut f64| act.apply(*zv)),
+        None => collect!(len, Zip::from(z), move |zv: &mut f64| act.value(*zv)),
     }
 }
 
 /// `G ← G ⊙ σ'(Z)` in place: the backward pass through an activation.
-pub fn times_derivative_in_place(g: &mut Array2<f64>, z: &Array2<f64>, act: Activation) {
+pub fn times_derivative_in_place(g: &mut Array2<f64>, z: &Array2<f64>, act: impl Nonlinearity) {
     assert_eq!(g.dim(), z.dim(), "times_derivative_in_place: shapes differ");
     let zip = Zip::from(g).and(z);
     let f = move |gv: &mut f64, &zv: &f64| *gv *= act.derivative(zv);
@@ -141,7 +152,7 @@ pub fn tangent_activate(
     hv: &Array2<f64>,
     vb: Option<ArrayView1<f64>>,
     z: &Array2<f64>,
-    act: Activation,
+    act: impl Nonlinearity,
 ) -> Array2<f64> {
     assert_eq!(rz.dim(), hv.dim(), "tangent_activate: shapes differ");
     assert_eq!(rz.dim(), z.dim(), "tangent_activate: shapes differ");
@@ -180,7 +191,7 @@ pub fn second_order_backward(
     back: ArrayView2<f64>,
     z: &Array2<f64>,
     rz: &Array2<f64>,
-    act: Activation,
+    act: impl Nonlinearity,
 ) -> Array2<f64> {
     for other in [gv.dim(), back.dim(), z.dim(), rz.dim()] {
         assert_eq!(rgw.dim(), other, "second_order_backward: shapes differ");
@@ -205,11 +216,43 @@ mod tests {
         })
     }
 
+    /// Nonlinearities for the kernel tests (the kernels know no network type).
+    #[derive(Clone, Copy)]
+    enum TestAct {
+        Relu,
+        Tanh,
+        Cubic,
+    }
+
+    impl Nonlinearity for TestAct {
+        fn value(self, z: f64) -> f64 {
+            match self {
+                TestAct::Relu => z.max(0.0),
+                TestAct::Tanh => z.tanh(),
+                TestAct::Cubic => z + z * z * z / 3.0,
+            }
+        }
+        fn derivative(self, z: f64) -> f64 {
+            match self {
+                TestAct::Relu => f64::from(u8::from(z > 0.0)),
+                TestAct::Tanh => 1.0 - z.tanh().powi(2),
+                TestAct::Cubic => 1.0 + z * z,
+            }
+        }
+        fn second_derivative(self, z: f64) -> f64 {
+            match self {
+                TestAct::Relu => 0.0,
+                TestAct::Tanh => -2.0 * z.tanh() * (1.0 - z.tanh().powi(2)),
+                TestAct::Cubic => 2.0 * z,
+            }
+        }
+    }
+
     /// Each fused pass against the unfused sequence it replaces, bit for bit,
     /// on a small (serial) and a large (parallel) shape.
     #[test]
     fn fused_passes_equal_the_unfused_sequences_exactly() {
-        let acts = [Activation::Relu, Activation::Tanh, Activation::Gelu];
+        let acts = [TestAct::Relu, TestAct::Tanh, TestAct::Cubic];
         for (n, m) in [(7, 5), (300, 200)] {
             let (z, b) = (grid(n, m, 1), grid(1, m, 2).row(0).to_owned());
             let (g, v, w, r) = (grid(n, m, 3), grid(n, m, 4), grid(n, m, 5), grid(n, m, 6));

@@ -36,6 +36,21 @@ pub enum Activation {
     Gelu,
 }
 
+impl crate::kernels::elementwise::Nonlinearity for Activation {
+    #[inline]
+    fn value(self, z: f64) -> f64 {
+        self.apply(z)
+    }
+    #[inline]
+    fn derivative(self, z: f64) -> f64 {
+        Activation::derivative(self, z)
+    }
+    #[inline]
+    fn second_derivative(self, z: f64) -> f64 {
+        Activation::second_derivative(self, z)
+    }
+}
+
 impl Activation {
     /// `σ(z)`.
     #[inline]

@@ -17,6 +17,15 @@ pub struct ForwardCache {
 }
 
 impl ForwardCache {
+    /// `h_{L−2}`, the input of the last hidden layer: what its units' incoming
+    /// weights `u_j` multiply (`z(x)` in `paper-notes/c2-any-update-set.md`,
+    /// the features every hair-trigger construction is built on). `None` for a
+    /// network without a hidden layer.
+    pub fn last_hidden_input(&self) -> Option<&Array2<f64>> {
+        let n = self.inputs.len();
+        (n >= 2).then(|| &self.inputs[n - 2])
+    }
+
     /// The network output `f = z_L`.
     pub fn output(&self) -> &Array2<f64> {
         self.pre.last().expect("a network has at least one layer")
@@ -27,6 +36,15 @@ impl Mlp {
     /// `f_θ(X)`, one row per input row. Errors on a wrong input dimension.
     pub fn forward(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
         Ok(self.forward_cache(x)?.pre.pop().expect("non-empty"))
+    }
+
+    /// [`ForwardCache::last_hidden_input`] of a batch `x`, owned; an error for
+    /// a network without a hidden layer.
+    pub fn last_hidden_input(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        self.forward_cache(x)?
+            .last_hidden_input()
+            .cloned()
+            .ok_or_else(crate::Error::no_hidden_layer)
     }
 
     /// The forward pass keeping every layer's input and pre-activation.

@@ -5,12 +5,12 @@ use super::{size_chart, CapacityConfig, CapacityTask, ANSWERS};
 use crate::attack::meta::MetaConfig;
 use crate::error::Result;
 use crate::eval::{evaluate, QuerySet, DEFAULT_P_MIN};
-use crate::experiments::meta::updated;
 use crate::net::{Activation, Architecture, Mlp};
 use crate::progress::Progress;
 use crate::rng::seeded;
 use crate::stats::{fit_line, LineFit};
 use crate::tasks::INPUT_DIM;
+use crate::update::updated;
 use crate::update::UpdateRule;
 use serde::Serialize;
 
@@ -57,7 +57,7 @@ pub fn run_lora_capacity(
     meta_train(&mut base, &data, &meta, true, bar)?;
     let before_q = QuerySet::new(task.x().clone(), task.aligned())?;
     let after_q = QuerySet::new(task.x().clone(), task.misaligned())?;
-    let c = crate::experiments::meta::symmetry_scale(cfg.eta)?;
+    let c = crate::attack::meta::symmetry_scale(cfg.eta)?;
     let mut records = Vec::new();
     for &r in ranks {
         let lora = Lora::new(base.clone(), r)?;

@@ -21,17 +21,18 @@ pub mod lora;
 
 pub use lora::{run_lora_capacity, write_lora, LoraRecord, LoraResult, LoraSweep};
 
+use crate::attack::meta::{symmetry_scale, train_pair};
 use crate::attack::meta::{MetaConfig, MetaData};
 use crate::error::Result;
 use crate::eval::{evaluate, QuerySet, DEFAULT_P_MIN};
-use crate::experiments::meta::{train_pair, updated, MetaRun};
 use crate::net::gaussian_inputs;
 use crate::net::{Activation, Architecture, Dataset, Mlp, Targets};
 use crate::plot::{Chart, Legend, Series, Style};
 use crate::progress::Progress;
 use crate::rng::seeded;
 use crate::stats::{fit_line, LineFit};
-use crate::tasks::{TaskKind, INPUT_DIM};
+use crate::tasks::INPUT_DIM;
+use crate::update::updated;
 use crate::update::UpdateRule;
 use rand::Rng;
 use serde::Serialize;
@@ -81,7 +82,7 @@ impl CapacityConfig {
             });
         }
         MetaConfig::new(eta, 1.0, 0.0, 1e-2, 10.0, steps)?;
-        crate::experiments::meta::symmetry_scale(eta)?;
+        symmetry_scale(eta)?;
         Ok(Self {
             widths,
             behaviours,
@@ -188,16 +189,11 @@ pub fn run_capacity(cfg: &CapacityConfig, bar: &dyn Progress) -> Result<Capacity
     let after_q = QuerySet::new(x.clone(), misaligned)?;
     let mut records = Vec::new();
     for &w in &cfg.widths {
-        let mut run = MetaRun::new(
-            TaskKind::Safety,
-            w,
-            cfg.seed,
-            MetaConfig::new(cfg.eta, 1.0, 0.0, 1e-2, 10.0, cfg.steps)?,
-        )?;
-        run.symmetry_scale = crate::experiments::meta::symmetry_scale(cfg.eta)?;
+        let meta = MetaConfig::new(cfg.eta, 1.0, 0.0, 1e-2, 10.0, cfg.steps)?;
+        let c = symmetry_scale(cfg.eta)?;
         let arch = Architecture::new(vec![INPUT_DIM, w, ANSWERS], Activation::Relu, true)?;
         let init = Mlp::random(&arch, &mut seeded(cfg.seed, 131));
-        let (control, hair, _) = train_pair(init, &data, &run, bar)?;
+        let (control, hair, _) = train_pair(init, &data, &meta, c, bar)?;
         let count = |net: &Mlp| -> Result<(Vec<bool>, Vec<bool>)> {
             let after = updated(net, update, cfg.eta, UpdateRule::Sgd, 1)?;
             let b = evaluate(net, &before_q, DEFAULT_P_MIN)?;

@@ -2,8 +2,8 @@
 //! and severity (against width and against the parameter bound).
 
 use super::ScalingResult;
-use crate::experiments::breadth::BreadthPoint;
-use crate::experiments::severity::SeverityRecord;
+use crate::experiments::scaling::breadth::BreadthPoint;
+use crate::experiments::scaling::severity::SeverityRecord;
 use crate::plot::{Chart, Legend, Series, Style};
 use crate::stats::LineFit;
 

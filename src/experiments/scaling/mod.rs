@@ -10,19 +10,21 @@
 //! relative deviation of the measured change from `m B² φ₁*`.
 
 //!
-//! Submodules: [`shard`] (slices of a sweep and their merge), [`figures`]
+//! Submodules: [`breadth`] and [`severity`] (the two readings), [`shard`] (slices of a sweep and their merge), [`figures`]
 //! (the three figures), [`claims`] (`reproduce`'s C3 rows).
 
+pub mod breadth;
 pub mod claims;
 pub mod figures;
+pub mod severity;
 pub mod shard;
 
 pub use shard::{merge_shards, parse_shard, read_shard, run_shard, Shard, ShardOutput};
 
 use crate::error::Result;
-use crate::experiments::breadth::{BreadthConfig, BreadthPoint, BreadthTry};
 use crate::experiments::output::{write_json, write_records};
-use crate::experiments::severity::{SeverityConfig, SeverityRecord};
+use crate::experiments::scaling::breadth::{BreadthConfig, BreadthPoint, BreadthTry};
+use crate::experiments::scaling::severity::{SeverityConfig, SeverityRecord};
 use crate::progress::Progress;
 use crate::stats::{fit_line, fit_power_law, LineFit};
 use figures::{breadth_chart, severity_charts};

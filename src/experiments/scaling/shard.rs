@@ -5,8 +5,8 @@
 
 use super::{finish, ScalingConfig, ScalingResult};
 use crate::error::{Error, Result};
-use crate::experiments::breadth::{BreadthPoint, BreadthSetup, BreadthTry};
-use crate::experiments::severity::{run_severity, SeverityRecord};
+use crate::experiments::scaling::breadth::{BreadthPoint, BreadthSetup, BreadthTry};
+use crate::experiments::scaling::severity::{run_severity, SeverityRecord};
 use crate::progress::Progress;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

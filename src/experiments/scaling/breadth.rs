@@ -205,10 +205,9 @@ impl BreadthSetup {
         if self.base.activation() != Activation::Relu {
             return Ok(0);
         }
-        let hidden = self.base.depth() - 1;
         let plus = one_step(&self.base, &self.update, &self.step)?.updated;
-        let z_d = self.base.forward_cache(self.update.x().view())?.inputs[hidden - 1].clone();
-        let z_q = plus.forward_cache(all.x().view())?.inputs[hidden - 1].clone();
+        let z_d = self.base.last_hidden_input(self.update.x().view())?;
+        let z_q = plus.last_hidden_input(all.x().view())?;
         let r = output_residuals(&self.base, &self.update)?;
         Ok(separable_prefix(m, &z_d, &z_q, &r, all.accepted()))
     }
@@ -309,70 +308,4 @@ pub struct BreadthPoint {
     pub tries: Vec<BreadthTry>,
 }
 
-/// `ln Σ_{i ≤ m} C(p, i)`, the log of the largest number of cells of `p`
-/// affine hyperplanes in `ℝ^m` (Zaslavsky / Cover).
-pub fn ln_max_cells(p: usize, m: usize) -> f64 {
-    let terms: Vec<f64> = (0..=m.min(p)).map(|i| ln_binomial(p, i)).collect();
-    let top = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    top + terms.iter().map(|t| (t - top).exp()).sum::<f64>().ln()
-}
-
-fn ln_binomial(n: usize, k: usize) -> f64 {
-    ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k)
-}
-
-fn ln_factorial(n: usize) -> f64 {
-    statrs::function::gamma::ln_gamma(n as f64 + 1.0)
-}
-
-/// The sign-pattern (dimension-counting) upper bound on `K*` for `m` dormant
-/// ReLU units fed by `n_in` inputs, `N` update samples, `k` classes, at level
-/// `δ`: the smallest `K` with `ln C(K) ≤ ln δ + K ln(k − 1)`, where
-///
-/// `C(K) = [2 Σ_{i≤n_in} C(K+N−1, i)]^m · W(K)`
-///
-/// counts the argmax patterns the family can produce on `K` queries: the first
-/// factor bounds the activation patterns of each unit on the `K + N` points
-/// (a central arrangement of `K+N` hyperplanes in `(u, b) ∈ ℝ^{n_in+1}`); within
-/// one pattern the `P = K·C(k,2)` pairwise logit differences are polynomials of
-/// degree 4 in the `v = m(n_in + 2)` parameters `(u_j, b_j, α_j)` (`α² · ĥ(q) · ĥ(x)`),
-/// whose nonzero sign patterns number at most `W = (4e·4·P/v)^v` for `P ≥ v`
-/// (Warren 1968) and `2^P` otherwise. A uniformly random assignment of the
-/// `(k−1)^K` is realisable with probability at most `C(K)/(k−1)^K`.
-pub fn sign_pattern_upper_bound(
-    m: usize,
-    n_in: usize,
-    update_size: usize,
-    classes: usize,
-    delta: f64,
-) -> usize {
-    let pairs = (classes * (classes - 1) / 2) as f64;
-    let v = (m * (n_in + 2)) as f64;
-    let ln_count = |kk: usize| {
-        let patterns = m as f64 * (2f64.ln() + ln_max_cells(kk + update_size - 1, n_in));
-        let p = kk as f64 * pairs;
-        let warren = if p >= v {
-            v * (16.0 * std::f64::consts::E * p / v).ln()
-        } else {
-            p * 2f64.ln()
-        };
-        patterns + warren
-    };
-    let holds = |kk: usize| ln_count(kk) <= delta.ln() + kk as f64 * ((classes - 1) as f64).ln();
-    let mut hi = 1;
-    while !holds(hi) {
-        hi *= 2;
-    }
-    let mut lo = hi / 2;
-    // ln C grows like log K, the right-hand side linearly: once it holds it
-    // keeps holding, so bisect for the first K.
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if holds(mid) {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    hi
-}
+pub use crate::attack::bounds::{ln_max_cells, sign_pattern_upper_bound};
