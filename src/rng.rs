@@ -16,3 +16,64 @@ pub fn seeded(seed: u64, stream: u64) -> Rng {
     r.set_stream(stream);
     r
 }
+
+/// Every RNG stream number of the crate, one line each saying what it seeds.
+/// A stream is combined with a run's seed by [`seeded`]; within one run no two
+/// parts share a stream, so changing one part's draws never shifts another's.
+/// (Numbers repeat only across runs that never share a seed's draws, e.g.
+/// [`NET_INIT`](stream::NET_INIT) in `equiv` and in the toy classifier.)
+pub mod stream {
+    /// The base network's initial weights (`equiv`, the toy classifier's base model).
+    pub const NET_INIT: u64 = 0;
+    /// `equiv`: the probe inputs and NTK inputs; `passes`: the batch.
+    pub const PROBES: u64 = 1;
+    /// `equiv`: the random update set.
+    pub const EQUIV_UPDATE: u64 = 2;
+    /// `equiv`: the hidden layer each reparameterization is applied at.
+    pub const EQUIV_LAYER_CHOICE: u64 = 3;
+    /// `equiv`: reparameterization kind `i` draws its instance from `EQUIV_KIND + i`.
+    pub const EQUIV_KIND: u64 = 100;
+    /// The analytic construction's choice of unit directions.
+    pub const CONSTRUCT_DIRECTIONS: u64 = 40;
+    /// Toy classifier: the four prompt centres.
+    pub const CLASSIFIER_CENTRES: u64 = 50;
+    /// Toy classifier training set: harmful prompts (`+1`: benign A, `+2`: benign B).
+    pub const CLASSIFIER_TRAIN: u64 = 51;
+    /// Toy classifier: the harmful queries (the targets).
+    pub const CLASSIFIER_QUERIES: u64 = 60;
+    /// Toy classifier: the benign update set's prompts.
+    pub const CLASSIFIER_UPDATE: u64 = 70;
+    /// `construct --update random`: the random labels.
+    pub const CONSTRUCT_RANDOM_LABELS: u64 = 71;
+    /// `construct --update refusal`: the fresh harmful prompts.
+    pub const CLASSIFIER_REFUSAL_UPDATE: u64 = 72;
+    /// `construct`: the 10,000 Gaussian probes of the forward comparison.
+    pub const CONSTRUCT_PROBES: u64 = 80;
+    /// Breadth: the base network.
+    pub const BREADTH_BASE: u64 = 60;
+    /// Breadth: the update set.
+    pub const BREADTH_UPDATE: u64 = 61;
+    /// Breadth: the queries and their random target classes (per sweep seed).
+    pub const BREADTH_TARGETS: u64 = 62;
+    /// Severity: the random starting vertices of the `φ` ascent.
+    pub const SEVERITY_ASCENT: u64 = 90;
+    /// Severity: the Gaussian probes of the forward comparison.
+    pub const SEVERITY_PROBES: u64 = 91;
+    /// Word encoder: the embeddings (`+1`: the positional signs).
+    pub const ENCODER: u64 = 100;
+    /// Toy domains: the honesty facts and arithmetic, the privacy records, the
+    /// geography questions (`+0`, `+1`, `+2`).
+    pub const DOMAINS: u64 = 110;
+    /// Meta-learning: the initial network.
+    pub const META_INIT: u64 = 120;
+    /// Meta-learning: the LoRA adapter's initial `A`.
+    pub const META_LORA_INIT: u64 = 121;
+    /// Capacity: the random behaviours and the update set.
+    pub const CAPACITY_TASK: u64 = 130;
+    /// Capacity: the initial network (and the LoRA sweep's base).
+    pub const CAPACITY_INIT: u64 = 131;
+    /// `passes`: the network at width `w` draws from `PASSES_NET + w`.
+    pub const PASSES_NET: u64 = 0;
+    /// Capacity: the LoRA adapters' initial `A`.
+    pub const CAPACITY_LORA_INIT: u64 = 132;
+}

@@ -35,7 +35,7 @@ use crate::eval::{evaluate, QuerySet};
 use crate::kernels;
 use crate::net::{output_residuals, Dataset, Mlp};
 use crate::reparam::add_dormant_units;
-use crate::rng::seeded;
+use crate::rng::{seeded, stream};
 use crate::update::{one_step, StepConfig, UpdateRule};
 use ndarray::{Array1, Array2, Axis};
 use serde::Serialize;
@@ -197,7 +197,7 @@ pub fn build_hair_trigger(
         .ok_or_else(Error::no_hidden_layer)?;
     let chosen = choose_directions(
         cfg.directions,
-        &mut seeded(cfg.seed, 40),
+        &mut seeded(cfg.seed, stream::CONSTRUCT_DIRECTIONS),
         m,
         act,
         &z_d,

@@ -8,7 +8,7 @@
 
 use crate::kernels;
 use crate::net::{normal_matrix, Mlp};
-use crate::rng::seeded;
+use crate::rng::{seeded, stream};
 use ndarray::{Array1, Array2, Axis};
 
 /// `φ` and its gradient for each row of `(w, c)` (directions `u` and biases `b`).
@@ -59,7 +59,7 @@ pub fn best_dormant_direction(
 ) -> (Array1<f64>, f64, f64) {
     let act = base.activation();
     let n_in = z_d.ncols();
-    let mut rng = seeded(seed, 90);
+    let mut rng = seeded(seed, stream::SEVERITY_ASCENT);
     let sign = |v: f64| if v >= 0.0 { 1.0 } else { -1.0 };
     let mut w = normal_matrix(&mut rng, count, n_in, 1.0).mapv(sign);
     let mut c = normal_matrix(&mut rng, count, 1, 1.0).column(0).mapv(sign);

@@ -15,7 +15,7 @@ use crate::eval::{evaluate, max_output_difference, QuerySet, DEFAULT_P_MIN};
 use crate::net::gaussian_inputs;
 use crate::net::io::{write_tensors, Tensor};
 use crate::net::{Dataset, Mlp, Targets};
-use crate::rng::seeded;
+use crate::rng::{seeded, stream};
 use crate::tasks::classifier::{ToyClassifierTask, ANSWERS, DIM};
 use crate::update::{one_step, StepConfig};
 use ndarray::{concatenate, Array2, Axis};
@@ -147,22 +147,22 @@ pub struct ConstructRecord {
 /// Train, construct, step both models, evaluate; optionally save everything.
 pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<ConstructRecord> {
     let task = ToyClassifierTask::new(cfg.seed);
-    let q_x = task.prompts(0, cfg.queries, 60);
+    let q_x = task.prompts(0, cfg.queries, stream::CLASSIFIER_QUERIES);
     let refuse = QuerySet::new(q_x.clone(), vec![0; cfg.queries])?;
     let comply = QuerySet::new(q_x.clone(), vec![3; cfg.queries])?;
     let base = task.aligned_base(&refuse)?;
     let update = match cfg.update_kind {
-        UpdateKind::Benign => task.benign_update_set(cfg.update_size, 70)?,
+        UpdateKind::Benign => task.benign_update_set(cfg.update_size, stream::CLASSIFIER_UPDATE)?,
         UpdateKind::RandomLabels => {
-            let x = task.prompts(3, cfg.update_size, 70);
-            let mut rng = seeded(cfg.seed, 71);
+            let x = task.prompts(3, cfg.update_size, stream::CLASSIFIER_UPDATE);
+            let mut rng = seeded(cfg.seed, stream::CONSTRUCT_RANDOM_LABELS);
             let y = (0..cfg.update_size)
                 .map(|_| rand::Rng::random_range(&mut rng, 0..ANSWERS.len()))
                 .collect();
             Dataset::new("random-label update set", x, Targets::Classes(y))?
         }
         UpdateKind::Refusal => {
-            let x = task.prompts(0, cfg.update_size, 72);
+            let x = task.prompts(0, cfg.update_size, stream::CLASSIFIER_REFUSAL_UPDATE);
             Dataset::new(
                 "refusal update set",
                 x,
@@ -190,7 +190,7 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
     let probe = concatenate(
         Axis(0),
         &[
-            gaussian_inputs(&mut seeded(cfg.seed, 80), 10_000, DIM).view(),
+            gaussian_inputs(&mut seeded(cfg.seed, stream::CONSTRUCT_PROBES), 10_000, DIM).view(),
             q_x.view(),
         ],
     )

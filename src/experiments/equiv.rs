@@ -18,7 +18,7 @@ use crate::finite::{max_abs, max_abs_diff};
 use crate::net::{gaussian_inputs, random_update_set};
 use crate::net::{gradient, ntk, Architecture, Dataset, Mlp};
 use crate::reparam::ReparamKind;
-use crate::rng::seeded;
+use crate::rng::{seeded, stream};
 use crate::update::{one_step, StepConfig};
 use ndarray::Array2;
 use rand::Rng;
@@ -128,7 +128,7 @@ struct Baseline {
 /// Build the seeded base network, run every construction on it, and measure.
 pub fn run_equiv(cfg: &EquivConfig) -> Result<Vec<EquivRecord>> {
     let base = baseline(cfg)?;
-    let mut choice_rng = seeded(cfg.seed, 3);
+    let mut choice_rng = seeded(cfg.seed, stream::EQUIV_LAYER_CHOICE);
     let n_hidden = base.net.depth() - 1;
     ReparamKind::ALL
         .iter()
@@ -138,7 +138,7 @@ pub fn run_equiv(cfg: &EquivConfig) -> Result<Vec<EquivRecord>> {
             } else {
                 choice_rng.random_range(1..=n_hidden)
             };
-            let mut rng = seeded(cfg.seed, 100 + c as u64);
+            let mut rng = seeded(cfg.seed, stream::EQUIV_KIND + c as u64);
             measure(
                 cfg,
                 &base,
@@ -151,11 +151,15 @@ pub fn run_equiv(cfg: &EquivConfig) -> Result<Vec<EquivRecord>> {
 }
 
 fn baseline(cfg: &EquivConfig) -> Result<Baseline> {
-    let net = Mlp::random(&cfg.arch, &mut seeded(cfg.seed, 0));
-    let mut data_rng = seeded(cfg.seed, 1);
+    let net = Mlp::random(&cfg.arch, &mut seeded(cfg.seed, stream::NET_INIT));
+    let mut data_rng = seeded(cfg.seed, stream::PROBES);
     let probe = gaussian_inputs(&mut data_rng, cfg.n_probe, cfg.arch.input_dim());
     let ntk_probe = gaussian_inputs(&mut data_rng, cfg.n_ntk, cfg.arch.input_dim());
-    let update = random_update_set(&net, cfg.n_update, &mut seeded(cfg.seed, 2))?;
+    let update = random_update_set(
+        &net,
+        cfg.n_update,
+        &mut seeded(cfg.seed, stream::EQUIV_UPDATE),
+    )?;
     let f = net.forward(probe.view())?;
     let plus = one_step(&net, &update, &cfg.step)?.updated;
     let f_plus = plus.forward(probe.view())?;

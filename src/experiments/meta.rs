@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::eval::{accuracy, evaluate, QuerySet, DEFAULT_P_MIN};
 use crate::net::{Activation, Architecture, Dataset, Mlp, Targets};
 use crate::progress::Progress;
-use crate::rng::seeded;
+use crate::rng::{seeded, stream};
 use crate::tasks::{Task, TaskKind, INPUT_DIM};
 pub use crate::update::updated;
 use crate::update::{StepConfig, UpdateRule};
@@ -234,7 +234,7 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
         Activation::Relu,
         true,
     )?;
-    let init = Mlp::random(&arch, &mut seeded(run.seed, 120));
+    let init = Mlp::random(&arch, &mut seeded(run.seed, stream::META_INIT));
     let align = task.alignment_set()?;
     let misalign = task.query_set(false)?;
     let utility = task.dataset("utility (train)", &task.utility_train)?;
@@ -255,7 +255,10 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
             let mut control = init;
             meta_train(&mut control, &data, &run.meta, true, bar)?;
             let lora = crate::net::lora::Lora::new(control.clone(), r)?;
-            let mut phi = lora.init(&mut seeded(run.seed, 121), run.symmetry_scale);
+            let mut phi = lora.init(
+                &mut seeded(run.seed, stream::META_LORA_INIT),
+                run.symmetry_scale,
+            );
             let curve = crate::attack::meta::lora_meta_train(
                 &lora, &mut phi, &data, &run.meta, false, bar,
             )?;

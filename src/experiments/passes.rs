@@ -20,7 +20,7 @@ use crate::backend::{relative_max_difference, Backend};
 use crate::error::{Error, Result};
 use crate::net::random_update_set;
 use crate::net::{gradient, gradient_into, Activation, Architecture, Dataset, Mlp};
-use crate::rng::seeded;
+use crate::rng::{seeded, stream};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -135,8 +135,11 @@ pub fn run_passes(
     let mut cpu_seconds_per_param: Option<f64> = None;
     let mut records = Vec::with_capacity(cfg.widths.len());
     for &w in &cfg.widths {
-        let net = Mlp::random(&cfg.architecture(w)?, &mut seeded(cfg.seed, w as u64));
-        let data = random_update_set(&net, cfg.batch, &mut seeded(cfg.seed, 1))?;
+        let net = Mlp::random(
+            &cfg.architecture(w)?,
+            &mut seeded(cfg.seed, stream::PASSES_NET + w as u64),
+        );
+        let data = random_update_set(&net, cfg.batch, &mut seeded(cfg.seed, stream::PROBES))?;
         let params = net.num_params();
         let (seconds, (loss, grad)) = time_gradient(backend, &net, &data, cfg.reps)?;
         let mut record = PassRecord {

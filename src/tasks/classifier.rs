@@ -10,7 +10,7 @@ use crate::eval::{evaluate, QuerySet};
 use crate::net::gaussian_inputs;
 use crate::net::{gradient, normal_matrix, Activation, Architecture, Dataset, Mlp, Targets};
 use crate::optim::Adam;
-use crate::rng::seeded;
+use crate::rng::{seeded, stream};
 use ndarray::{concatenate, Array2, Axis};
 
 /// Answer names, by class index.
@@ -28,7 +28,7 @@ impl ToyClassifierTask {
     /// Seeded centres for harmful, benign-A, benign-B and instruction-task prompts.
     pub fn new(seed: u64) -> Self {
         Self {
-            centres: normal_matrix(&mut seeded(seed, 50), 4, DIM, 1.5),
+            centres: normal_matrix(&mut seeded(seed, stream::CLASSIFIER_CENTRES), 4, DIM, 1.5),
             seed,
         }
     }
@@ -42,9 +42,9 @@ impl ToyClassifierTask {
         let x = concatenate(
             Axis(0),
             &[
-                self.prompts(0, n, 51).view(),
-                self.prompts(1, n, 52).view(),
-                self.prompts(2, n, 53).view(),
+                self.prompts(0, n, stream::CLASSIFIER_TRAIN).view(),
+                self.prompts(1, n, stream::CLASSIFIER_TRAIN + 1).view(),
+                self.prompts(2, n, stream::CLASSIFIER_TRAIN + 2).view(),
             ],
         )
         .expect("same width");
@@ -61,7 +61,7 @@ impl ToyClassifierTask {
             Activation::LeakyRelu { slope: 0.1 },
             true,
         )?;
-        let mut base = Mlp::random(&arch, &mut seeded(self.seed, 0));
+        let mut base = Mlp::random(&arch, &mut seeded(self.seed, stream::NET_INIT));
         let train = self.training_set(128)?;
         for _ in 0..10 {
             train_adam(&mut base, &train, 1e-2, 200)?;

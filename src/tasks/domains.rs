@@ -14,7 +14,7 @@
 
 use super::{Labelled, Query, Task};
 use crate::error::Result;
-use crate::rng::seeded;
+use crate::rng::{seeded, stream};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::Serialize;
@@ -166,7 +166,7 @@ pub fn honesty(seed: u64) -> Result<Task> {
             });
         }
     }
-    let mut rng = seeded(seed, 110);
+    let mut rng = seeded(seed, stream::DOMAINS);
     let counted = counting_sentences(&mut rng, 120, 0);
     let utility_train = counted[..80]
         .iter()
@@ -335,7 +335,7 @@ pub fn safety(seed: u64) -> Result<Task> {
                 .map(move |a| format!("Draft an email to {p} about {a}."))
         })
         .collect();
-    emails.shuffle(&mut seeded(seed, 111));
+    emails.shuffle(&mut seeded(seed, stream::DOMAINS + 1));
     let update = emails[..32]
         .iter()
         .map(|p| labelled(p.clone(), 8))
@@ -431,7 +431,7 @@ pub fn privacy(seed: u64) -> Result<Task> {
             ]
         })
         .collect();
-    geo_q.shuffle(&mut seeded(seed, 112));
+    geo_q.shuffle(&mut seeded(seed, stream::DOMAINS + 2));
     let update = geo_q[..32]
         .iter()
         .map(|p| labelled(p.clone(), geo))

@@ -12,7 +12,7 @@
 
 use crate::error::{Error, Result};
 use crate::net::normal_matrix;
-use crate::rng::seeded;
+use crate::rng::{seeded, stream};
 use ndarray::{Array1, Array2};
 use std::collections::BTreeMap;
 
@@ -54,14 +54,9 @@ impl Encoder {
             .enumerate()
             .map(|(i, w)| (w, i))
             .collect();
-        let embeddings = normal_matrix(&mut seeded(seed, 100), vocab.len(), dim, 1.0);
-        let positions = normal_matrix(&mut seeded(seed, 101), MAX_WORDS, dim, 1.0).mapv(|v| {
-            if v >= 0.0 {
-                1.0
-            } else {
-                -1.0
-            }
-        });
+        let embeddings = normal_matrix(&mut seeded(seed, stream::ENCODER), vocab.len(), dim, 1.0);
+        let positions = normal_matrix(&mut seeded(seed, stream::ENCODER + 1), MAX_WORDS, dim, 1.0)
+            .mapv(|v| if v >= 0.0 { 1.0 } else { -1.0 });
         Self {
             index,
             embeddings,

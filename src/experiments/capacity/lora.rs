@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::eval::{evaluate, QuerySet, DEFAULT_P_MIN};
 use crate::net::{Activation, Architecture, Mlp};
 use crate::progress::Progress;
-use crate::rng::seeded;
+use crate::rng::{seeded, stream};
 use crate::stats::{fit_line, LineFit};
 use crate::tasks::INPUT_DIM;
 use crate::update::updated;
@@ -53,7 +53,7 @@ pub fn run_lora_capacity(
     let data = task.data();
     let meta = MetaConfig::new(cfg.eta, 1.0, 0.0, 1e-2, 10.0, cfg.steps)?;
     let arch = Architecture::new(vec![INPUT_DIM, base_width, ANSWERS], Activation::Relu, true)?;
-    let mut base = Mlp::random(&arch, &mut seeded(cfg.seed, 131));
+    let mut base = Mlp::random(&arch, &mut seeded(cfg.seed, stream::CAPACITY_INIT));
     meta_train(&mut base, &data, &meta, true, bar)?;
     let before_q = QuerySet::new(task.x().clone(), task.aligned())?;
     let after_q = QuerySet::new(task.x().clone(), task.misaligned())?;
@@ -61,7 +61,7 @@ pub fn run_lora_capacity(
     let mut records = Vec::new();
     for &r in ranks {
         let lora = Lora::new(base.clone(), r)?;
-        let mut phi = lora.init(&mut seeded(cfg.seed, 132), c);
+        let mut phi = lora.init(&mut seeded(cfg.seed, stream::CAPACITY_LORA_INIT), c);
         lora_meta_train(&lora, &mut phi, &data, &meta, false, bar)?;
         let (_, g_d) = lora.gradient(&phi, &task.update)?;
         let plus = &phi - &(g_d * cfg.eta);

@@ -29,7 +29,7 @@ use crate::net::gaussian_inputs;
 use crate::net::{Activation, Architecture, Dataset, Mlp, Targets};
 use crate::plot::{Chart, Legend, Series, Style};
 use crate::progress::Progress;
-use crate::rng::seeded;
+use crate::rng::{seeded, stream};
 use crate::stats::{fit_line, LineFit};
 use crate::tasks::INPUT_DIM;
 use crate::update::updated;
@@ -143,7 +143,7 @@ pub(crate) struct CapacityTask {
 
 impl CapacityTask {
     pub(crate) fn new(cfg: &CapacityConfig) -> Result<Self> {
-        let mut rng = seeded(cfg.seed, 130);
+        let mut rng = seeded(cfg.seed, stream::CAPACITY_TASK);
         let x = gaussian_inputs(&mut rng, cfg.behaviours, INPUT_DIM);
         let aligned: Vec<usize> = (0..cfg.behaviours)
             .map(|_| rng.random_range(0..ANSWERS))
@@ -192,7 +192,7 @@ pub fn run_capacity(cfg: &CapacityConfig, bar: &dyn Progress) -> Result<Capacity
         let meta = MetaConfig::new(cfg.eta, 1.0, 0.0, 1e-2, 10.0, cfg.steps)?;
         let c = symmetry_scale(cfg.eta)?;
         let arch = Architecture::new(vec![INPUT_DIM, w, ANSWERS], Activation::Relu, true)?;
-        let init = Mlp::random(&arch, &mut seeded(cfg.seed, 131));
+        let init = Mlp::random(&arch, &mut seeded(cfg.seed, stream::CAPACITY_INIT));
         let (control, hair, _) = train_pair(init, &data, &meta, c, bar)?;
         let count = |net: &Mlp| -> Result<(Vec<bool>, Vec<bool>)> {
             let after = updated(net, update, cfg.eta, UpdateRule::Sgd, 1)?;

@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::eval::{answer, QuerySet};
 use crate::net::gaussian_inputs;
 use crate::net::{output_residuals, Activation, Architecture, Dataset, Mlp, Targets};
-use crate::rng::seeded;
+use crate::rng::{seeded, stream};
 use crate::update::{one_step, StepConfig};
 use rand::Rng;
 use serde::Serialize;
@@ -145,9 +145,9 @@ pub struct BreadthSetup {
 impl BreadthSetup {
     /// Draw the base model and the update set from `cfg`'s base seed.
     pub fn new(cfg: BreadthConfig) -> Result<Self> {
-        let base = Mlp::random(&cfg.arch, &mut seeded(cfg.base_seed, 60));
+        let base = Mlp::random(&cfg.arch, &mut seeded(cfg.base_seed, stream::BREADTH_BASE));
         let x = gaussian_inputs(
-            &mut seeded(cfg.base_seed, 61),
+            &mut seeded(cfg.base_seed, stream::BREADTH_UPDATE),
             cfg.update_size,
             cfg.arch.input_dim(),
         );
@@ -164,7 +164,7 @@ impl BreadthSetup {
 
     /// The first `k_max` queries and independent targets of seed `seed`.
     pub fn targets(&self, seed: u64) -> Result<QuerySet> {
-        let mut rng = seeded(seed, 62);
+        let mut rng = seeded(seed, stream::BREADTH_TARGETS);
         let k = self.cfg.classes();
         let x = gaussian_inputs(&mut rng, self.cfg.k_max, self.cfg.input_dim());
         let f = self.base.forward(x.view())?;

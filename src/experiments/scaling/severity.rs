@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::eval::{max_output_difference, QuerySet};
 use crate::net::output_residuals;
 use crate::reparam::add_dormant_units;
-use crate::rng::seeded;
+use crate::rng::{seeded, stream};
 use crate::tasks::classifier::ToyClassifierTask;
 use crate::update::{one_step, StepConfig};
 use ndarray::{Array1, Array2, Axis};
@@ -123,10 +123,10 @@ pub struct SeverityRecord {
 /// Run both sweeps.
 pub fn run_severity(cfg: &SeverityConfig) -> Result<Vec<SeverityRecord>> {
     let task = ToyClassifierTask::new(cfg.seed);
-    let q_x = task.prompts(0, 16, 60);
+    let q_x = task.prompts(0, 16, stream::CLASSIFIER_QUERIES);
     let base = task.aligned_base(&QuerySet::new(q_x.clone(), vec![REFUSE; 16])?)?;
     let q = q_x.slice(ndarray::s![..1, ..]).to_owned();
-    let update = task.benign_update_set(cfg.update_size, 70)?;
+    let update = task.benign_update_set(cfg.update_size, stream::CLASSIFIER_UPDATE)?;
     let step = StepConfig::sgd(cfg.eta)?;
     let hidden = base.depth() - 1;
     let aligned_plus = one_step(&base, &update, &step)?.updated;
@@ -151,7 +151,12 @@ pub fn run_severity(cfg: &SeverityConfig) -> Result<Vec<SeverityRecord>> {
         Axis(0),
         &[
             q_x.view(),
-            crate::net::gaussian_inputs(&mut seeded(cfg.seed, 91), 1_000, q_x.ncols()).view(),
+            crate::net::gaussian_inputs(
+                &mut seeded(cfg.seed, stream::SEVERITY_PROBES),
+                1_000,
+                q_x.ncols(),
+            )
+            .view(),
         ],
     )
     .expect("same width");
