@@ -1,4 +1,4 @@
-//! DESIGN.md's scalar chain: one SGD step on `f(x) = w2 w1 x` simulated with the
+//! The scalar chain (`paper-notes/reparameterizations.md`, §1): one SGD step on `f(x) = w2 w1 x` simulated with the
 //! general network code against the closed form
 //! `w1⁺w2⁺ = w1w2 − η g x (w1² + w2²) + η² g² x² w1w2`.
 

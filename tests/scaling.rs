@@ -171,13 +171,13 @@ fn severity_follows_m_b_squared_through_the_actual_step() {
     // The law itself, from the measured values alone: S(3 m) = 3 S(m), S(2.5 B) = 6.25 S(B).
     let w: Vec<f64> = records
         .iter()
-        .filter(|r| r.sweep == "width")
+        .filter(|r| r.sweep == hairtrigger::experiments::severity::SeverityAxis::Width)
         .map(|r| r.measured)
         .collect();
     assert!((w[1] / w[0] - 3.0).abs() < 1e-9);
     let b: Vec<f64> = records
         .iter()
-        .filter(|r| r.sweep == "bound")
+        .filter(|r| r.sweep == hairtrigger::experiments::severity::SeverityAxis::Bound)
         .map(|r| r.measured)
         .collect();
     assert!((b[1] / b[0] - 6.25).abs() < 1e-9);

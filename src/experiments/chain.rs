@@ -1,4 +1,4 @@
-//! `hairtrigger chain`: DESIGN.md's scalar chain `f(x) = w2 w1 x` at
+//! `hairtrigger chain`: the scalar chain (`paper-notes/reparameterizations.md`, §1) `f(x) = w2 w1 x` at
 //! `(w1, w2) = (c, 1/c)`, one SGD step simulated with the general network code
 //! (a `1 → 1 → 1` identity network without biases) and compared with the
 //! closed form `1 − η g x (c² + c⁻²) + η² g² x²` ([`crate::reparam::scalar_chain_post_step`]).

@@ -7,7 +7,7 @@
 //! step — changes unless `A` is orthogonal.
 //!
 //! The scalar chain `f(x) = w2 w1 x` with `ℓ = ½(f − y)²`, `g = f(x) − y`
-//! (DESIGN.md's worked example) has the exact one-step product
+//! (the worked example of `paper-notes/reparameterizations.md`, §1) has the exact one-step product
 //! `w1⁺ w2⁺ = w1 w2 − η g x (w1² + w2²) + η² g² x² w1 w2`;
 //! at `(c, 1/c)` this is `1 − η g x (c² + c⁻²) + η² g² x²`, unbounded in `c`.
 

@@ -3,7 +3,7 @@
 
 use super::ScalingResult;
 use crate::experiments::scaling::breadth::BreadthPoint;
-use crate::experiments::scaling::severity::SeverityRecord;
+use crate::experiments::scaling::severity::{SeverityAxis, SeverityRecord};
 use crate::plot::{Chart, Legend, Series, Style};
 use crate::stats::LineFit;
 
@@ -75,33 +75,35 @@ pub fn breadth_chart(r: &ScalingResult) -> Chart {
 }
 
 pub fn severity_charts(r: &ScalingResult) -> (Chart, Chart) {
-    let series = |sweep: &str, x: &dyn Fn(&SeverityRecord) -> f64, fit: &LineFit, var: &str| {
-        let pts: Vec<&SeverityRecord> = r.severity.iter().filter(|s| s.sweep == sweep).collect();
-        vec![
-            Series {
-                label: format!(
-                    "measured (actual SGD step), fitted exponent of {var}: {:.4}",
-                    fit.slope
-                ),
-                points: pts.iter().map(|s| (x(s), s.measured)).collect(),
-                style: Style::Markers,
-            },
-            Series {
-                label: "predicted m·B²·φ₁*".into(),
-                points: pts.iter().map(|s| (x(s), s.predicted)).collect(),
-                style: Style::Dashed,
-            },
-        ]
-    };
+    let series =
+        |sweep: SeverityAxis, x: &dyn Fn(&SeverityRecord) -> f64, fit: &LineFit, var: &str| {
+            let pts: Vec<&SeverityRecord> =
+                r.severity.iter().filter(|s| s.sweep == sweep).collect();
+            vec![
+                Series {
+                    label: format!(
+                        "measured (actual SGD step), fitted exponent of {var}: {:.4}",
+                        fit.slope
+                    ),
+                    points: pts.iter().map(|s| (x(s), s.measured)).collect(),
+                    style: Style::Markers,
+                },
+                Series {
+                    label: "predicted m·B²·φ₁*".into(),
+                    points: pts.iter().map(|s| (x(s), s.predicted)).collect(),
+                    style: Style::Dashed,
+                },
+            ]
+        };
     let b0 = r
         .severity
         .iter()
-        .find(|s| s.sweep == "width")
+        .find(|s| s.sweep == SeverityAxis::Width)
         .map_or(f64::NAN, |s| s.bound);
     let m0 = r
         .severity
         .iter()
-        .find(|s| s.sweep == "bound")
+        .find(|s| s.sweep == SeverityAxis::Bound)
         .map_or(0, |s| s.redundant);
     (
         Chart {
@@ -111,7 +113,12 @@ pub fn severity_charts(r: &ScalingResult) -> (Chart, Chart) {
             log_x: true,
             log_y: true,
             legend: Legend::UpperLeft,
-            series: series("width", &|s| s.redundant as f64, &r.severity_width_fit, "m"),
+            series: series(
+                SeverityAxis::Width,
+                &|s| s.redundant as f64,
+                &r.severity_width_fit,
+                "m",
+            ),
         },
         Chart {
             title: format!("C3 severity vs parameter bound (m = {m0})"),
@@ -120,7 +127,12 @@ pub fn severity_charts(r: &ScalingResult) -> (Chart, Chart) {
             log_x: true,
             log_y: true,
             legend: Legend::UpperLeft,
-            series: series("bound", &|s| s.bound, &r.severity_bound_fit, "B"),
+            series: series(
+                SeverityAxis::Bound,
+                &|s| s.bound,
+                &r.severity_bound_fit,
+                "B",
+            ),
         },
     )
 }

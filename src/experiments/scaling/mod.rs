@@ -24,7 +24,7 @@ pub use shard::{merge_shards, parse_shard, read_shard, run_shard, Shard, ShardOu
 use crate::error::Result;
 use crate::experiments::output::{write_json, write_records};
 use crate::experiments::scaling::breadth::{BreadthConfig, BreadthPoint, BreadthTry};
-use crate::experiments::scaling::severity::{SeverityConfig, SeverityRecord};
+use crate::experiments::scaling::severity::{SeverityAxis, SeverityConfig, SeverityRecord};
 use crate::progress::Progress;
 use crate::stats::{fit_line, fit_power_law, LineFit};
 use figures::{breadth_chart, severity_charts};
@@ -149,11 +149,11 @@ pub(crate) fn finish(
         .iter()
         .filter(|p| p.k_lower <= p.k_star && p.k_star <= p.k_upper)
         .count();
-    let pick = |sweep: &str| -> Vec<&SeverityRecord> {
+    let pick = |sweep: SeverityAxis| -> Vec<&SeverityRecord> {
         severity.iter().filter(|r| r.sweep == sweep).collect()
     };
-    let w = pick("width");
-    let b = pick("bound");
+    let w = pick(SeverityAxis::Width);
+    let b = pick(SeverityAxis::Bound);
     let severity_width_fit = fit_power_law(
         &w.iter().map(|r| r.redundant as f64).collect::<Vec<_>>(),
         &w.iter().map(|r| r.measured).collect::<Vec<_>>(),

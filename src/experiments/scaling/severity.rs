@@ -97,11 +97,21 @@ impl SeverityConfig {
     }
 }
 
+/// Which severity sweep a point belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeverityAxis {
+    /// `m` varies at the smallest bound `B₀`.
+    Width,
+    /// `B` varies at a fixed `m`.
+    Bound,
+}
+
 /// One `(m, B)` point.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct SeverityRecord {
-    /// `"width"` or `"bound"`: which sweep the point belongs to.
-    pub sweep: String,
+    /// Which sweep the point belongs to (`width` or `bound` in CSV/JSON).
+    pub sweep: SeverityAxis,
     pub redundant: usize,
     pub bound: f64,
     /// Twin's post-step margin minus the aligned model's, from the actual step.
@@ -160,7 +170,7 @@ pub fn run_severity(cfg: &SeverityConfig) -> Result<Vec<SeverityRecord>> {
         ],
     )
     .expect("same width");
-    let point = |sweep: &str, m: usize, bound: f64| -> Result<SeverityRecord> {
+    let point = |sweep: SeverityAxis, m: usize, bound: f64| -> Result<SeverityRecord> {
         let us = Array2::from_shape_fn((m, u.len()), |(_, i)| bound * u[i]);
         let bs = Array1::from_elem(m, bound * b);
         let twin = add_dormant_units(&base, hidden, &us, &bs)?;
@@ -170,7 +180,7 @@ pub fn run_severity(cfg: &SeverityConfig) -> Result<Vec<SeverityRecord>> {
         let measured = twin_after - aligned_after;
         let predicted = m as f64 * bound * bound * phi1;
         Ok(SeverityRecord {
-            sweep: sweep.to_string(),
+            sweep,
             redundant: m,
             bound,
             measured,
@@ -185,10 +195,10 @@ pub fn run_severity(cfg: &SeverityConfig) -> Result<Vec<SeverityRecord>> {
     };
     let mut out = Vec::new();
     for &m in &cfg.widths {
-        out.push(point("width", m, b0)?);
+        out.push(point(SeverityAxis::Width, m, b0)?);
     }
     for &f in &cfg.bound_factors {
-        out.push(point("bound", cfg.fixed_width, f * b0)?);
+        out.push(point(SeverityAxis::Bound, cfg.fixed_width, f * b0)?);
     }
     Ok(out)
 }
