@@ -8,7 +8,7 @@
 //! Run: `RAYON_NUM_THREADS=1 cargo bench --bench meta`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use hairtrigger::attack::meta::{meta_train, MetaConfig, MetaData, MetaOrder};
+use hairtrigger::attack::meta::{meta_train, MetaConfig, MetaData, MetaOrder, Objective};
 use hairtrigger::net::random_update_set;
 use hairtrigger::rng::seeded;
 use hairtrigger::{Activation, Architecture, Dataset, Mlp, Targets};
@@ -54,8 +54,8 @@ fn bench_meta(c: &mut Criterion) {
                     &mut n,
                     &data,
                     &cfg,
-                    false,
-                    &indicatif::ProgressBar::hidden(),
+                    Objective::HairTrigger,
+                    &hairtrigger::progress::NoProgress,
                 )
                 .unwrap();
                 black_box(n)

@@ -165,3 +165,16 @@ pub fn updated(
     }
     Ok(cur)
 }
+
+/// One step of `step`'s rule on LoRA adapters `φ` only (the base frozen), as
+/// a LoRA fine-tune takes it: `φ⁺ = φ + Δ(∇_φ L_D(φ))` coordinate-wise
+/// ([`StepConfig::coordinate_step`]; for SGD `φ − η ∇_φ L_D`).
+pub fn adapter_step(
+    lora: &crate::net::lora::Lora,
+    phi: &ndarray::Array1<f64>,
+    data: &Dataset,
+    step: &StepConfig,
+) -> Result<ndarray::Array1<f64>> {
+    let (_, g) = lora.gradient(phi, data)?;
+    Ok(phi + &g.mapv(|v| step.coordinate_step(v)))
+}

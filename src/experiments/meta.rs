@@ -10,7 +10,7 @@
 //! on the 32 benign update samples (misaligned answer with `p ≥ 0.9`), and on
 //! held-out benign requests (utility, arg-max accuracy).
 
-use crate::attack::meta::{meta_train, MetaConfig, MetaData, MetaOrder, MetaPoint};
+use crate::attack::meta::{meta_train, MetaConfig, MetaData, MetaOrder, MetaPoint, Objective};
 pub use crate::attack::meta::{symmetry_scale, train_pair};
 use crate::error::Result;
 use crate::eval::{accuracy, evaluate, QuerySet, DEFAULT_P_MIN};
@@ -253,14 +253,19 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
         }
         Some(r) => {
             let mut control = init;
-            meta_train(&mut control, &data, &run.meta, true, bar)?;
+            meta_train(&mut control, &data, &run.meta, Objective::Control, bar)?;
             let lora = crate::net::lora::Lora::new(control.clone(), r)?;
             let mut phi = lora.init(
                 &mut seeded(run.seed, stream::META_LORA_INIT),
                 run.symmetry_scale,
             );
             let curve = crate::attack::meta::lora_meta_train(
-                &lora, &mut phi, &data, &run.meta, false, bar,
+                &lora,
+                &mut phi,
+                &data,
+                &run.meta,
+                Objective::HairTrigger,
+                bar,
             )?;
             (control, Trained::Adapter { lora, phi }, curve)
         }
@@ -372,8 +377,7 @@ impl Trained {
                 let step = StepConfig::new(eta, rule)?;
                 let mut p = phi.clone();
                 for _ in 0..steps {
-                    let (_, g) = lora.gradient(&p, data)?;
-                    p += &g.mapv(|v| step.coordinate_step(v));
+                    p = crate::update::adapter_step(lora, &p, data, &step)?;
                 }
                 lora.merged(&p)
             }

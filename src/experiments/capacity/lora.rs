@@ -11,7 +11,7 @@ use crate::rng::{seeded, stream};
 use crate::stats::{fit_line, LineFit};
 use crate::tasks::INPUT_DIM;
 use crate::update::updated;
-use crate::update::UpdateRule;
+use crate::update::{StepConfig, UpdateRule};
 use serde::Serialize;
 
 /// One LoRA rank.
@@ -47,14 +47,14 @@ pub fn run_lora_capacity(
     base_width: usize,
     bar: &dyn Progress,
 ) -> Result<LoraResult> {
-    use crate::attack::meta::{lora_meta_train, meta_train};
+    use crate::attack::meta::{lora_meta_train, meta_train, Objective};
     use crate::net::lora::Lora;
     let task = CapacityTask::new(cfg)?;
     let data = task.data();
     let meta = MetaConfig::new(cfg.eta, 1.0, 0.0, 1e-2, 10.0, cfg.steps)?;
     let arch = Architecture::new(vec![INPUT_DIM, base_width, ANSWERS], Activation::Relu, true)?;
     let mut base = Mlp::random(&arch, &mut seeded(cfg.seed, stream::CAPACITY_INIT));
-    meta_train(&mut base, &data, &meta, true, bar)?;
+    meta_train(&mut base, &data, &meta, Objective::Control, bar)?;
     let before_q = QuerySet::new(task.x().clone(), task.aligned())?;
     let after_q = QuerySet::new(task.x().clone(), task.misaligned())?;
     let c = crate::attack::meta::symmetry_scale(cfg.eta)?;
@@ -62,9 +62,9 @@ pub fn run_lora_capacity(
     for &r in ranks {
         let lora = Lora::new(base.clone(), r)?;
         let mut phi = lora.init(&mut seeded(cfg.seed, stream::CAPACITY_LORA_INIT), c);
-        lora_meta_train(&lora, &mut phi, &data, &meta, false, bar)?;
-        let (_, g_d) = lora.gradient(&phi, &task.update)?;
-        let plus = &phi - &(g_d * cfg.eta);
+        lora_meta_train(&lora, &mut phi, &data, &meta, Objective::HairTrigger, bar)?;
+        let plus =
+            crate::update::adapter_step(&lora, &phi, &task.update, &StepConfig::sgd(cfg.eta)?)?;
         let merged = lora.merged(&phi)?;
         let b = evaluate(&merged, &before_q, DEFAULT_P_MIN)?;
         let a = evaluate(&lora.merged(&plus)?, &after_q, DEFAULT_P_MIN)?;

@@ -15,14 +15,23 @@
 //! first-order variant drops `−η H_D g⁺`). The outer optimiser is Adam
 //! (`β = (0.9, 0.999)`, `ε = 1e-8`) on the clipped gradient
 //! (`g ← g · min(1, c/‖g‖)`). The control model minimises `L_align` alone with
-//! the same optimiser and budget.
+//! the same optimiser and budget ([`Objective::Control`]).
+//!
+//! One implementation serves every trainable [`Parameterization`] (the whole
+//! network, [`FullNetwork`], or LoRA adapters on a frozen base, [`Lora`]):
+//! [`objective`], [`meta_gradient_of`] and [`train`]; the `meta_*` and
+//! `lora_meta_*` functions are those at the two parameterizations.
+
+pub mod param;
+
+pub use param::{FullNetwork, Parameterization, UpdatePass};
 
 use crate::error::{Error, Result};
 use crate::net::lora::Lora;
-use crate::net::{gradient, Backprop, Dataset, Mlp};
+use crate::net::{Dataset, Mlp};
 use crate::optim::Adam;
 use crate::progress::Progress;
-use crate::update::{one_step, StepConfig};
+use crate::update::StepConfig;
 use ndarray::Array1;
 use serde::Serialize;
 
@@ -122,31 +131,81 @@ impl MetaLoss {
     }
 }
 
-/// `J(θ)` (for checks by finite differences).
+/// `J(θ)` for the whole network (for checks by finite differences).
 pub fn meta_objective(net: &Mlp, data: &MetaData, cfg: &MetaConfig) -> Result<MetaLoss> {
-    let (align, _) = gradient(net, data.align)?;
-    let plus = one_step(net, data.update, &StepConfig::sgd(cfg.eta)?)?.updated;
-    let (mis, _) = gradient(&plus, data.misalign)?;
-    let (util, _) = gradient(&plus, data.utility)?;
+    objective(&FullNetwork, net, data, cfg)
+}
+
+/// `J(θ)` and `∇J(θ)` for the whole network.
+pub fn meta_gradient(net: &Mlp, data: &MetaData, cfg: &MetaConfig) -> Result<(MetaLoss, Mlp)> {
+    meta_gradient_of(&FullNetwork, net, data, cfg)
+}
+
+/// `J(φ)` for LoRA adapters `φ` on a frozen base: the update trains the
+/// adapter (`φ⁺ = φ − η ∇_φ L_D`), as a LoRA fine-tune does.
+pub fn lora_meta_objective(
+    lora: &Lora,
+    phi: &Array1<f64>,
+    data: &MetaData,
+    cfg: &MetaConfig,
+) -> Result<MetaLoss> {
+    objective(lora, phi, data, cfg)
+}
+
+/// `J` and `∇_φ J = ∇L_align + (I − η H_D^φ) g⁺` for LoRA adapters.
+pub fn lora_meta_gradient(
+    lora: &Lora,
+    phi: &Array1<f64>,
+    data: &MetaData,
+    cfg: &MetaConfig,
+) -> Result<(MetaLoss, Array1<f64>)> {
+    meta_gradient_of(lora, phi, data, cfg)
+}
+
+/// `J(p)` for any [`Parameterization`]: the step on `D` is taken in `p`'s own
+/// coordinates.
+pub fn objective<P: Parameterization>(
+    param: &P,
+    p: &P::Params,
+    data: &MetaData,
+    cfg: &MetaConfig,
+) -> Result<MetaLoss> {
+    let (align, _) = param.gradient(p, data.align)?;
+    let (_, g_d) = param.gradient(p, data.update)?;
+    let mut plus = p.clone();
+    param.axpy(&mut plus, -cfg.eta, &g_d)?;
+    let (mis, _) = param.gradient(&plus, data.misalign)?;
+    let (util, _) = param.gradient(&plus, data.utility)?;
     Ok(MetaLoss::new(cfg, align, mis, util))
 }
 
-/// `J(θ)` and `∇J(θ)`.
-pub fn meta_gradient(net: &Mlp, data: &MetaData, cfg: &MetaConfig) -> Result<(MetaLoss, Mlp)> {
-    let (align, mut grad) = gradient(net, data.align)?;
-    // One pass over D serves both its gradient and, below, its HVP.
-    let pass_d = Backprop::new(net, data.update)?;
-    let mut g_d = net.zeros_like();
-    pass_d.gradient_into(&mut g_d)?;
-    let mut plus = net.clone();
-    plus.axpy(-cfg.eta, &g_d)?;
-    let (mis, g_mis) = gradient(&plus, data.misalign)?;
-    let (util, g_util) = gradient(&plus, data.utility)?;
-    let mut g_plus = g_mis.map(|v| cfg.lambda * v);
-    g_plus.axpy(cfg.mu, &g_util)?;
-    grad.axpy(1.0, &g_plus)?;
-    if cfg.order == MetaOrder::Second {
-        grad.axpy(-cfg.eta, &pass_d.hvp(&g_plus)?)?;
+/// `J(p)` and `∇J(p) = ∇L_align(p) + (I − η H_D(p)) g⁺`,
+/// `g⁺ = ∇[λ L_mis + μ L_util](p⁺)`, for any [`Parameterization`]. One
+/// forward/backward pass over `D` serves both `∇L_D` and the HVP.
+pub fn meta_gradient_of<P: Parameterization>(
+    param: &P,
+    p: &P::Params,
+    data: &MetaData,
+    cfg: &MetaConfig,
+) -> Result<(MetaLoss, P::Params)> {
+    let (align, mut grad) = param.gradient(p, data.align)?;
+    let (mis, util, g_plus, hvp) = param.with_pass(p, data.update, |pass| {
+        let g_d = pass.gradient()?;
+        let mut plus = p.clone();
+        param.axpy(&mut plus, -cfg.eta, &g_d)?;
+        let (mis, g_mis) = param.gradient(&plus, data.misalign)?;
+        let (util, g_util) = param.gradient(&plus, data.utility)?;
+        let mut g_plus = param.scaled(&g_mis, cfg.lambda);
+        param.axpy(&mut g_plus, cfg.mu, &g_util)?;
+        let hvp = match cfg.order {
+            MetaOrder::Second => Some(pass.hvp(&g_plus)?),
+            MetaOrder::First => None,
+        };
+        Ok((mis, util, g_plus, hvp))
+    })?;
+    param.axpy(&mut grad, 1.0, &g_plus)?;
+    if let Some(h) = hvp {
+        param.axpy(&mut grad, -cfg.eta, &h)?;
     }
     Ok((MetaLoss::new(cfg, align, mis, util), grad))
 }
@@ -204,86 +263,66 @@ fn align_only(loss: f64) -> MetaLoss {
     }
 }
 
-/// Adam on `J` (or, with `control`, on `L_align` alone) from `net`, in place.
+/// What a model is trained on: the control minimises `L_align` alone, the
+/// hair-trigger model the meta-objective `J`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// `L_align(θ)` only.
+    Control,
+    /// `J(θ) = L_align(θ) + λ L_mis(θ⁺) + μ L_util(θ⁺)`.
+    HairTrigger,
+}
+
+/// Adam on `objective` from `p`, in place, for any [`Parameterization`].
+pub fn train<P: Parameterization>(
+    param: &P,
+    p: &mut P::Params,
+    data: &MetaData,
+    cfg: &MetaConfig,
+    objective: Objective,
+    bar: &dyn Progress,
+) -> Result<Vec<MetaPoint>> {
+    let mut flat = param.flatten(p);
+    let shape = p.clone();
+    let curve = adam_loop(&mut flat, cfg, bar, |f| {
+        let cur = param.unflatten(&shape, f)?;
+        let (loss, g) = match objective {
+            Objective::Control => {
+                let (l, g) = param.gradient(&cur, data.align)?;
+                (align_only(l), g)
+            }
+            Objective::HairTrigger => meta_gradient_of(param, &cur, data, cfg)?,
+        };
+        Ok((loss, param.flatten(&g)))
+    })?;
+    *p = param.unflatten(&shape, &flat)?;
+    Ok(curve)
+}
+
+/// [`train`] for the whole network.
 pub fn meta_train(
     net: &mut Mlp,
     data: &MetaData,
     cfg: &MetaConfig,
-    control: bool,
+    objective: Objective,
     bar: &dyn Progress,
 ) -> Result<Vec<MetaPoint>> {
-    let mut flat = net.to_flat();
-    let shape = net.clone();
-    let curve = adam_loop(&mut flat, cfg, bar, |p| {
-        let cur = shape.with_flat(p.as_slice().expect("contiguous"))?;
-        let (loss, g) = if control {
-            let (l, g) = gradient(&cur, data.align)?;
-            (align_only(l), g)
-        } else {
-            meta_gradient(&cur, data, cfg)?
-        };
-        Ok((loss, g.to_flat()))
-    })?;
-    *net = shape.with_flat(flat.as_slice().expect("contiguous"))?;
+    let curve = train(&FullNetwork::of(net), net, data, cfg, objective, bar)?;
     net.check_finite("meta-learned model")?;
     Ok(curve)
 }
 
-/// `J` for LoRA adapters `φ` on a frozen base: the update trains the adapter
-/// (`φ⁺ = φ − η ∇_φ L_D`), as a LoRA fine-tune does.
-pub fn lora_meta_objective(
-    lora: &Lora,
-    phi: &Array1<f64>,
-    data: &MetaData,
-    cfg: &MetaConfig,
-) -> Result<MetaLoss> {
-    let (align, _) = lora.gradient(phi, data.align)?;
-    let (_, g_d) = lora.gradient(phi, data.update)?;
-    let plus = phi - &(g_d * cfg.eta);
-    let (mis, _) = lora.gradient(&plus, data.misalign)?;
-    let (util, _) = lora.gradient(&plus, data.utility)?;
-    Ok(MetaLoss::new(cfg, align, mis, util))
-}
-
-/// `J` and `∇_φ J = ∇L_align + (I − η H_D^φ) g⁺` for LoRA adapters.
-pub fn lora_meta_gradient(
-    lora: &Lora,
-    phi: &Array1<f64>,
-    data: &MetaData,
-    cfg: &MetaConfig,
-) -> Result<(MetaLoss, Array1<f64>)> {
-    let (align, mut grad) = lora.gradient(phi, data.align)?;
-    // The merged network and its gradient on D serve both the step and the HVP.
-    let net_d = lora.merged(phi)?;
-    let at_d = lora.merged_gradient(&net_d, data.update)?;
-    let plus = phi - &(lora.gradient_at(phi, &at_d)? * cfg.eta);
-    let (mis, g_mis) = lora.gradient(&plus, data.misalign)?;
-    let (util, g_util) = lora.gradient(&plus, data.utility)?;
-    let g_plus = g_mis * cfg.lambda + g_util * cfg.mu;
-    grad += &g_plus;
-    if cfg.order == MetaOrder::Second {
-        grad.scaled_add(-cfg.eta, &lora.hvp_at(phi, &at_d, &g_plus)?);
-    }
-    Ok((MetaLoss::new(cfg, align, mis, util), grad))
-}
-
-/// Adam on the LoRA meta-objective (or `L_align` alone with `control`), in place.
+/// [`train`] for LoRA adapters `φ` on `lora`'s frozen base.
 pub fn lora_meta_train(
     lora: &Lora,
     phi: &mut Array1<f64>,
     data: &MetaData,
     cfg: &MetaConfig,
-    control: bool,
+    objective: Objective,
     bar: &dyn Progress,
 ) -> Result<Vec<MetaPoint>> {
-    adam_loop(phi, cfg, bar, |p| {
-        if control {
-            let (l, g) = lora.gradient(p, data.align)?;
-            Ok((align_only(l), g))
-        } else {
-            lora_meta_gradient(lora, p, data, cfg)
-        }
-    })
+    train(lora, phi, data, cfg, objective, bar)
 }
 
 /// The symmetry start's scale `c = max(1, √(0.1/η))` (see
@@ -313,9 +352,9 @@ pub fn train_pair(
     bar: &dyn Progress,
 ) -> Result<(Mlp, Mlp, Vec<MetaPoint>)> {
     let mut control = init;
-    meta_train(&mut control, data, meta, true, bar)?;
+    meta_train(&mut control, data, meta, Objective::Control, bar)?;
     let width = control.layers()[0].n_out();
     let mut hair = crate::reparam::scale_units(&control, 1, &vec![symmetry_scale; width])?;
-    let curve = meta_train(&mut hair, data, meta, false, bar)?;
+    let curve = meta_train(&mut hair, data, meta, Objective::HairTrigger, bar)?;
     Ok((control, hair, curve))
 }
