@@ -50,7 +50,7 @@ impl MetaRun {
             task,
             width,
             seed,
-            symmetry_scale: crate::attack::meta::symmetry_scale(meta.eta)?,
+            symmetry_scale: crate::attack::meta::symmetry_scale(meta.eta())?,
             meta,
             lora_rank: None,
             update_size: 32,
@@ -80,7 +80,9 @@ impl MetaRun {
     pub fn memory_estimate(&self) -> f64 {
         let w = self.width as f64;
         let p = (INPUT_DIM as f64 + 1.0) * w + 11.0 * w;
-        crate::limits::f64_bytes(64.0 * p + 8.0 * 96.0 * (w + 42.0) + 8.0 * self.meta.steps as f64)
+        crate::limits::f64_bytes(
+            64.0 * p + 8.0 * 96.0 * (w + 42.0) + 8.0 * self.meta.steps() as f64,
+        )
     }
 
     /// Use the first `n` (1 … 32) samples of the benign update set.
@@ -106,12 +108,7 @@ impl MetaRun {
         steps: usize,
         eta: f64,
     ) -> Result<Self> {
-        Self::new(
-            task,
-            width,
-            seed,
-            MetaConfig::new(eta, 1.0, 0.1, 1e-2, 10.0, steps)?,
-        )
+        Self::new(task, width, seed, MetaConfig::builder(eta, steps).build()?)
     }
 }
 
@@ -157,8 +154,8 @@ impl MetaRecord {
             variation,
             width: run.width,
             params: net.num_params(),
-            eta: run.meta.eta,
-            steps: run.meta.steps,
+            eta: run.meta.eta(),
+            steps: run.meta.steps(),
             pass_before: b.pass_before,
             misaligned_after: b.misaligned_after,
             aligned_after: b.aligned_after,
@@ -270,7 +267,7 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
             (control, Trained::Adapter { lora, phi }, curve)
         }
     };
-    let eta = run.meta.eta;
+    let eta = run.meta.eta();
     let mut records = Vec::new();
     let mut fragility = Vec::new();
     let alt = first(

@@ -45,20 +45,131 @@ pub enum MetaOrder {
     First,
 }
 
-/// Validated settings of [`meta_train`].
+/// Validated settings of [`meta_train`]: build them with
+/// [`MetaConfig::builder`] (each setting has a documented default).
 #[derive(Clone, Debug, Serialize)]
 pub struct MetaConfig {
-    pub eta: f64,
-    pub lambda: f64,
-    pub mu: f64,
-    pub outer_lr: f64,
-    pub clip: f64,
-    pub steps: usize,
-    pub order: MetaOrder,
+    /// The inner step (`η`, SGD).
+    step: StepConfig,
+    lambda: f64,
+    mu: f64,
+    outer_lr: f64,
+    clip: f64,
+    steps: usize,
+    order: MetaOrder,
+}
+
+/// Settings of a [`MetaConfig`] before they are checked.
+#[derive(Clone, Debug)]
+pub struct MetaConfigBuilder {
+    eta: f64,
+    steps: usize,
+    lambda: f64,
+    mu: f64,
+    outer_lr: f64,
+    clip: f64,
+    order: MetaOrder,
+}
+
+impl MetaConfigBuilder {
+    /// The weight `λ ≥ 0` of `L_mis(θ⁺)` (default [`MetaConfig::DEFAULT_LAMBDA`]).
+    pub fn lambda(mut self, v: f64) -> Self {
+        self.lambda = v;
+        self
+    }
+    /// The weight `μ ≥ 0` of `L_util(θ⁺)` (default [`MetaConfig::DEFAULT_MU`]).
+    pub fn mu(mut self, v: f64) -> Self {
+        self.mu = v;
+        self
+    }
+    /// Adam's learning rate (default [`MetaConfig::DEFAULT_OUTER_LR`]).
+    pub fn outer_lr(mut self, v: f64) -> Self {
+        self.outer_lr = v;
+        self
+    }
+    /// The gradient-norm clip (default [`MetaConfig::DEFAULT_CLIP`]).
+    pub fn clip(mut self, v: f64) -> Self {
+        self.clip = v;
+        self
+    }
+    /// First- or second-order meta-gradient (default second).
+    pub fn order(mut self, order: MetaOrder) -> Self {
+        self.order = order;
+        self
+    }
+    /// Check every setting.
+    pub fn build(self) -> Result<MetaConfig> {
+        Ok(MetaConfig::new(
+            self.eta,
+            self.lambda,
+            self.mu,
+            self.outer_lr,
+            self.clip,
+            self.steps,
+        )?
+        .with_order(self.order))
+    }
 }
 
 impl MetaConfig {
-    /// Inner step `η > 0`, weights `λ, μ ≥ 0`, Adam rate `> 0`, clip norm `> 0`, steps.
+    /// Default weight `λ` of the misaligned loss after the step.
+    pub const DEFAULT_LAMBDA: f64 = 1.0;
+    /// Default weight `μ` of the utility loss after the step.
+    pub const DEFAULT_MU: f64 = 0.1;
+    /// Default Adam learning rate of the outer loop.
+    pub const DEFAULT_OUTER_LR: f64 = 1e-2;
+    /// Default gradient-norm clip of the outer loop.
+    pub const DEFAULT_CLIP: f64 = 10.0;
+
+    /// Settings for inner step `η` and `steps` meta-steps, every other
+    /// setting at its default.
+    pub fn builder(eta: f64, steps: usize) -> MetaConfigBuilder {
+        MetaConfigBuilder {
+            eta,
+            steps,
+            lambda: Self::DEFAULT_LAMBDA,
+            mu: Self::DEFAULT_MU,
+            outer_lr: Self::DEFAULT_OUTER_LR,
+            clip: Self::DEFAULT_CLIP,
+            order: MetaOrder::Second,
+        }
+    }
+
+    /// The inner step's `η`.
+    pub fn eta(&self) -> f64 {
+        self.step.eta()
+    }
+    /// The inner step (SGD with `η`).
+    pub fn step(&self) -> &StepConfig {
+        &self.step
+    }
+    /// `λ`.
+    pub fn lambda(&self) -> f64 {
+        self.lambda
+    }
+    /// `μ`.
+    pub fn mu(&self) -> f64 {
+        self.mu
+    }
+    /// Adam's learning rate.
+    pub fn outer_lr(&self) -> f64 {
+        self.outer_lr
+    }
+    /// The gradient-norm clip.
+    pub fn clip(&self) -> f64 {
+        self.clip
+    }
+    /// Meta-steps.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+    /// First or second order.
+    pub fn order(&self) -> MetaOrder {
+        self.order
+    }
+
+    /// Inner step `η > 0`, weights `λ, μ ≥ 0`, Adam rate `> 0`, clip norm `> 0`,
+    /// steps (prefer [`MetaConfig::builder`], which names them).
     pub fn new(
         eta: f64,
         lambda: f64,
@@ -67,7 +178,7 @@ impl MetaConfig {
         clip: f64,
         steps: usize,
     ) -> Result<Self> {
-        StepConfig::sgd(eta)?;
+        let step = StepConfig::sgd(eta)?;
         for (name, v) in [("lambda", lambda), ("mu", mu)] {
             if !(v >= 0.0 && v.is_finite()) {
                 return Err(Error::InvalidParameter {
@@ -81,7 +192,7 @@ impl MetaConfig {
         crate::error::check_positive("gradient clip norm", clip)?;
         crate::limits::check_count("meta-steps (--steps)", steps, crate::limits::MAX_STEPS)?;
         Ok(Self {
-            eta,
+            step,
             lambda,
             mu,
             outer_lr,
@@ -123,7 +234,7 @@ impl MetaLoss {
     /// `J = L_align + λ L_mis(θ⁺) + μ L_util(θ⁺)` from its parts.
     fn new(cfg: &MetaConfig, align: f64, mis: f64, util: f64) -> Self {
         Self {
-            total: align + cfg.lambda * mis + cfg.mu * util,
+            total: align + cfg.lambda() * mis + cfg.mu() * util,
             align,
             misalign_after: mis,
             utility_after: util,
@@ -173,7 +284,7 @@ pub fn objective<P: Parameterization>(
     let (align, _) = param.gradient(p, data.align)?;
     let (_, g_d) = param.gradient(p, data.update)?;
     let mut plus = p.clone();
-    param.axpy(&mut plus, -cfg.eta, &g_d)?;
+    param.axpy(&mut plus, -cfg.eta(), &g_d)?;
     let (mis, _) = param.gradient(&plus, data.misalign)?;
     let (util, _) = param.gradient(&plus, data.utility)?;
     Ok(MetaLoss::new(cfg, align, mis, util))
@@ -192,12 +303,12 @@ pub fn meta_gradient_of<P: Parameterization>(
     let (mis, util, g_plus, hvp) = param.with_pass(p, data.update, |pass| {
         let g_d = pass.gradient()?;
         let mut plus = p.clone();
-        param.axpy(&mut plus, -cfg.eta, &g_d)?;
+        param.axpy(&mut plus, -cfg.eta(), &g_d)?;
         let (mis, g_mis) = param.gradient(&plus, data.misalign)?;
         let (util, g_util) = param.gradient(&plus, data.utility)?;
-        let mut g_plus = param.scaled(&g_mis, cfg.lambda);
-        param.axpy(&mut g_plus, cfg.mu, &g_util)?;
-        let hvp = match cfg.order {
+        let mut g_plus = param.scaled(&g_mis, cfg.lambda());
+        param.axpy(&mut g_plus, cfg.mu(), &g_util)?;
+        let hvp = match cfg.order() {
             MetaOrder::Second => Some(pass.hvp(&g_plus)?),
             MetaOrder::First => None,
         };
@@ -205,7 +316,7 @@ pub fn meta_gradient_of<P: Parameterization>(
     })?;
     param.axpy(&mut grad, 1.0, &g_plus)?;
     if let Some(h) = hvp {
-        param.axpy(&mut grad, -cfg.eta, &h)?;
+        param.axpy(&mut grad, -cfg.eta(), &h)?;
     }
     Ok((MetaLoss::new(cfg, align, mis, util), grad))
 }
@@ -227,10 +338,10 @@ fn adam_loop(
     bar: &dyn Progress,
     mut grad: impl FnMut(&Array1<f64>) -> Result<(MetaLoss, Array1<f64>)>,
 ) -> Result<Vec<MetaPoint>> {
-    let mut adam = Adam::new(cfg.outer_lr, params.len());
+    let mut adam = Adam::new(cfg.outer_lr(), params.len());
     let mut curve = Vec::new();
-    let every = (cfg.steps / 50).max(1);
-    for t in 1..=cfg.steps {
+    let every = (cfg.steps() / 50).max(1);
+    for t in 1..=cfg.steps() {
         let (loss, g) = grad(params)?;
         if !loss.total.is_finite() {
             return Err(Error::NonFinite(format!(
@@ -239,13 +350,13 @@ fn adam_loop(
             )));
         }
         let norm = g.dot(&g).sqrt();
-        let scale = if norm > cfg.clip {
-            cfg.clip / norm
+        let scale = if norm > cfg.clip() {
+            cfg.clip() / norm
         } else {
             1.0
         };
         adam.step(params, &g, scale);
-        if t % every == 0 || t == 1 || t == cfg.steps {
+        if t % every == 0 || t == 1 || t == cfg.steps() {
             curve.push(MetaPoint { step: t, loss });
         }
         bar.inc(1);

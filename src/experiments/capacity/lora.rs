@@ -51,7 +51,7 @@ pub fn run_lora_capacity(
     use crate::net::lora::Lora;
     let task = CapacityTask::new(cfg)?;
     let data = task.data();
-    let meta = MetaConfig::new(cfg.eta, 1.0, 0.0, 1e-2, 10.0, cfg.steps)?;
+    let meta = MetaConfig::builder(cfg.eta, cfg.steps).mu(0.0).build()?;
     let arch = Architecture::new(vec![INPUT_DIM, base_width, ANSWERS], Activation::Relu, true)?;
     let mut base = Mlp::random(&arch, &mut seeded(cfg.seed, stream::CAPACITY_INIT));
     meta_train(&mut base, &data, &meta, Objective::Control, bar)?;

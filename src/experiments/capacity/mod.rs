@@ -81,7 +81,7 @@ impl CapacityConfig {
                 expected: "each width at most once (the fit needs distinct sizes)",
             });
         }
-        MetaConfig::new(eta, 1.0, 0.0, 1e-2, 10.0, steps)?;
+        MetaConfig::builder(eta, steps).mu(0.0).build()?;
         symmetry_scale(eta)?;
         Ok(Self {
             widths,
@@ -189,7 +189,7 @@ pub fn run_capacity(cfg: &CapacityConfig, bar: &dyn Progress) -> Result<Capacity
     let after_q = QuerySet::new(x.clone(), misaligned)?;
     let mut records = Vec::new();
     for &w in &cfg.widths {
-        let meta = MetaConfig::new(cfg.eta, 1.0, 0.0, 1e-2, 10.0, cfg.steps)?;
+        let meta = MetaConfig::builder(cfg.eta, cfg.steps).mu(0.0).build()?;
         let c = symmetry_scale(cfg.eta)?;
         let arch = Architecture::new(vec![INPUT_DIM, w, ANSWERS], Activation::Relu, true)?;
         let init = Mlp::random(&arch, &mut seeded(cfg.seed, stream::CAPACITY_INIT));
