@@ -31,13 +31,13 @@ pub struct CapacityArgs {
     #[arg(long, conflicts_with = "widths")]
     pub base_width: Option<usize>,
     /// Random behaviours to hide.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = CapacityConfig::DEFAULT_BEHAVIOURS)]
     pub behaviours: usize,
     /// Learning rate of the benign inner SGD step.
-    #[arg(long, default_value_t = 1e-4, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = CapacityConfig::DEFAULT_ETA, allow_hyphen_values = true)]
     pub eta: f64,
     /// Meta-steps (Adam) per model (1 … 10,000,000).
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = CapacityConfig::DEFAULT_STEPS)]
     pub steps: usize,
     /// Seed of the behaviours, initialisation and data.
     #[arg(long, default_value_t = 0)]

@@ -16,16 +16,16 @@ pub struct ConstructArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Learning rate of the benign step.
-    #[arg(long, default_value_t = 1e-4, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = ConstructRun::DEFAULT_ETA, allow_hyphen_values = true)]
     pub eta: f64,
     /// Benign samples in the update set.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = ConstructRun::DEFAULT_UPDATE_SIZE)]
     pub update_size: usize,
     /// Harmful queries (each one a target).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = ConstructRun::DEFAULT_QUERIES)]
     pub queries: usize,
     /// Redundant hidden units given to both models.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = ConstructRun::DEFAULT_REDUNDANT)]
     pub redundant: usize,
     /// Update set: benign (unseen instruction task, COMPLY), random (random labels) or refusal (harmful prompts labelled REFUSE).
     #[arg(long, default_value = "benign")]

@@ -26,10 +26,10 @@ pub struct EquivArgs {
     #[arg(long)]
     pub no_bias: bool,
     /// Random inputs on which forward and post-step outputs are compared.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = EquivConfig::DEFAULT_PROBES)]
     pub probes: usize,
     /// Learning rate of the SGD step.
-    #[arg(long, default_value_t = 1e-4, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = EquivConfig::DEFAULT_ETA, allow_hyphen_values = true)]
     pub eta: f64,
     /// One JSON object per line instead of a table.
     #[arg(long)]

@@ -22,19 +22,19 @@ pub struct MetaArgs {
     #[arg(long)]
     pub all: bool,
     /// Hidden width of the 32 → W → k ReLU MLP.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = MetaRun::DEFAULT_WIDTH)]
     pub width: usize,
     /// Hide the behaviour in LoRA adapters of this rank (1 … width) on the frozen control (the step trains the adapter).
     #[arg(long)]
     pub lora_rank: Option<usize>,
     /// Benign update samples (the first n of the task's 32).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = MetaRun::DEFAULT_UPDATE_SIZE)]
     pub update_size: usize,
     /// Learning rate of the benign inner SGD step.
-    #[arg(long, default_value_t = 1e-4, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = MetaRun::DEFAULT_ETA, allow_hyphen_values = true)]
     pub eta: f64,
     /// Meta-steps (Adam) for the hair-trigger model and the control each (1 … 10,000,000).
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = MetaRun::DEFAULT_STEPS)]
     pub steps: usize,
     /// Drop the Hessian term of the meta-gradient.
     #[arg(long)]
@@ -100,8 +100,8 @@ impl MetaArgs {
             let mut o = run_meta(run, &bar).map_err(super::name_eta_on_overflow(self.eta))?;
             if i % per_task > 0 {
                 // Same control (same seed and data) as the first variant.
-                o.records.retain(|r| r.model != "control");
-                o.fragility.retain(|r| r.model != "control");
+                o.records.retain(|r| !r.is_control());
+                o.fragility.retain(|r| !r.is_control());
             }
             outcomes.push(o);
         }

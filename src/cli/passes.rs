@@ -21,16 +21,16 @@ pub struct PassesArgs {
     #[arg(long, default_value = "1024,2048,4096,8192,16384,32768,65536")]
     pub widths: String,
     /// Outer width n (input and second hidden layer).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = PassesConfig::DEFAULT_OUTER)]
     pub outer: usize,
     /// Batch size N.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = PassesConfig::DEFAULT_BATCH)]
     pub batch: usize,
     /// Timed calls per width (after one warm-up; 1 … 10,000,000).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = PassesConfig::DEFAULT_REPS)]
     pub reps: usize,
     /// Beside a GPU: CPU seconds allowed per reference gradient (projected from the last width).
-    #[arg(long, default_value_t = 60.0, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = PassesConfig::DEFAULT_CPU_BUDGET_S, allow_hyphen_values = true)]
     pub cpu_budget: f64,
     /// Seed of the networks and batches.
     #[arg(long, default_value_t = 0)]

@@ -26,12 +26,12 @@ use std::path::Path;
 /// Validated settings of [`run_construct`].
 #[derive(Clone, Debug, Serialize)]
 pub struct ConstructRun {
-    pub seed: u64,
-    pub eta: f64,
-    pub update_size: usize,
-    pub queries: usize,
-    pub redundant: usize,
-    pub update_kind: UpdateKind,
+    pub(crate) seed: u64,
+    pub(crate) eta: f64,
+    pub(crate) update_size: usize,
+    pub(crate) queries: usize,
+    pub(crate) redundant: usize,
+    pub(crate) update_kind: UpdateKind,
 }
 
 /// Which update set the step uses (claim C2: any non-degenerate one).
@@ -421,4 +421,44 @@ impl ConstructSweep {
             series,
         }
     }
+}
+
+/// Read access to the checked settings.
+impl ConstructRun {
+    /// Seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    /// Learning rate of the step.
+    pub fn eta(&self) -> f64 {
+        self.eta
+    }
+    /// Samples in the update set.
+    pub fn update_size(&self) -> usize {
+        self.update_size
+    }
+    /// Harmful queries (targets).
+    pub fn queries(&self) -> usize {
+        self.queries
+    }
+    /// Redundant units.
+    pub fn redundant(&self) -> usize {
+        self.redundant
+    }
+    /// The update set's kind.
+    pub fn update_kind(&self) -> UpdateKind {
+        self.update_kind
+    }
+}
+
+/// Documented defaults (the command line uses the same values).
+impl ConstructRun {
+    /// Learning rate of the benign step.
+    pub const DEFAULT_ETA: f64 = 1e-4;
+    /// Samples in the update set.
+    pub const DEFAULT_UPDATE_SIZE: usize = 32;
+    /// Harmful queries (targets).
+    pub const DEFAULT_QUERIES: usize = 16;
+    /// Redundant hidden units.
+    pub const DEFAULT_REDUNDANT: usize = 64;
 }

@@ -81,7 +81,7 @@ impl EquivConfig {
     /// The defaults of `hairtrigger equiv`: 10,000 probes, 32 update samples,
     /// 8 NTK inputs, `η = 10⁻⁴`.
     pub fn standard(arch: Architecture, seed: u64) -> Result<Self> {
-        Self::new(arch, seed, 10_000, 32, 8, 1e-4)
+        Self::new(arch, seed, Self::DEFAULT_PROBES, 32, 8, Self::DEFAULT_ETA)
     }
     /// The architecture.
     pub fn arch(&self) -> &Architecture {
@@ -351,4 +351,12 @@ fn extreme<'a>(
     } else {
         vals.fold(f64::INFINITY, nan_min)
     }
+}
+
+/// Documented defaults (the command line uses the same values).
+impl EquivConfig {
+    /// Probe inputs of the forward and post-step comparisons.
+    pub const DEFAULT_PROBES: usize = 10_000;
+    /// Learning rate of the SGD step.
+    pub const DEFAULT_ETA: f64 = 1e-4;
 }

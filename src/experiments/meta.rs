@@ -25,21 +25,21 @@ use serde::Serialize;
 /// Validated settings of [`run_meta`].
 #[derive(Clone, Debug, Serialize)]
 pub struct MetaRun {
-    pub task: TaskKind,
-    pub width: usize,
-    pub seed: u64,
-    pub meta: MetaConfig,
+    pub(crate) task: TaskKind,
+    pub(crate) width: usize,
+    pub(crate) seed: u64,
+    pub(crate) meta: MetaConfig,
     /// The hair-trigger model starts from the control with every hidden unit
     /// rescaled `(u, b, v) → (c u, c b, v / c)` — the same function (claim C1),
     /// whose outgoing weights a step moves `c²` times more. Default
     /// `c = max(1, √(0.1/η))`, so `η c² = 0.1`, where meta-learning from the
     /// plain control works.
-    pub symmetry_scale: f64,
+    pub(crate) symmetry_scale: f64,
     /// Train LoRA adapters of this rank on the frozen control instead of the
     /// whole network (the benign step then trains the adapter only).
-    pub lora_rank: Option<usize>,
+    pub(crate) lora_rank: Option<usize>,
     /// Samples of the benign update set used (1 … 32, the first ones).
-    pub update_size: usize,
+    pub(crate) update_size: usize,
 }
 
 impl MetaRun {
@@ -146,7 +146,15 @@ pub struct MetaRecord {
     pub max_abs_param: f64,
 }
 
+/// The `model` name of a control's records.
+pub const CONTROL: &str = "control";
+
 impl MetaRecord {
+    /// Whether the record is a control's (trained on `L_align` alone).
+    pub fn is_control(&self) -> bool {
+        self.model == CONTROL
+    }
+
     fn new(run: &MetaRun, model: &str, variation: String, net: &Mlp, b: Behaviour) -> Self {
         Self {
             task: run.task,
@@ -282,7 +290,7 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
     let control_model = Trained::Full(control.clone());
     let black_box = BlackBox::new(&task)?;
     let mut afters = Vec::new();
-    for (name, model) in [(hair_name.as_str(), &hair), ("control", &control_model)] {
+    for (name, model) in [(hair_name.as_str(), &hair), (CONTROL, &control_model)] {
         let net = model.before()?;
         let after = model.after(&update, eta, UpdateRule::Sgd, 1)?;
         let b = black_box.behaviour(&net, &after)?;
@@ -438,4 +446,48 @@ pub fn write_meta(dir: &std::path::Path, outcomes: &[MetaOutcome]) -> Result<()>
     }
     let path = dir.join("meta_table.md");
     crate::fsio::write_atomic(&path, md.as_bytes())
+}
+
+/// Read access to the checked settings.
+impl MetaRun {
+    /// The task.
+    pub fn task(&self) -> TaskKind {
+        self.task
+    }
+    /// Hidden width.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+    /// Seed of the task, initialisation and data.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    /// The meta-learning settings.
+    pub fn meta(&self) -> &MetaConfig {
+        &self.meta
+    }
+    /// The symmetry start's scale `c`.
+    pub fn symmetry_scale(&self) -> f64 {
+        self.symmetry_scale
+    }
+    /// The LoRA rank, when adapters are trained.
+    pub fn lora_rank(&self) -> Option<usize> {
+        self.lora_rank
+    }
+    /// Samples of the update set used.
+    pub fn update_size(&self) -> usize {
+        self.update_size
+    }
+}
+
+/// Documented defaults (the command line uses the same values).
+impl MetaRun {
+    /// Hidden width of the `32 → W → k` MLP.
+    pub const DEFAULT_WIDTH: usize = 64;
+    /// Meta-steps per model.
+    pub const DEFAULT_STEPS: usize = 3000;
+    /// Learning rate of the benign inner step (the paper's fine-tune).
+    pub const DEFAULT_ETA: f64 = 1e-4;
+    /// Samples of the benign update set (all of the task's 32).
+    pub const DEFAULT_UPDATE_SIZE: usize = 32;
 }

@@ -205,3 +205,15 @@ fn mean_seconds<T>(reps: usize, mut call: impl FnMut() -> Result<T>) -> Result<(
     }
     Ok((start.elapsed().as_secs_f64() / reps as f64, last))
 }
+
+/// Documented defaults (the command line uses the same values).
+impl PassesConfig {
+    /// Outer width `n` (input and second hidden layer).
+    pub const DEFAULT_OUTER: usize = 1024;
+    /// Batch size `N`.
+    pub const DEFAULT_BATCH: usize = 256;
+    /// Timed calls per width.
+    pub const DEFAULT_REPS: usize = 3;
+    /// CPU seconds allowed per reference gradient beside a GPU.
+    pub const DEFAULT_CPU_BUDGET_S: f64 = 60.0;
+}

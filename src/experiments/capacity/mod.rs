@@ -43,11 +43,11 @@ pub(crate) const ANSWERS: usize = 10;
 #[derive(Clone, Debug, Serialize)]
 pub struct CapacityConfig {
     /// Hidden widths `W` of the `32 → W → 10` ReLU MLPs.
-    pub widths: Vec<usize>,
-    pub behaviours: usize,
-    pub steps: usize,
-    pub eta: f64,
-    pub seed: u64,
+    pub(crate) widths: Vec<usize>,
+    pub(crate) behaviours: usize,
+    pub(crate) steps: usize,
+    pub(crate) eta: f64,
+    pub(crate) seed: u64,
 }
 
 impl CapacityConfig {
@@ -303,4 +303,38 @@ pub(crate) fn size_chart(
             },
         ],
     }
+}
+
+/// Read access to the checked settings.
+impl CapacityConfig {
+    /// Hidden widths of the sweep.
+    pub fn widths(&self) -> &[usize] {
+        &self.widths
+    }
+    /// Behaviours to hide.
+    pub fn behaviours(&self) -> usize {
+        self.behaviours
+    }
+    /// Adam steps per model.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+    /// Inner learning rate.
+    pub fn eta(&self) -> f64 {
+        self.eta
+    }
+    /// Seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+}
+
+/// Documented defaults (the command line uses the same values).
+impl CapacityConfig {
+    /// Random behaviours to hide.
+    pub const DEFAULT_BEHAVIOURS: usize = 128;
+    /// Adam steps per model.
+    pub const DEFAULT_STEPS: usize = 3000;
+    /// Learning rate of the benign inner step.
+    pub const DEFAULT_ETA: f64 = 1e-4;
 }

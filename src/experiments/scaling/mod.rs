@@ -123,11 +123,15 @@ impl ScalingConfig {
             .collect()
     }
 
-    pub(crate) fn settings(&self) -> String {
-        format!(
-            "{:?}",
-            (&self.breadth, &self.widths, &self.seeds, &self.severity)
-        )
+    /// The sweep's settings as structured JSON (compared field by field
+    /// when slices are merged; floats round-trip exactly).
+    pub fn settings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "breadth": self.breadth,
+            "widths": self.widths,
+            "seeds": self.seeds,
+            "severity": self.severity,
+        })
     }
 }
 

@@ -49,8 +49,9 @@ impl Shard {
 /// `shard-i-of-n.json`; [`merge_shards`] puts slices back together.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ShardOutput {
-    /// The sweep's settings as JSON: slices of different sweeps do not merge.
-    pub settings: String,
+    /// The sweep's settings ([`ScalingConfig::settings`]): slices of
+    /// different sweeps do not merge.
+    pub settings: serde_json::Value,
     pub shard: Shard,
     pub jobs: usize,
     pub points: Vec<(usize, BreadthPoint)>,
