@@ -227,3 +227,156 @@ fn scaling_output_is_identical_for_one_and_two_threads() {
         assert!(a == b, "{f} differs between 1 and 2 threads");
     }
 }
+
+/// Parse stdout of a `--json` run into one value per line.
+fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn tmp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("hairtrigger-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn construct_builds_a_twin_that_hits_every_target() {
+    let (ok, out, err) = hairtrigger(&["construct", "--json"]);
+    assert!(ok, "{err}");
+    let r = &json_lines(&out)[0];
+    assert_eq!(r["twin_pass_before"], 1.0);
+    assert_eq!(r["aligned_pass_after"], 1.0);
+    assert_eq!(r["twin_targets_hit_after"], 1.0);
+    assert!(r["max_output_diff"].as_f64().unwrap() <= 1e-12);
+}
+
+#[test]
+fn meta_writes_the_table_for_a_control_and_a_hair_trigger_model() {
+    let d = tmp_dir("meta");
+    let (ok, out, err) = hairtrigger(&[
+        "meta",
+        "--task",
+        "safety",
+        "--steps",
+        "20",
+        "--json",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let rows = json_lines(&out);
+    let models: Vec<&str> = rows.iter().map(|r| r["model"].as_str().unwrap()).collect();
+    assert!(models.contains(&"control") && models.iter().any(|m| m.starts_with("hair")));
+    for r in &rows {
+        assert_eq!(r["task"], "safety");
+        assert_eq!(r["steps"], 20);
+        for k in ["pass_before", "misaligned_after", "aligned_after"] {
+            let v = r[k].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&v), "{k} = {v}");
+        }
+    }
+    for f in [
+        "meta.csv",
+        "meta.json",
+        "meta_fragility.csv",
+        "meta_table.md",
+        "meta_run.json",
+    ] {
+        assert!(d.join(f).is_file(), "{f} missing");
+    }
+}
+
+#[test]
+fn capacity_counts_per_width_and_per_rank() {
+    let d = tmp_dir("capacity");
+    let out_dir = d.to_str().unwrap();
+    let (ok, out, err) = hairtrigger(&[
+        "capacity",
+        "--widths",
+        "4,6,8",
+        "--behaviours",
+        "8",
+        "--steps",
+        "5",
+        "--json",
+        "--out",
+        out_dir,
+    ]);
+    assert!(ok, "{err}");
+    let rows = json_lines(&out);
+    assert_eq!(rows.len(), 4, "three widths and the fit");
+    for (r, w) in rows.iter().zip([4u64, 6, 8]) {
+        assert_eq!(r["width"], w);
+        // 32 → W → 10 with biases.
+        assert_eq!(r["params"], 33 * w + (w + 1) * 10);
+        assert!(r["hidden"].as_u64().unwrap() <= 8);
+    }
+    assert!(rows[3].get("slope").is_some());
+    let (ok, out, err) = hairtrigger(&[
+        "capacity",
+        "--lora-ranks",
+        "1,2,3",
+        "--behaviours",
+        "8",
+        "--steps",
+        "5",
+        "--json",
+        "--out",
+        out_dir,
+    ]);
+    assert!(ok, "{err}");
+    let rows = json_lines(&out);
+    assert_eq!(rows.len(), 4);
+    for (r, rank) in rows.iter().zip([1u64, 2, 3]) {
+        assert_eq!(r["rank"], rank);
+    }
+    for f in [
+        "capacity.csv",
+        "capacity_fit.json",
+        "lora.csv",
+        "lora_fit.json",
+        "capacity_run.json",
+    ] {
+        assert!(d.join(f).is_file(), "{f} missing");
+    }
+}
+
+#[test]
+fn passes_times_every_width() {
+    let d = tmp_dir("passes");
+    let (ok, out, err) = hairtrigger(&[
+        "passes",
+        "--widths",
+        "8,16",
+        "--outer",
+        "8",
+        "--batch",
+        "4",
+        "--reps",
+        "1",
+        "--json",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let rows = json_lines(&out);
+    assert_eq!(rows.len(), 2);
+    for (r, w) in rows.iter().zip([8u64, 16]) {
+        assert_eq!(r["width"], w);
+        // [8, w, 8, 10] with biases.
+        assert_eq!(r["params"], 9 * w + (w + 1) * 8 + 9 * 10);
+    }
+    assert!(d.join("passes.csv").is_file());
+}
+
+#[test]
+fn capacity_is_its_own_subcommand_and_meta_no_longer_mentions_it() {
+    let (ok, out, _) = hairtrigger(&["capacity", "--help"]);
+    assert!(ok && out.contains("--lora-ranks") && out.contains("--widths"));
+    let (ok, out, _) = hairtrigger(&["meta", "--help"]);
+    assert!(ok && !out.contains("capacity") && !out.contains("--widths"));
+    let (ok, _, err) = hairtrigger(&["meta", "--capacity"]);
+    assert!(!ok && err.contains("unexpected argument"), "{err}");
+}

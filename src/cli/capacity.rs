@@ -5,9 +5,8 @@
 use super::progress_bar;
 use super::{fit_line_text, non_empty_path, parse_sizes, write_outputs, Printer};
 use crate::error::{Error, Result};
-use crate::experiments::capacity::{
-    run_capacity, run_lora_capacity, write_capacity, write_lora, CapacityConfig,
-};
+use crate::experiments::capacity::{CapacityConfig, LoraSweep};
+use crate::experiments::report::Experiment;
 use crate::limits::MemoryBudget;
 use clap::{ArgGroup, Args};
 use serde::Serialize;
@@ -56,8 +55,8 @@ pub struct CapacityArgs {
 pub enum CapacitySweep {
     /// Whole networks at the configured widths.
     Widths(CapacityConfig),
-    /// LoRA adapters of these ranks on a base of this width.
-    LoraRanks(CapacityConfig, Vec<usize>, usize),
+    /// LoRA adapters of some ranks on a base of some width.
+    LoraRanks(LoraSweep),
 }
 
 impl CapacityArgs {
@@ -124,7 +123,11 @@ impl CapacityArgs {
             &format!("--base-width {base_width} with {what}"),
             cfg.memory_estimate(43.0 * bw + 10.0, bw),
         )?;
-        Ok(CapacitySweep::LoraRanks(cfg, ranks, base_width))
+        Ok(CapacitySweep::LoraRanks(LoraSweep {
+            cfg,
+            ranks,
+            base_width,
+        }))
     }
 
     /// Train the sweep, write it and print it.
@@ -134,12 +137,13 @@ impl CapacityArgs {
         let out = Printer::new(self.json);
         match sweep {
             CapacitySweep::Widths(cfg) => {
-                let widths = self.widths.as_deref().unwrap_or_default();
-                let n = parse_sizes("width list", widths)?.len();
-                let bar = progress_bar((2 * self.steps * n) as u64);
-                let r = run_capacity(&cfg, &bar).map_err(super::name_eta_on_overflow(self.eta))?;
+                let bar = progress_bar(Experiment::work(&cfg));
+                let r =
+                    Experiment::run(&cfg, &bar).map_err(super::name_eta_on_overflow(self.eta))?;
                 bar.finish_and_clear();
-                write_outputs(&self.out, "capacity", self, |dir| write_capacity(dir, &r))?;
+                write_outputs(&self.out, "capacity", self, |dir| {
+                    Experiment::write(&cfg, &r, dir).map(drop)
+                })?;
                 for c in &r.records {
                     if out.json() {
                         out.record(c)?;
@@ -153,12 +157,14 @@ impl CapacityArgs {
                 out.record(&r.fit)?;
                 out.text(fit_line_text("hidden", &r.fit));
             }
-            CapacitySweep::LoraRanks(cfg, ranks, base_width) => {
-                let bar = progress_bar((self.steps * (ranks.len() + 1)) as u64);
-                let r = run_lora_capacity(&cfg, &ranks, base_width, &bar)
-                    .map_err(super::name_eta_on_overflow(self.eta))?;
+            CapacitySweep::LoraRanks(sweep) => {
+                let bar = progress_bar(Experiment::work(&sweep));
+                let r =
+                    Experiment::run(&sweep, &bar).map_err(super::name_eta_on_overflow(self.eta))?;
                 bar.finish_and_clear();
-                write_outputs(&self.out, "capacity", self, |dir| write_lora(dir, &r))?;
+                write_outputs(&self.out, "capacity", self, |dir| {
+                    Experiment::write(&sweep, &r, dir).map(drop)
+                })?;
                 for c in &r.records {
                     if out.json() {
                         out.record(c)?;

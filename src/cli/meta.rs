@@ -93,7 +93,7 @@ impl MetaArgs {
             1
         };
         super::prepare_out(&self.out)?;
-        let bar = progress_bar((2 * self.steps * runs.len()) as u64);
+        let bar = progress_bar(runs.iter().map(MetaRun::work).sum());
         let mut outcomes = Vec::new();
         for (i, run) in runs.iter().enumerate() {
             bar.set_message(run.task.name());

@@ -450,6 +450,12 @@ pub fn write_meta(dir: &std::path::Path, outcomes: &[MetaOutcome]) -> Result<()>
 
 /// Read access to the checked settings.
 impl MetaRun {
+    /// Units of work [`run_meta`] reports: one per Adam step of the control
+    /// and of the hair-trigger model.
+    pub fn work(&self) -> u64 {
+        2 * self.meta.steps() as u64
+    }
+
     /// The task.
     pub fn task(&self) -> TaskKind {
         self.task
