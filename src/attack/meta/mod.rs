@@ -22,7 +22,10 @@
 //! [`objective`], [`meta_gradient_of`] and [`train`]; the `meta_*` and
 //! `lora_meta_*` functions are those at the two parameterizations.
 
+mod config;
 pub mod param;
+
+pub use config::{MetaConfig, MetaConfigBuilder, MetaOrder};
 
 pub use param::{FullNetwork, Parameterization, UpdatePass};
 
@@ -31,183 +34,8 @@ use crate::net::lora::Lora;
 use crate::net::{Dataset, Mlp};
 use crate::optim::Adam;
 use crate::progress::Progress;
-use crate::update::StepConfig;
 use ndarray::Array1;
 use serde::Serialize;
-
-/// Exact second-order meta-gradient or its first-order approximation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MetaOrder {
-    /// `(I − η H_D) g⁺` through the Hessian-vector product.
-    Second,
-    /// `g⁺` only.
-    First,
-}
-
-/// Validated settings of [`meta_train`]: build them with
-/// [`MetaConfig::builder`] (each setting has a documented default).
-#[derive(Clone, Debug, Serialize)]
-pub struct MetaConfig {
-    /// The inner step (`η`, SGD).
-    step: StepConfig,
-    lambda: f64,
-    mu: f64,
-    outer_lr: f64,
-    clip: f64,
-    steps: usize,
-    order: MetaOrder,
-}
-
-/// Settings of a [`MetaConfig`] before they are checked.
-#[derive(Clone, Debug)]
-pub struct MetaConfigBuilder {
-    eta: f64,
-    steps: usize,
-    lambda: f64,
-    mu: f64,
-    outer_lr: f64,
-    clip: f64,
-    order: MetaOrder,
-}
-
-impl MetaConfigBuilder {
-    /// The weight `λ ≥ 0` of `L_mis(θ⁺)` (default [`MetaConfig::DEFAULT_LAMBDA`]).
-    pub fn lambda(mut self, v: f64) -> Self {
-        self.lambda = v;
-        self
-    }
-    /// The weight `μ ≥ 0` of `L_util(θ⁺)` (default [`MetaConfig::DEFAULT_MU`]).
-    pub fn mu(mut self, v: f64) -> Self {
-        self.mu = v;
-        self
-    }
-    /// Adam's learning rate (default [`MetaConfig::DEFAULT_OUTER_LR`]).
-    pub fn outer_lr(mut self, v: f64) -> Self {
-        self.outer_lr = v;
-        self
-    }
-    /// The gradient-norm clip (default [`MetaConfig::DEFAULT_CLIP`]).
-    pub fn clip(mut self, v: f64) -> Self {
-        self.clip = v;
-        self
-    }
-    /// First- or second-order meta-gradient (default second).
-    pub fn order(mut self, order: MetaOrder) -> Self {
-        self.order = order;
-        self
-    }
-    /// Check every setting.
-    pub fn build(self) -> Result<MetaConfig> {
-        Ok(MetaConfig::new(
-            self.eta,
-            self.lambda,
-            self.mu,
-            self.outer_lr,
-            self.clip,
-            self.steps,
-        )?
-        .with_order(self.order))
-    }
-}
-
-impl MetaConfig {
-    /// Default weight `λ` of the misaligned loss after the step.
-    pub const DEFAULT_LAMBDA: f64 = 1.0;
-    /// Default weight `μ` of the utility loss after the step.
-    pub const DEFAULT_MU: f64 = 0.1;
-    /// Default Adam learning rate of the outer loop.
-    pub const DEFAULT_OUTER_LR: f64 = 1e-2;
-    /// Default gradient-norm clip of the outer loop.
-    pub const DEFAULT_CLIP: f64 = 10.0;
-
-    /// Settings for inner step `η` and `steps` meta-steps, every other
-    /// setting at its default.
-    pub fn builder(eta: f64, steps: usize) -> MetaConfigBuilder {
-        MetaConfigBuilder {
-            eta,
-            steps,
-            lambda: Self::DEFAULT_LAMBDA,
-            mu: Self::DEFAULT_MU,
-            outer_lr: Self::DEFAULT_OUTER_LR,
-            clip: Self::DEFAULT_CLIP,
-            order: MetaOrder::Second,
-        }
-    }
-
-    /// The inner step's `η`.
-    pub fn eta(&self) -> f64 {
-        self.step.eta()
-    }
-    /// The inner step (SGD with `η`).
-    pub fn step(&self) -> &StepConfig {
-        &self.step
-    }
-    /// `λ`.
-    pub fn lambda(&self) -> f64 {
-        self.lambda
-    }
-    /// `μ`.
-    pub fn mu(&self) -> f64 {
-        self.mu
-    }
-    /// Adam's learning rate.
-    pub fn outer_lr(&self) -> f64 {
-        self.outer_lr
-    }
-    /// The gradient-norm clip.
-    pub fn clip(&self) -> f64 {
-        self.clip
-    }
-    /// Meta-steps.
-    pub fn steps(&self) -> usize {
-        self.steps
-    }
-    /// First or second order.
-    pub fn order(&self) -> MetaOrder {
-        self.order
-    }
-
-    /// Inner step `η > 0`, weights `λ, μ ≥ 0`, Adam rate `> 0`, clip norm `> 0`,
-    /// steps (prefer [`MetaConfig::builder`], which names them).
-    pub fn new(
-        eta: f64,
-        lambda: f64,
-        mu: f64,
-        outer_lr: f64,
-        clip: f64,
-        steps: usize,
-    ) -> Result<Self> {
-        let step = StepConfig::sgd(eta)?;
-        for (name, v) in [("lambda", lambda), ("mu", mu)] {
-            if !(v >= 0.0 && v.is_finite()) {
-                return Err(Error::InvalidParameter {
-                    name,
-                    value: v,
-                    expected: "must be finite and ≥ 0",
-                });
-            }
-        }
-        crate::error::check_positive("outer learning rate", outer_lr)?;
-        crate::error::check_positive("gradient clip norm", clip)?;
-        crate::limits::check_count("meta-steps (--steps)", steps, crate::limits::MAX_STEPS)?;
-        Ok(Self {
-            step,
-            lambda,
-            mu,
-            outer_lr,
-            clip,
-            steps,
-            order: MetaOrder::Second,
-        })
-    }
-
-    /// Use the first- or second-order meta-gradient.
-    pub fn with_order(mut self, order: MetaOrder) -> Self {
-        self.order = order;
-        self
-    }
-}
 
 /// The data of a meta-learning problem.
 pub struct MetaData<'a> {
