@@ -99,7 +99,7 @@ impl MetaRun {
 
 /// Read access to the checked settings.
 impl MetaRun {
-    /// Units of work [`run_meta`] reports: one per Adam step of the control
+    /// Units of work [`super::run_meta`] reports: one per Adam step of the control
     /// and of the hair-trigger model.
     pub fn work(&self) -> u64 {
         2 * self.meta.steps() as u64
