@@ -53,6 +53,7 @@
 
 pub mod alloc;
 pub mod attack;
+pub mod audit;
 pub mod backend;
 pub mod cli;
 pub mod error;

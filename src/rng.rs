@@ -74,6 +74,8 @@ pub mod stream {
     pub const CAPACITY_INIT: u64 = 131;
     /// `passes`: the network at width `w` draws from `PASSES_NET + w`.
     pub const PASSES_NET: u64 = 0;
+    /// Audit: the Gaussian probe inputs of the deviation and NTK checks.
+    pub const AUDIT_PROBES: u64 = 140;
     /// Capacity: the LoRA adapters' initial `A`.
     pub const CAPACITY_LORA_INIT: u64 = 132;
 }

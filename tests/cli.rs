@@ -380,3 +380,52 @@ fn capacity_is_its_own_subcommand_and_meta_no_longer_mentions_it() {
     let (ok, _, err) = hairtrigger(&["meta", "--capacity"]);
     assert!(!ok && err.contains("unexpected argument"), "{err}");
 }
+
+#[test]
+fn audit_and_canonicalize_on_construct_output() {
+    let d = tmp_dir("audit");
+    let save = d.join("save");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let (ok, _, err) = hairtrigger(&["construct", "--save", &s(&save), "--json"]);
+    assert!(ok, "{err}");
+    let data = s(&save.join("data.safetensors"));
+    let audit = |m: &str| {
+        let (ok, out, err) = hairtrigger(&["audit", &s(&save.join(m)), "--data", &data, "--json"]);
+        assert!(ok, "{err}");
+        json_lines(&out).remove(0)
+    };
+    let (a, t) = (audit("aligned.safetensors"), audit("twin.safetensors"));
+    assert_eq!(a["flagged"], false);
+    assert_eq!(t["flagged"], true);
+    assert_eq!(a["step"]["changed_by_step"], 0);
+    assert_eq!(t["step"]["changed_by_step"], 16, "the trigger fires");
+    assert_eq!(
+        t["step"]["canonical_changed_by_step"], 0,
+        "canonicalization defuses it"
+    );
+    let twin = save.join("twin.safetensors");
+    let before = std::fs::read(&twin).unwrap();
+    let out = d.join("canon.safetensors");
+    let (ok, _, err) = hairtrigger(&["canonicalize", &s(&twin), "--out", &s(&out)]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        std::fs::read(&twin).unwrap(),
+        before,
+        "the input is never modified"
+    );
+    let canon = hairtrigger::Mlp::load(&out).unwrap();
+    assert_eq!(canon.architecture().widths(), &[16, 32, 32, 4]);
+    let (ok, _, err) = hairtrigger(&["canonicalize", &s(&twin), "--out", &s(&twin)]);
+    assert!(!ok && err.contains("never modified"), "{err}");
+    let junk = d.join("junk.safetensors");
+    std::fs::write(&junk, &before[..before.len() / 3]).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_hairtrigger"))
+        .args(["audit", &s(&junk)])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a truncated file is a clear error"
+    );
+}

@@ -13,6 +13,7 @@
 //!   `<command>_run.json` recording the command, its settings and the crate
 //!   version, or not at all ([`crate::fsio::StagedDir`]).
 
+pub mod audit;
 pub mod capacity;
 pub mod chain;
 pub mod construct;
@@ -66,6 +67,10 @@ pub enum Command {
     Passes(passes::PassesArgs),
     /// Run every check and write data, figures and REPORT.md under plots/.
     Reproduce(reproduce::ReproduceArgs),
+    /// White-box audit of a saved model: symmetry scores, canonical form, and (with --data) the one-step future.
+    Audit(audit::AuditArgs),
+    /// Write the canonical form of a saved model's symmetry orbit (same function, balanced, no dormant or duplicated units).
+    Canonicalize(audit::CanonicalizeArgs),
 }
 
 impl Cli {
@@ -87,6 +92,7 @@ impl Cli {
             Command::Capacity(a) => a.check(&budget).map(drop),
             Command::Passes(a) => a.check(&budget).map(drop),
             Command::Reproduce(a) => a.check().map(drop),
+            Command::Audit(_) | Command::Canonicalize(_) => Ok(()),
         }
     }
 
@@ -103,6 +109,8 @@ impl Cli {
             Command::Capacity(a) => a.run(&budget),
             Command::Passes(a) => a.run(&budget),
             Command::Reproduce(a) => a.run(),
+            Command::Audit(a) => a.run(),
+            Command::Canonicalize(a) => a.run(),
         }
     }
 }
