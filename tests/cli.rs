@@ -26,6 +26,10 @@ fn help_lists_every_subcommand() {
         "scaling",
         "merge",
         "reproduce",
+        "capacity",
+        "passes",
+        "audit",
+        "canonicalize",
     ] {
         assert!(
             out.lines().any(|l| l.trim_start().starts_with(sub)),
