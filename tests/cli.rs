@@ -433,3 +433,99 @@ fn audit_and_canonicalize_on_construct_output() {
         "a truncated file is a clear error"
     );
 }
+
+/// A state dict as `safetensors.torch.save_file(model.state_dict(), path)`
+/// writes it for `nn.Sequential(Linear, ReLU, Linear, ReLU, Linear)`: keys
+/// `0.*`, `2.*`, `4.*`, F32, no metadata.
+fn torch_sequential_f32(path: &std::path::Path, net: &hairtrigger::Mlp) {
+    use safetensors::tensor::{Dtype, TensorView};
+    let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (l, layer) in net.layers().iter().enumerate() {
+        let w: Vec<u8> = layer
+            .weight
+            .iter()
+            .flat_map(|&v| (v as f32).to_le_bytes())
+            .collect();
+        data.push((
+            format!("{}.weight", 2 * l),
+            vec![layer.n_out(), layer.n_in()],
+            w,
+        ));
+        let b: Vec<u8> = layer
+            .bias
+            .as_ref()
+            .unwrap()
+            .iter()
+            .flat_map(|&v| (v as f32).to_le_bytes())
+            .collect();
+        data.push((format!("{}.bias", 2 * l), vec![layer.n_out()], b));
+    }
+    let views: Vec<(String, TensorView)> = data
+        .iter()
+        .map(|(k, s, b)| {
+            (
+                k.clone(),
+                TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    std::fs::write(path, safetensors::serialize(views, &None).unwrap()).unwrap();
+}
+
+#[test]
+fn a_pytorch_sequential_f32_model_audits_and_canonicalizes_in_its_own_layout() {
+    use hairtrigger::reparam::add_random_dormant_units;
+    use hairtrigger::rng::seeded;
+    let d = tmp_dir("torch");
+    std::fs::create_dir_all(&d).unwrap();
+    let arch = hairtrigger::Architecture::parse("8,16,16,3", "relu", true).unwrap();
+    let net = hairtrigger::Mlp::random(&arch, &mut seeded(5, 0));
+    let twin = add_random_dormant_units(&net, 2, 4, &mut seeded(5, 1)).unwrap();
+    let path = d.join("model.safetensors");
+    torch_sequential_f32(&path, &twin);
+    let p = path.to_str().unwrap();
+    let (ok, _, err) = hairtrigger(&["audit", p]);
+    assert!(
+        !ok && err.contains("--act"),
+        "no activation in the file: {err}"
+    );
+    let (ok, out, err) = hairtrigger(&["audit", p, "--act", "relu", "--json"]);
+    assert!(ok, "{err}");
+    let r = json_lines(&out).remove(0);
+    assert_eq!(r["flagged"], true);
+    assert_eq!(r["canonical"]["dormant_removed"], 4);
+    let out_path = d.join("canonical.safetensors");
+    let (ok, _, err) = hairtrigger(&[
+        "canonicalize",
+        p,
+        "--act",
+        "relu",
+        "--out",
+        out_path.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let bytes = std::fs::read(&out_path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = st.names().into_iter().cloned().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["0.bias", "0.weight", "2.bias", "2.weight", "4.bias", "4.weight"]
+    );
+    let w2 = st.tensor("2.weight").unwrap();
+    assert_eq!(w2.dtype(), safetensors::tensor::Dtype::F32);
+    assert_eq!(w2.shape(), [16, 16], "the 4 dormant units are gone");
+    // Loads back (activation now in the metadata) and computes the same
+    // function as the F32 input, to f32 precision.
+    let (canon, _) = hairtrigger::net::torch::load_any(&out_path, None).unwrap();
+    let (orig, _) =
+        hairtrigger::net::torch::load_any(&path, Some(hairtrigger::Activation::Relu)).unwrap();
+    let x = hairtrigger::net::gaussian_inputs(&mut seeded(5, 2), 100, 8);
+    let (a, b) = (
+        canon.forward(x.view()).unwrap(),
+        orig.forward(x.view()).unwrap(),
+    );
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let dev = (&a - &b).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(dev <= 1e-6 * scale, "deviation {dev:e}");
+}

@@ -171,6 +171,9 @@ proptest! {
         let _ = Mlp::from_safetensors_bytes(&mutated, "mutated");
         let _ = read_tensors_from_bytes(&mutated, "mutated");
         let _ = Mlp::from_safetensors_bytes(&junk, "junk");
+        let relu = Some(hairtrigger::Activation::Relu);
+        let _ = hairtrigger::net::torch::from_bytes_any(cut, "truncated", relu);
+        let _ = hairtrigger::net::torch::from_bytes_any(&mutated, "mutated", relu);
         if cut.len() < good.len() {
             prop_assert!(Mlp::from_safetensors_bytes(cut, "truncated").is_err());
         }

@@ -7,6 +7,7 @@ use crate::audit::canonical::canonicalize;
 use crate::audit::{audit, AuditReport, AuditThresholds};
 use crate::error::{Error, Result};
 use crate::net::io::read_tensors;
+use crate::net::torch::{load_any, save_like};
 use crate::net::{Dataset, Mlp, Targets};
 use crate::update::{one_step, StepConfig};
 use clap::Args;
@@ -19,9 +20,12 @@ use std::process::ExitCode;
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
 pub struct AuditArgs {
-    /// The model (safetensors, as `Mlp::save` or `construct --save` writes it).
+    /// The model: safetensors as `construct --save` writes it, or a PyTorch state dict (`nn.Sequential` keys `0.weight`, `2.weight`, … or `layers.{l}.weight`; F64, F32, F16, BF16).
     #[arg(value_parser = non_empty_path)]
     pub model: String,
+    /// The hidden activation when the file's metadata names none: relu, leaky_relu:SLOPE, tanh, gelu, identity.
+    #[arg(long)]
+    pub act: Option<String>,
     /// Update set and queries (`update.x`, `update.y`, `queries.x`, as `construct --save` writes `data.safetensors`): adds the exact one-step future.
     #[arg(long, value_parser = non_empty_path)]
     pub data: Option<String>,
@@ -57,6 +61,10 @@ pub struct AuditOutput {
     #[serde(flatten)]
     pub report: AuditReport,
     pub step: Option<StepAudit>,
+}
+
+fn parse_act(a: Option<&str>) -> Result<Option<crate::Activation>> {
+    a.map(crate::Activation::parse).transpose()
 }
 
 /// The answer (argmax) per row.
@@ -122,7 +130,7 @@ pub fn read_data(path: &Path, classes: usize) -> Result<(Dataset, Array2<f64>)> 
 impl AuditArgs {
     /// Load, audit and (with `--data`) step the model and its canonical form.
     pub fn check(&self) -> Result<AuditOutput> {
-        let net = Mlp::load(Path::new(&self.model))?;
+        let (net, _) = load_any(Path::new(&self.model), parse_act(self.act.as_deref())?)?;
         let (report, canon) = audit(&net, AuditThresholds::default(), self.seed)?;
         let step = match &self.data {
             None => None,
@@ -194,9 +202,12 @@ impl AuditArgs {
 /// Arguments of `hairtrigger canonicalize`.
 #[derive(Args, Debug)]
 pub struct CanonicalizeArgs {
-    /// The model (safetensors, as `Mlp::save` writes it); never modified.
+    /// The model (as for `audit`); never modified.
     #[arg(value_parser = non_empty_path)]
     pub model: String,
+    /// The hidden activation when the file's metadata names none.
+    #[arg(long)]
+    pub act: Option<String>,
     /// Where to write the canonical form (same format).
     #[arg(long, value_parser = non_empty_path)]
     pub out: String,
@@ -215,11 +226,16 @@ impl CanonicalizeArgs {
                 reason: "is the input model; the input is never modified".into(),
             });
         }
-        let net = Mlp::load(Path::new(&self.model))?;
+        let (net, layout) = load_any(Path::new(&self.model), parse_act(self.act.as_deref())?)?;
         let (canon, rep) = canonicalize(&net)?;
         let x = crate::audit::canonical::probes(net.input_dim(), crate::audit::DEVIATION_PROBES, 0);
         let dev = crate::audit::canonical::relative_deviation(&canon, &net, x.view())?;
-        canon.save(Path::new(&self.out), &[("canonical", "true".to_string())])?;
+        save_like(
+            &canon,
+            Path::new(&self.out),
+            &layout,
+            &[("canonical", "true".to_string())],
+        )?;
         let out = Printer::new(self.json);
         #[derive(Serialize)]
         struct Record<'a> {

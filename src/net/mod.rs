@@ -13,6 +13,7 @@ mod jacobian;
 pub mod lora;
 pub(crate) mod loss;
 mod mlp;
+pub mod torch;
 
 pub use activation::Activation;
 pub use arch::Architecture;
