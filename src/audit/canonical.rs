@@ -201,7 +201,12 @@ fn merge_parallel(layers: &mut [Layer], l: usize, homogeneous: bool, report: &mu
                 continue;
             }
             let same = if homogeneous {
-                max_abs_diff(&dirs[j].0, &dirs[k].0) <= TOL
+                // Short-circuits on the first differing coordinate.
+                dirs[j]
+                    .0
+                    .iter()
+                    .zip(dirs[k].0.iter())
+                    .all(|(a, b)| (a - b).abs() <= TOL)
             } else {
                 incoming(&layers[l], j) == incoming(&layers[l], k)
             };

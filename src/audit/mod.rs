@@ -70,15 +70,18 @@ pub struct AuditReport {
     pub reasons: Vec<String>,
 }
 
-/// Probes of the deviation check and of the NTK ratio.
+/// Probes of `canonicalize`'s deviation check.
 pub const DEVIATION_PROBES: usize = 10_000;
+/// Probes of the audit's own deviation check (rounding only; fewer than
+/// `canonicalize` checks, to keep an audit cheap at millions of parameters).
+pub const AUDIT_DEVIATION_PROBES: usize = 1_000;
 /// Probes of the NTK ratio (the NTK costs `O(n² P)`).
 pub const NTK_PROBES: usize = 8;
 
 /// Audit `net` from its weights alone; also returns its canonical form.
 pub fn audit(net: &Mlp, thresholds: AuditThresholds, seed: u64) -> Result<(AuditReport, Mlp)> {
     let (canon, rep) = canonicalize(net)?;
-    let x = probes(net.input_dim(), DEVIATION_PROBES, seed);
+    let x = probes(net.input_dim(), AUDIT_DEVIATION_PROBES, seed);
     let deviation = relative_deviation(&canon, net, x.view())?;
     let xn = x.slice(ndarray::s![..NTK_PROBES, ..]);
     let fro = |m: &ndarray::Array2<f64>| m.iter().map(|v| v * v).sum::<f64>().sqrt();
