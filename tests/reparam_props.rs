@@ -305,3 +305,78 @@ fn non_isometries_change_the_post_step_function() {
         }
     }
 }
+
+/// The cancelling pair's post-step change in a one-hidden-layer ReLU network
+/// (whose lower layer is the input, so nothing below the pair moves) is exactly
+/// `−2η [G h(x) + σ'(z(x)) e(x) v]` (`paper-notes/reparameterizations.md` §6) at
+/// every probe whose pair activation does not flip in the step: the
+/// `σ'(z) e(x) v` term from the opposite motion of the incoming weights is
+/// needed (without it the error is of the size of the change itself).
+#[test]
+fn cancelling_pair_change_matches_the_corrected_first_order_law() {
+    use hairtrigger::net::{output_residuals, Targets};
+    let arch = hairtrigger::Architecture::parse("6,10,3", "relu", true).unwrap();
+    let net = Mlp::random(&arch, &mut seeded(3, 0));
+    let x = gaussian_inputs(&mut seeded(3, 1), 16, 6);
+    let y: Vec<usize> = (0..16).map(|i| i % 3).collect();
+    let data = Dataset::new("d", x.clone(), Targets::Classes(y)).unwrap();
+    let u = Array1::from(vec![0.7, -0.4, 0.2, 0.9, -0.3, 0.5]);
+    let (b, v) = (0.1, Array1::from(vec![1.5, -2.0, 0.8]));
+    let twin = add_cancelling_pair(&net, 1, &u, b, &v).unwrap();
+    let eta = 1e-3;
+    let step = StepConfig::sgd(eta).unwrap();
+    let (base_plus, twin_plus) = (
+        one_step(&net, &data, &step).unwrap().updated,
+        one_step(&twin, &data, &step).unwrap().updated,
+    );
+    let r = output_residuals(&net, &data).unwrap(); // N × k, includes 1/N
+    let pre = |xr: ndarray::ArrayView1<f64>| u.dot(&xr) + b;
+    let mut g = Array1::<f64>::zeros(3);
+    let mut e = Array1::<f64>::zeros(7);
+    for (xn, rn) in x.outer_iter().zip(r.outer_iter()) {
+        let z = pre(xn);
+        let h = z.max(0.0);
+        g = g + &rn.mapv(|v| v * h);
+        if z > 0.0 {
+            let w = v.dot(&rn);
+            for (i, xi) in xn.iter().enumerate() {
+                e[i] += w * xi;
+            }
+            e[6] += w;
+        }
+    }
+    let probes = gaussian_inputs(&mut seeded(3, 2), 200, 6);
+    let (fb, ft) = (
+        base_plus.forward(probes.view()).unwrap(),
+        twin_plus.forward(probes.view()).unwrap(),
+    );
+    let (mut checked, mut worst, mut worst_without) = (0, 0.0f64, 0.0f64);
+    for (i, p) in probes.outer_iter().enumerate() {
+        let z = pre(p);
+        let ex: f64 = p.iter().zip(e.iter()).map(|(a, b)| a * b).sum::<f64>() + e[6];
+        if z.abs() <= 2.0 * eta * ex.abs() + 1e-9 {
+            continue; // the pair's activation may flip at this probe
+        }
+        let (h, dh) = (z.max(0.0), if z > 0.0 { 1.0 } else { 0.0 });
+        let law = (&g * h + &(&v * (dh * ex))) * (-2.0 * eta);
+        let law_without = &g * (-2.0 * eta * h);
+        let measured = &ft.row(i) - &fb.row(i);
+        worst = worst.max(
+            (&measured - &law)
+                .iter()
+                .fold(0.0f64, |m, v| m.max(v.abs())),
+        );
+        worst_without = worst_without.max(
+            (&measured - &law_without)
+                .iter()
+                .fold(0.0f64, |m, v| m.max(v.abs())),
+        );
+        checked += 1;
+    }
+    assert!(checked > 100, "{checked}");
+    assert!(worst <= 1e-12, "corrected law off by {worst:e}");
+    assert!(
+        worst_without > 1e-6,
+        "the σ' e v term should matter: {worst_without:e}"
+    );
+}
