@@ -336,7 +336,7 @@ fn cancelling_pair_change_matches_the_corrected_first_order_law() {
     for (xn, rn) in x.outer_iter().zip(r.outer_iter()) {
         let z = pre(xn);
         let h = z.max(0.0);
-        g = g + &rn.mapv(|v| v * h);
+        g += &rn.mapv(|v| v * h);
         if z > 0.0 {
             let w = v.dot(&rn);
             for (i, xi) in xn.iter().enumerate() {
