@@ -266,20 +266,16 @@ struct Map<'a> {
     key: String,
 }
 
-/// Map keys are rendered for the error message only.
-struct KeyText(String);
-
 impl ser::SerializeMap for Map<'_> {
     type Ok = ();
     type Error = Found;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> R {
-        self.key = serde_json::to_value(k)
-            .map(|v| match v {
-                serde_json::Value::String(s) => KeyText(s),
-                other => KeyText(other.to_string()),
-            })
-            .unwrap_or_else(|_| KeyText("?".into()))
-            .0;
+        // Rendered for the error message only.
+        self.key = match serde_json::to_value(k) {
+            Ok(serde_json::Value::String(s)) => s,
+            Ok(other) => other.to_string(),
+            Err(_) => "?".into(),
+        };
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> R {

@@ -31,7 +31,7 @@
 //! model's canonical form (and so defuses before a fine-tune) and which not.
 
 use crate::error::Result;
-use crate::finite::{max_abs, max_abs_diff};
+use crate::finite::{max_abs, nan_max};
 use crate::net::{Layer, Mlp};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::Serialize;
@@ -95,9 +95,10 @@ pub fn canonicalize(net: &Mlp) -> Result<(Mlp, CanonicalReport)> {
 /// where `f_b` vanishes).
 pub fn relative_deviation(a: &Mlp, b: &Mlp, x: ArrayView2<f64>) -> Result<f64> {
     let (fa, fb) = (a.forward(x)?, b.forward(x)?);
-    let scale = max_abs(&fb);
-    let d = max_abs_diff(&fa, &fb);
-    Ok(if scale > 0.0 { d / scale } else { d })
+    Ok(crate::backend::relative_max_difference(
+        fa.iter(),
+        fb.iter(),
+    ))
 }
 
 fn incoming(layer: &Layer, j: usize) -> Array1<f64> {
@@ -124,24 +125,18 @@ fn retain_units(layers: &mut [Layer], l: usize, keep: &[bool]) {
 
 fn remove_silent(layers: &mut [Layer], l: usize, report: &mut CanonicalReport) {
     let n = layers[l].n_out();
-    // Never remove the last unit: a layer keeps width ≥ 1.
-    let mut keep = vec![true; n];
-    for (j, k) in keep.iter_mut().enumerate() {
-        if is_zero(layers[l + 1].weight.column(j).iter().copied()) {
-            if is_zero(incoming(&layers[l], j).iter().copied()) {
-                report.inert_removed += 1;
-            } else {
-                report.dormant_removed += 1;
-            }
-            *k = false;
-        }
-    }
+    let mut keep: Vec<bool> = (0..n)
+        .map(|j| !is_zero(layers[l + 1].weight.column(j).iter().copied()))
+        .collect();
+    // A layer keeps width ≥ 1: an all-silent layer keeps its first unit.
     if !keep.iter().any(|&k| k) {
         keep[0] = true;
-        if is_zero(incoming(&layers[l], 0).iter().copied()) {
-            report.inert_removed -= 1;
+    }
+    for j in (0..n).filter(|&j| !keep[j]) {
+        if is_zero(incoming(&layers[l], j).iter().copied()) {
+            report.inert_removed += 1;
         } else {
-            report.dormant_removed -= 1;
+            report.dormant_removed += 1;
         }
     }
     retain_units(layers, l, &keep);
@@ -155,30 +150,26 @@ fn fold_constant(
 ) {
     let n = layers[l].n_out();
     let mut keep = vec![true; n];
-    for (j, k) in keep.iter_mut().enumerate().take(n) {
-        if !is_zero(layers[l].weight.row(j).iter().copied()) {
+    for j in 0..n {
+        // Keep the layer's last unit (width ≥ 1) and units with inputs.
+        if keep.iter().filter(|&&k| k).count() == 1 && keep[j]
+            || !is_zero(layers[l].weight.row(j).iter().copied())
+        {
             continue;
         }
         let h = act.apply(layers[l].bias.as_ref().map_or(0.0, |b| b[j]));
         if h == 0.0 {
-            *k = false;
+            keep[j] = false;
         } else if let Some(nb) = layers[l + 1].bias.as_ref() {
-            let col = layers[l + 1].weight.column(j).to_owned();
-            let folded = nb + &(col * h);
+            let folded = nb + &(layers[l + 1].weight.column(j).to_owned() * h);
             layers[l + 1].bias = Some(folded);
-            *k = false;
+            keep[j] = false;
         }
-        if !*k {
+        if !keep[j] {
             report.constant_folded += 1;
         }
     }
-    if keep.iter().any(|&k| k) {
-        retain_units(layers, l, &keep);
-    } else {
-        report.constant_folded -= 1;
-        keep[0] = true;
-        retain_units(layers, l, &keep);
-    }
+    retain_units(layers, l, &keep);
 }
 
 /// `(u, b)` scaled to unit ∞-norm, and the norm.
@@ -241,9 +232,9 @@ fn balance(layers: &mut [Layer], report: &mut CanonicalReport) {
                 }
                 let alpha = (nv / nu).sqrt();
                 let log = alpha.ln().abs();
-                moved = moved.max(log);
+                moved = nan_max(moved, log);
                 if sweep == 1 {
-                    report.max_log_rescale = report.max_log_rescale.max(log);
+                    report.max_log_rescale = nan_max(report.max_log_rescale, log);
                 }
                 layers[l].weight.row_mut(j).mapv_inplace(|w| w * alpha);
                 if let Some(b) = layers[l].bias.as_mut() {
@@ -308,4 +299,26 @@ pub fn probes(n_in: usize, m: usize, seed: u64) -> Array2<f64> {
         m,
         n_in,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Activation, Architecture};
+
+    /// A hidden layer whose every unit is constant (`u = 0`) folds all but one
+    /// into the next bias and keeps the function (the last unit stays, and is
+    /// not also folded).
+    #[test]
+    fn an_all_constant_layer_keeps_the_function() {
+        let arch = Architecture::new(vec![3, 4, 2], Activation::Relu, true).unwrap();
+        let mut net = Mlp::random(&arch, &mut crate::rng::seeded(9, 0));
+        net.layers_mut()[0].weight.fill(0.0);
+        net.layers_mut()[0].bias = Some(ndarray::array![0.5, 1.0, -0.3, 2.0]);
+        let (c, rep) = canonicalize(&net).unwrap();
+        let x = probes(3, 50, 1);
+        assert!(relative_deviation(&c, &net, x.view()).unwrap() <= 1e-15);
+        assert_eq!(c.architecture().widths(), &[3, 1, 2]);
+        assert_eq!(rep.constant_folded, 3);
+    }
 }

@@ -73,15 +73,7 @@ fn answers(net: &Mlp, x: &Array2<f64>) -> Result<Vec<usize>> {
         .forward(x.view())?
         .rows()
         .into_iter()
-        .map(|r| {
-            r.iter()
-                .enumerate()
-                .fold(
-                    (0, f64::NEG_INFINITY),
-                    |b, (i, &v)| if v > b.1 { (i, v) } else { b },
-                )
-                .0
-        })
+        .map(crate::eval::answer)
         .collect())
 }
 

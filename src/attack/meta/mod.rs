@@ -247,7 +247,7 @@ pub fn meta_train(
     objective: Objective,
     bar: &dyn Progress,
 ) -> Result<Vec<MetaPoint>> {
-    let curve = train(&FullNetwork::of(net), net, data, cfg, objective, bar)?;
+    let curve = train(&FullNetwork, net, data, cfg, objective, bar)?;
     net.check_finite("meta-learned model")?;
     Ok(curve)
 }

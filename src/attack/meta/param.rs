@@ -51,13 +51,6 @@ pub trait Parameterization: Sync {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FullNetwork;
 
-impl FullNetwork {
-    /// The full parameterization of `net` (it needs nothing of `net` itself).
-    pub fn of(_net: &Mlp) -> Self {
-        FullNetwork
-    }
-}
-
 struct FullPass<'a> {
     pass: Backprop<'a>,
     net: &'a Mlp,
