@@ -130,54 +130,60 @@ impl CapacityArgs {
         }))
     }
 
+    /// Train `sweep` with a progress bar, write its files, print one line (or
+    /// JSON record) per model size and the fit.
+    fn train_and_print<E: Experiment, R: Serialize>(
+        &self,
+        sweep: &E,
+        out: &Printer,
+        rows: impl Fn(&E::Output) -> (&Vec<R>, &crate::stats::LineFit),
+        line: impl Fn(&R) -> String,
+    ) -> Result<()> {
+        let bar = progress_bar(sweep.work());
+        let r = sweep
+            .run(&bar)
+            .map_err(super::name_eta_on_overflow(self.eta))?;
+        bar.finish_and_clear();
+        write_outputs(&self.out, "capacity", self, |dir| {
+            sweep.write(&r, dir).map(drop)
+        })?;
+        let (records, fit) = rows(&r);
+        for c in records {
+            if out.json() {
+                out.record(c)?;
+            } else {
+                out.text(line(c));
+            }
+        }
+        out.record(fit)?;
+        out.text(fit_line_text("hidden", fit));
+        Ok(())
+    }
+
     /// Train the sweep, write it and print it.
     pub fn run(&self, budget: &MemoryBudget) -> Result<ExitCode> {
         let sweep = self.check(budget)?;
         super::prepare_out(&self.out)?;
         let out = Printer::new(self.json);
         match sweep {
-            CapacitySweep::Widths(cfg) => {
-                let bar = progress_bar(Experiment::work(&cfg));
-                let r =
-                    Experiment::run(&cfg, &bar).map_err(super::name_eta_on_overflow(self.eta))?;
-                bar.finish_and_clear();
-                write_outputs(&self.out, "capacity", self, |dir| {
-                    Experiment::write(&cfg, &r, dir).map(drop)
-                })?;
-                for c in &r.records {
-                    if out.json() {
-                        out.record(c)?;
-                    } else {
-                        out.text(format!(
-                            "width {:>4}  params {:>6}  hidden {:>4} of {}  (pass before {}, misaligned after {}, control misaligned after {})",
-                            c.width, c.params, c.hidden, c.behaviours, c.pass_before, c.misaligned_after, c.control_misaligned_after
-                        ));
-                    }
-                }
-                out.record(&r.fit)?;
-                out.text(fit_line_text("hidden", &r.fit));
-            }
-            CapacitySweep::LoraRanks(sweep) => {
-                let bar = progress_bar(Experiment::work(&sweep));
-                let r =
-                    Experiment::run(&sweep, &bar).map_err(super::name_eta_on_overflow(self.eta))?;
-                bar.finish_and_clear();
-                write_outputs(&self.out, "capacity", self, |dir| {
-                    Experiment::write(&sweep, &r, dir).map(drop)
-                })?;
-                for c in &r.records {
-                    if out.json() {
-                        out.record(c)?;
-                    } else {
-                        out.text(format!(
-                            "rank {:>2}  params {:>5}  hidden {:>4} of {}  (merged + full SGD step: {} misaligned)",
-                            c.rank, c.params, c.hidden, c.behaviours, c.misaligned_after_merged_full_step
-                        ));
-                    }
-                }
-                out.record(&r.fit)?;
-                out.text(fit_line_text("hidden", &r.fit));
-            }
+            CapacitySweep::Widths(cfg) => self.train_and_print(
+                &cfg,
+                &out,
+                |r| (&r.records, &r.fit),
+                |c| format!(
+                    "width {:>4}  params {:>6}  hidden {:>4} of {}  (pass before {}, misaligned after {}, control misaligned after {})",
+                    c.width, c.params, c.hidden, c.behaviours, c.pass_before, c.misaligned_after, c.control_misaligned_after
+                ),
+            )?,
+            CapacitySweep::LoraRanks(sweep) => self.train_and_print(
+                &sweep,
+                &out,
+                |r| (&r.records, &r.fit),
+                |c| format!(
+                    "rank {:>2}  params {:>5}  hidden {:>4} of {}  (merged + full SGD step: {} misaligned)",
+                    c.rank, c.params, c.hidden, c.behaviours, c.misaligned_after_merged_full_step
+                ),
+            )?,
         }
         Ok(ExitCode::SUCCESS)
     }

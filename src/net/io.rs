@@ -34,7 +34,16 @@ pub struct Tensor {
     pub data: Vec<f64>,
 }
 
-fn to_bytes(data: &[f64]) -> Vec<u8> {
+/// Little-endian `F64` values of a tensor's bytes (a trailing partial value
+/// cannot occur: safetensors checks the length).
+pub(crate) fn f64_values(bytes: &[u8]) -> Vec<f64> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("chunks of 8")))
+        .collect()
+}
+
+pub(crate) fn to_bytes(data: &[f64]) -> Vec<u8> {
     data.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
@@ -89,11 +98,7 @@ pub fn read_tensors_from_bytes(buf: &[u8], origin: &str) -> Result<TensorFile> {
                 view.dtype()
             )));
         }
-        let data = view
-            .data()
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("chunks of 8")))
-            .collect();
+        let data = f64_values(view.data());
         out.insert(
             name,
             Tensor {

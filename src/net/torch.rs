@@ -43,10 +43,7 @@ pub struct Layout {
 fn to_f64(view: &TensorView, name: &str, bad: &dyn Fn(String) -> Error) -> Result<Vec<f64>> {
     let d = view.data();
     Ok(match view.dtype() {
-        Dtype::F64 => d
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("chunks of 8")))
-            .collect(),
+        Dtype::F64 => super::io::f64_values(d),
         Dtype::F32 => d
             .chunks_exact(4)
             .map(|c| f64::from(f32::from_le_bytes(c.try_into().expect("chunks of 4"))))
@@ -138,7 +135,7 @@ fn from_f64(data: &[f64], dtype: Dtype) -> Vec<u8> {
             .iter()
             .flat_map(|&v| f64_to_f16(v).to_le_bytes())
             .collect(),
-        _ => data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        _ => super::io::to_bytes(data),
     }
 }
 
