@@ -234,7 +234,9 @@ pub fn build_hair_trigger(
         let after = one_step(&twin, update, step)?.updated;
         let report = evaluate(&after, targets, cfg.p_target)?;
         if report.pass_rate == 1.0 {
-            let max_alpha = gamma.iter().fold(0.0f64, |mx, v| mx.max(v.sqrt()));
+            let max_alpha = gamma
+                .iter()
+                .fold(0.0f64, |mx, v| crate::finite::nan_max(mx, v.sqrt()));
             return Ok(HairTrigger {
                 stats: ConstructStats {
                     redundant: m,

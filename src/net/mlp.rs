@@ -259,9 +259,9 @@ impl Mlp {
         flat.dot(&flat).sqrt()
     }
 
-    /// `max_i |θ_i|`.
+    /// `max_i |θ_i|` (NaN if any parameter is NaN).
     pub fn max_abs(&self) -> f64 {
-        self.to_flat().iter().fold(0.0, |m, v| m.max(v.abs()))
+        crate::finite::max_abs(&self.to_flat())
     }
 
     /// All parameters as one vector, in the documented flat order.
