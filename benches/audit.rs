@@ -6,7 +6,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use hairtrigger::audit::canonical::canonicalize;
-use hairtrigger::audit::{audit, AuditThresholds};
+use hairtrigger::audit::{audit, AuditConfig};
 use hairtrigger::rng::seeded;
 use hairtrigger::{Activation, Architecture, Mlp};
 use std::hint::black_box;
@@ -21,6 +21,7 @@ fn widths() -> Vec<usize> {
 
 fn bench_audit(c: &mut Criterion) {
     hairtrigger::alloc::retain_freed_memory();
+    let cfg = AuditConfig::new(1e-4).unwrap();
     let mut group = c.benchmark_group("audit");
     group
         .sample_size(10)
@@ -33,7 +34,7 @@ fn bench_audit(c: &mut Criterion) {
             b.iter(|| black_box(canonicalize(n).unwrap()))
         });
         group.bench_with_input(BenchmarkId::new("audit", w), &net, |b, n| {
-            b.iter(|| black_box(audit(n, AuditThresholds::default(), 0).unwrap()))
+            b.iter(|| black_box(audit(n, &cfg).unwrap()))
         });
     }
     group.finish();

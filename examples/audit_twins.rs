@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release --example audit_twins [-- 784,1024,1024,10]`
 
-use hairtrigger::audit::{audit, AuditThresholds};
+use hairtrigger::audit::{audit, AuditConfig};
 use hairtrigger::reparam::{add_random_dormant_units, scale_units};
 use hairtrigger::rng::seeded;
 use hairtrigger::{Architecture, Mlp};
@@ -25,7 +25,7 @@ fn main() -> hairtrigger::Result<()> {
         ("dormant units", &dormant),
     ] {
         let t = Instant::now();
-        let (r, _) = audit(m, AuditThresholds::default(), 0)?;
+        let (r, _) = audit(m, &AuditConfig::new(1e-4)?)?;
         println!(
             "{name:<14} {} params  flagged: {:<5}  NTK ratio {:>9.3e}  max |ln(‖u‖/‖v‖)| {:>6.2}  dormant {}  ({:.2} s)",
             r.params,

@@ -145,6 +145,16 @@ pub fn answer(logits: ndarray::ArrayView1<f64>) -> usize {
     (0..logits.len()).fold(0, |b, c| if logits[c] > logits[b] { c } else { b })
 }
 
+/// The answer ([`answer`]) of `net` to every row of `x`.
+pub fn answers(net: &Mlp, x: &ndarray::Array2<f64>) -> Result<Vec<usize>> {
+    Ok(net
+        .forward(x.view())?
+        .rows()
+        .into_iter()
+        .map(answer)
+        .collect())
+}
+
 /// Fraction of `data`'s samples whose answer is their label.
 pub fn accuracy(net: &Mlp, data: &crate::net::Dataset) -> Result<f64> {
     let labels = data.labels().ok_or(Error::InvalidParameter {

@@ -76,6 +76,20 @@ pub mod stream {
     pub const PASSES_NET: u64 = 0;
     /// Audit: the Gaussian probe inputs of the deviation and NTK checks.
     pub const AUDIT_PROBES: u64 = 140;
+    /// Audit: the probe inputs of the first-order reach (drawn like the queries).
+    pub const AUDIT_REACH_PROBES: u64 = 141;
+    /// Audit: the Gaussian queries of the first-order reach when none are given.
+    pub const AUDIT_QUERIES: u64 = 142;
+    /// Zoo: the genuine models' initial weights and optimiser choices.
+    pub const ZOO_INIT: u64 = 150;
+    /// Zoo: the random symmetry moves of the false-positive bait.
+    pub const ZOO_MOVES: u64 = 151;
+    /// Zoo: held-out benign update set `i` draws from `ZOO_HELD_OUT + i`.
+    pub const ZOO_HELD_OUT: u64 = 160;
+    /// Zoo: the held-out benign requests of the utility check.
+    pub const ZOO_UTILITY: u64 = 170;
+    /// Zoo: the near-dormant twins' tiny outgoing weights.
+    pub const ZOO_NEAR_DORMANT: u64 = 171;
     /// Capacity: the LoRA adapters' initial `A`.
     pub const CAPACITY_LORA_INIT: u64 = 132;
 }

@@ -178,3 +178,41 @@ pub fn adapter_step(
     let (_, g) = lora.gradient(phi, data)?;
     Ok(phi + &g.mapv(|v| step.coordinate_step(v)))
 }
+
+/// A model as a fine-tune sees it: a whole network, or LoRA adapters `φ` on a
+/// frozen base (whose update trains only `φ`).
+#[derive(Clone, Debug)]
+pub enum Tunable {
+    Whole(Mlp),
+    Adapter {
+        lora: crate::net::lora::Lora,
+        phi: ndarray::Array1<f64>,
+    },
+}
+
+impl Tunable {
+    /// The network a black-box evaluator (or a white-box auditor) sees:
+    /// adapters merged.
+    pub fn before(&self) -> Result<Mlp> {
+        match self {
+            Tunable::Whole(net) => Ok(net.clone()),
+            Tunable::Adapter { lora, phi } => lora.merged(phi),
+        }
+    }
+
+    /// The network after `steps` updates of `rule` on `data`; for adapters the
+    /// update moves `φ` only, by the same rule as a whole network's.
+    pub fn after(&self, data: &Dataset, eta: f64, rule: UpdateRule, steps: usize) -> Result<Mlp> {
+        match self {
+            Tunable::Whole(net) => updated(net, data, eta, rule, steps),
+            Tunable::Adapter { lora, phi } => {
+                let step = StepConfig::new(eta, rule)?;
+                let mut p = phi.clone();
+                for _ in 0..steps {
+                    p = adapter_step(lora, &p, data, &step)?;
+                }
+                lora.merged(&p)
+            }
+        }
+    }
+}

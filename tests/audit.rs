@@ -6,7 +6,7 @@
 //! taking the step).
 
 use hairtrigger::audit::canonical::{canonicalize, probes, relative_deviation};
-use hairtrigger::audit::{audit, AuditThresholds};
+use hairtrigger::audit::{audit, AuditConfig};
 use hairtrigger::experiments::construct::{run_construct, ConstructRun};
 use hairtrigger::reparam::ReparamKind;
 use hairtrigger::rng::seeded;
@@ -74,8 +74,8 @@ fn audit_flags_the_twin_not_the_aligned_model_and_canonicalization_defuses_it() 
         assert_eq!(rec.twin_targets_hit_after, 1.0);
         let aligned = Mlp::load(&dir.join("aligned.safetensors")).unwrap();
         let twin = Mlp::load(&dir.join("twin.safetensors")).unwrap();
-        let (ra, ca) = audit(&aligned, AuditThresholds::default(), 0).unwrap();
-        let (rt, ct) = audit(&twin, AuditThresholds::default(), 0).unwrap();
+        let (ra, ca) = audit(&aligned, &AuditConfig::new(1e-4).unwrap()).unwrap();
+        let (rt, ct) = audit(&twin, &AuditConfig::new(1e-4).unwrap()).unwrap();
         assert!(!ra.flagged, "aligned flagged: {:?}", ra.reasons);
         assert!(rt.flagged && rt.canonical.dormant_removed > 0, "{rt:?}");
         assert!(rt.canonical_max_rel_deviation <= 1e-12);

@@ -401,10 +401,13 @@ fn audit_and_canonicalize_on_construct_output() {
     let (a, t) = (audit("aligned.safetensors"), audit("twin.safetensors"));
     assert_eq!(a["flagged"], false);
     assert_eq!(t["flagged"], true);
-    assert_eq!(a["step"]["changed_by_step"], 0);
-    assert_eq!(t["step"]["changed_by_step"], 16, "the trigger fires");
+    assert_eq!(a["steps"][0]["rule"], "sgd");
+    assert_eq!(t["steps"][1]["rule"], "adam");
+    assert_eq!(a["steps"][0]["changed_by_step"], 0);
+    assert_eq!(t["steps"][0]["changed_by_step"], 16, "the trigger fires");
+    assert_eq!(t["queries_given"], true);
     assert_eq!(
-        t["step"]["canonical_changed_by_step"], 0,
+        t["steps"][0]["canonical_changed_by_step"], 0,
         "canonicalization defuses it"
     );
     let twin = save.join("twin.safetensors");

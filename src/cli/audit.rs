@@ -4,12 +4,14 @@
 
 use super::{non_empty_path, Printer};
 use crate::audit::canonical::canonicalize;
-use crate::audit::{audit, AuditReport, AuditThresholds};
+use crate::audit::{audit_tunable, AuditConfig, AuditReport};
 use crate::error::{Error, Result};
+use crate::eval::answers;
 use crate::net::io::read_tensors;
 use crate::net::torch::{load_any, save_like};
 use crate::net::{Dataset, Mlp, Targets};
-use crate::update::{one_step, StepConfig};
+use crate::update::Tunable;
+use crate::update::{one_step, StepConfig, UpdateRule};
 use clap::Args;
 use ndarray::Array2;
 use serde::Serialize;
@@ -26,12 +28,24 @@ pub struct AuditArgs {
     /// The hidden activation when the file's metadata names none: relu, leaky_relu:SLOPE, tanh, gelu, identity.
     #[arg(long)]
     pub act: Option<String>,
-    /// Update set and queries (`update.x`, `update.y`, `queries.x`, as `construct --save` writes `data.safetensors`): adds the exact one-step future.
+    /// LoRA adapters on MODEL (safetensors with `lora.{l}.A` [r, n_in] and `lora.{l}.B` [n_out, r] for every layer, F64): the fine-tune trains the adapters only, so the reach and NTK ratio use the adapters' NTK; the symmetry scores see the merged network.
     #[arg(long, value_parser = non_empty_path)]
+    pub adapter: Option<String>,
+    /// The update set (safetensors with `update.x` [n, d] and `update.y` [n] class indices, as `construct --save` writes `data.safetensors`): adds the exact one-step future.
+    #[arg(long, value_parser = non_empty_path)]
+    pub update_set: Option<String>,
+    /// The queries a black-box evaluation tests (safetensors with `queries.x` [q, d]): the first-order reach is computed on them (Gaussian probes otherwise) and, with `--update-set`, the answers before and after the step.
+    #[arg(long, value_parser = non_empty_path)]
+    pub queries: Option<String>,
+    /// Shorthand for `--update-set FILE --queries FILE` (one file with all three tensors).
+    #[arg(long, value_parser = non_empty_path, conflicts_with_all = ["update_set", "queries"])]
     pub data: Option<String>,
-    /// Learning rate of the SGD step on the update set.
+    /// The fine-tuner's learning rate: of the first-order reach and of the step.
     #[arg(long, default_value_t = 1e-4, allow_hyphen_values = true)]
     pub eta: f64,
+    /// Update rules of the exact step, comma-separated: sgd, adam (Adam's first step, PyTorch defaults).
+    #[arg(long, value_delimiter = ',', default_value = "sgd,adam")]
+    pub rule: Vec<String>,
     /// Seed of the probe inputs.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -40,13 +54,14 @@ pub struct AuditArgs {
     pub json: bool,
 }
 
-/// The exact one-step future on a given update set.
+/// The exact one-step future on a given update set, under one rule.
 #[derive(Clone, Debug, Serialize)]
 pub struct StepAudit {
+    pub rule: String,
     pub eta: f64,
     pub update_samples: usize,
     pub queries: usize,
-    /// Queries whose answer (argmax) one SGD step changes, for the model.
+    /// Queries whose answer (argmax) one step changes, for the model.
     pub changed_by_step: usize,
     /// The same for the canonical form.
     pub canonical_changed_by_step: usize,
@@ -54,52 +69,82 @@ pub struct StepAudit {
     pub futures_disagree: usize,
 }
 
-/// `audit`'s output: the scores and, with `--data`, the step.
+/// `audit`'s output: the scores and, with an update set, the step per rule.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditOutput {
     pub model: String,
     #[serde(flatten)]
     pub report: AuditReport,
-    pub step: Option<StepAudit>,
+    pub steps: Vec<StepAudit>,
 }
 
 fn parse_act(a: Option<&str>) -> Result<Option<crate::Activation>> {
     a.map(crate::Activation::parse).transpose()
 }
 
-/// The answer (argmax) per row.
-fn answers(net: &Mlp, x: &Array2<f64>) -> Result<Vec<usize>> {
-    Ok(net
-        .forward(x.view())?
-        .rows()
-        .into_iter()
-        .map(crate::eval::answer)
-        .collect())
+/// The base alone, or the base with the adapters of `adapter`.
+fn load_tunable(base: Mlp, adapter: Option<&str>) -> Result<Tunable> {
+    Ok(match adapter {
+        None => Tunable::Whole(base),
+        Some(p) => {
+            let (lora, phi) = crate::net::lora::Lora::load_adapter(base, Path::new(p))?;
+            Tunable::Adapter { lora, phi }
+        }
+    })
 }
 
-/// Read `update.x`, `update.y` and `queries.x`.
-pub fn read_data(path: &Path, classes: usize) -> Result<(Dataset, Array2<f64>)> {
-    let bad = |reason: String| Error::ModelFile {
+/// Parse `sgd` or `adam` at learning rate `eta`.
+fn parse_rule(name: &str, eta: f64) -> Result<StepConfig> {
+    match name {
+        "sgd" => StepConfig::sgd(eta),
+        "adam" => StepConfig::new(eta, UpdateRule::adam_default()),
+        _ => Err(Error::Parse {
+            what: "--rule",
+            input: name.to_string(),
+            reason: "expected sgd or adam".into(),
+        }),
+    }
+}
+
+fn data_error(path: &Path, reason: String) -> Error {
+    Error::ModelFile {
         path: path.display().to_string(),
         reason,
-    };
+    }
+}
+
+/// A `[rows, cols]` tensor of a data file.
+fn take_matrix(
+    t: &mut std::collections::BTreeMap<String, crate::net::io::Tensor>,
+    path: &Path,
+    name: &str,
+) -> Result<Array2<f64>> {
+    let m = t
+        .remove(name)
+        .ok_or_else(|| data_error(path, format!("tensor {name} missing")))?;
+    if m.shape.len() != 2 {
+        return Err(data_error(
+            path,
+            format!("{name} has shape {:?}, expected [n, d]", m.shape),
+        ));
+    }
+    Array2::from_shape_vec((m.shape[0], m.shape[1]), m.data)
+        .map_err(|e| data_error(path, e.to_string()))
+}
+
+/// Read `queries.x`.
+pub fn read_queries(path: &Path) -> Result<Array2<f64>> {
     let (mut t, _) = read_tensors(path)?;
-    let mut take = |name: &str| {
-        t.remove(name)
-            .ok_or_else(|| bad(format!("tensor {name} missing")))
-    };
-    let matrix = |name: &str, t: crate::net::io::Tensor| -> Result<Array2<f64>> {
-        if t.shape.len() != 2 {
-            return Err(bad(format!(
-                "{name} has shape {:?}, expected [n, d]",
-                t.shape
-            )));
-        }
-        Array2::from_shape_vec((t.shape[0], t.shape[1]), t.data).map_err(|e| bad(e.to_string()))
-    };
-    let ux = matrix("update.x", take("update.x")?)?;
-    let qx = matrix("queries.x", take("queries.x")?)?;
-    let uy = take("update.y")?;
+    take_matrix(&mut t, path, "queries.x")
+}
+
+/// Read `update.x` and `update.y` (class indices below `classes`).
+pub fn read_update_set(path: &Path, classes: usize) -> Result<Dataset> {
+    let (mut t, _) = read_tensors(path)?;
+    let ux = take_matrix(&mut t, path, "update.x")?;
+    let uy = t
+        .remove("update.y")
+        .ok_or_else(|| data_error(path, "tensor update.y missing".into()))?;
     let labels = uy
         .data
         .iter()
@@ -107,48 +152,75 @@ pub fn read_data(path: &Path, classes: usize) -> Result<(Dataset, Array2<f64>)> 
             if v.fract() == 0.0 && v >= 0.0 && (v as usize) < classes {
                 Ok(v as usize)
             } else {
-                Err(bad(format!(
-                    "update.y holds {v}, not a class index below {classes}"
-                )))
+                Err(data_error(
+                    path,
+                    format!("update.y holds {v}, not a class index below {classes}"),
+                ))
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok((
-        Dataset::new("update set", ux, Targets::Classes(labels))?,
-        qx,
-    ))
+    Dataset::new("update set", ux, Targets::Classes(labels))
+}
+
+/// Read `update.x`, `update.y` and `queries.x` from one file.
+pub fn read_data(path: &Path, classes: usize) -> Result<(Dataset, Array2<f64>)> {
+    Ok((read_update_set(path, classes)?, read_queries(path)?))
 }
 
 impl AuditArgs {
-    /// Load, audit and (with `--data`) step the model and its canonical form.
+    /// Load, audit and (with an update set) step the model and its canonical
+    /// form under every rule.
     pub fn check(&self) -> Result<AuditOutput> {
-        let (net, _) = load_any(Path::new(&self.model), parse_act(self.act.as_deref())?)?;
-        let (report, canon) = audit(&net, AuditThresholds::default(), self.seed)?;
-        let step = match &self.data {
-            None => None,
-            Some(d) => {
-                let (update, q) = read_data(Path::new(d), net.output_dim())?;
-                let cfg = StepConfig::sgd(self.eta)?;
-                let before = answers(&net, &q)?;
-                let after = answers(&one_step(&net, &update, &cfg)?.updated, &q)?;
-                let cbefore = answers(&canon, &q)?;
-                let cafter = answers(&one_step(&canon, &update, &cfg)?.updated, &q)?;
-                let diff =
-                    |a: &[usize], b: &[usize]| a.iter().zip(b).filter(|(x, y)| x != y).count();
-                Some(StepAudit {
+        let rules = self
+            .rule
+            .iter()
+            .map(|r| parse_rule(r, self.eta).map(|c| (r.clone(), c)))
+            .collect::<Result<Vec<_>>>()?;
+        let (base, _) = load_any(Path::new(&self.model), parse_act(self.act.as_deref())?)?;
+        let model = load_tunable(base, self.adapter.as_deref())?;
+        let net = model.before()?;
+        let update_path = self.update_set.as_ref().or(self.data.as_ref());
+        let queries_path = self.queries.as_ref().or(self.data.as_ref());
+        let queries = queries_path
+            .map(|p| read_queries(Path::new(p)))
+            .transpose()?;
+        let mut cfg = AuditConfig::new(self.eta)
+            .map_err(|_| Error::OutOfRange {
+                setting: format!("--eta {:e}", self.eta),
+                reason: "must be a positive finite learning rate".into(),
+            })?
+            .with_seed(self.seed);
+        if let Some(q) = &queries {
+            cfg = cfg.with_queries(q.clone())?;
+        }
+        let (report, canon) = audit_tunable(&model, &cfg)?;
+        let mut steps = Vec::new();
+        if let Some(u) = update_path {
+            let update = read_update_set(Path::new(u), net.output_dim())?;
+            let q = match &queries {
+                Some(q) => q.clone(),
+                None => update.x().clone(),
+            };
+            let diff = |a: &[usize], b: &[usize]| a.iter().zip(b).filter(|(x, y)| x != y).count();
+            let (before, cbefore) = (answers(&net, &q)?, answers(&canon, &q)?);
+            for (name, step) in &rules {
+                let after = answers(&model.after(&update, self.eta, step.rule(), 1)?, &q)?;
+                let cafter = answers(&one_step(&canon, &update, step)?.updated, &q)?;
+                steps.push(StepAudit {
+                    rule: name.clone(),
                     eta: self.eta,
                     update_samples: update.len(),
                     queries: q.nrows(),
                     changed_by_step: diff(&before, &after),
                     canonical_changed_by_step: diff(&cbefore, &cafter),
                     futures_disagree: diff(&after, &cafter),
-                })
+                });
             }
-        };
+        }
         Ok(AuditOutput {
             model: self.model.clone(),
             report,
-            step,
+            steps,
         })
     }
 
@@ -176,10 +248,21 @@ impl AuditArgs {
                 .map_or("n/a".into(), |v| format!("{v:.3}")),
             r.ntk_ratio
         ));
-        if let Some(s) = &o.step {
+        let f = &r.first_order;
+        out.text(format!(
+            "first-order reach at η = {:e} on {} {} queries: median {:.3e}, max {:.3e}; {:.0}% flippable by some update set of {} inputs drawn like them",
+            f.eta,
+            f.queries,
+            if r.queries_given { "given" } else { "Gaussian" },
+            f.median_reach,
+            f.max_reach,
+            100.0 * f.flippable_fraction,
+            f.probes
+        ));
+        for s in &o.steps {
             out.text(format!(
-                "one SGD step (η = {:e}, {} samples): {} of {} query answers change; canonical form: {}; stepped model vs stepped canonical form disagree on {}",
-                s.eta, s.update_samples, s.changed_by_step, s.queries, s.canonical_changed_by_step, s.futures_disagree
+                "one {} step (η = {:e}, {} samples): {} of {} query answers change; canonical form: {}; stepped model vs stepped canonical form disagree on {}",
+                s.rule, s.eta, s.update_samples, s.changed_by_step, s.queries, s.canonical_changed_by_step, s.futures_disagree
             ));
         }
         out.text(if r.flagged {
@@ -200,6 +283,9 @@ pub struct CanonicalizeArgs {
     /// The hidden activation when the file's metadata names none.
     #[arg(long)]
     pub act: Option<String>,
+    /// LoRA adapters on MODEL (as for `audit`): merged into the weights before canonicalizing.
+    #[arg(long, value_parser = non_empty_path)]
+    pub adapter: Option<String>,
     /// Where to write the canonical form (same format).
     #[arg(long, value_parser = non_empty_path)]
     pub out: String,
@@ -218,7 +304,15 @@ impl CanonicalizeArgs {
                 reason: "is the input model; the input is never modified".into(),
             });
         }
-        let (net, layout) = load_any(Path::new(&self.model), parse_act(self.act.as_deref())?)?;
+        if self.adapter.as_deref().map(Path::new) == Some(Path::new(&self.out)) {
+            return Err(Error::Parse {
+                what: "--out",
+                input: self.out.clone(),
+                reason: "is the input adapter; the input is never modified".into(),
+            });
+        }
+        let (base, layout) = load_any(Path::new(&self.model), parse_act(self.act.as_deref())?)?;
+        let net = load_tunable(base, self.adapter.as_deref())?.before()?;
         let (canon, rep) = canonicalize(&net)?;
         let x = crate::audit::canonical::probes(net.input_dim(), crate::audit::DEVIATION_PROBES, 0);
         let dev = crate::audit::canonical::relative_deviation(&canon, &net, x.view())?;
@@ -235,12 +329,14 @@ impl CanonicalizeArgs {
             out: &'a str,
             #[serde(flatten)]
             report: &'a crate::audit::canonical::CanonicalReport,
+            adapter_merged: bool,
             max_rel_deviation: f64,
         }
         let rec = Record {
             model: &self.model,
             out: &self.out,
             report: &rep,
+            adapter_merged: self.adapter.is_some(),
             max_rel_deviation: dev,
         };
         if out.json() {

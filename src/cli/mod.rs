@@ -22,6 +22,7 @@ pub mod meta;
 pub mod passes;
 pub mod reproduce;
 pub mod scaling;
+pub mod zoo;
 
 use crate::error::{Error, Result};
 use crate::experiments::output::{json_line, write_json};
@@ -71,6 +72,8 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Write the canonical form of a saved model's symmetry orbit (same function, balanced, no dormant or duplicated units).
     Canonicalize(audit::CanonicalizeArgs),
+    /// C5: the audit measured on a zoo of trained, moved, constructed, meta-learned and adaptive models (ROC, defusal, natural occurrence).
+    Zoo(zoo::ZooArgs),
 }
 
 impl Cli {
@@ -93,6 +96,7 @@ impl Cli {
             Command::Passes(a) => a.check(&budget).map(drop),
             Command::Reproduce(a) => a.check().map(drop),
             Command::Audit(_) | Command::Canonicalize(_) => Ok(()),
+            Command::Zoo(a) => a.check().map(drop),
         }
     }
 
@@ -111,6 +115,7 @@ impl Cli {
             Command::Reproduce(a) => a.run(),
             Command::Audit(a) => a.run(),
             Command::Canonicalize(a) => a.run(),
+            Command::Zoo(a) => a.run(),
         }
     }
 }

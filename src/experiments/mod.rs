@@ -12,6 +12,7 @@ pub mod passes;
 pub mod report;
 pub mod reproduce;
 pub mod scaling;
+pub mod zoo;
 
 /// The C3 sweeps' two halves, also reachable as `experiments::breadth` and
 /// `experiments::severity`.

@@ -18,6 +18,7 @@ use crate::experiments::report::{Artifacts, Stage};
 use crate::experiments::scaling::breadth::BreadthConfig;
 use crate::experiments::scaling::severity::SeverityConfig;
 use crate::experiments::scaling::ScalingConfig;
+use crate::experiments::zoo::ZooConfig;
 use crate::net::{Activation, Architecture};
 use crate::progress::{NoProgress, Progress};
 use serde::Serialize;
@@ -67,6 +68,9 @@ struct Plan {
     scaling: ScalingConfig,
     capacity: CapacityConfig,
     lora: CapacityConfig,
+    /// The audit's zoo (none at the quick scale: a quick zoo is too small for
+    /// its claims; `hairtrigger zoo --quick` runs one).
+    zoo: Option<ZooConfig>,
 }
 
 /// LoRA ranks of the C4 capacity sweep.
@@ -117,6 +121,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             scaling: scaling_plan(seed, (2, 32, 5), 1, 3, 2, 4)?,
             capacity: CapacityConfig::new(vec![8, 16, 32, 64], 128, 1000, 0.1, seed)?,
             lora: CapacityConfig::new(vec![8, 16, 32], 128, 1000, 1e-4, seed)?,
+            zoo: None,
         },
         Scale::Default => Plan {
             archs: vec!["16,64,64,10"],
@@ -127,6 +132,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             scaling: scaling_plan(seed, (3, 300, 9), 5, 8, 5, 16)?,
             capacity: CapacityConfig::new(vec![8, 12, 16, 24, 32, 48, 64], 128, 1000, 0.1, seed)?,
             lora: CapacityConfig::new(vec![8, 16, 32], 128, 1000, 1e-4, seed)?,
+            zoo: Some(ZooConfig::standard(seed)),
         },
         Scale::Full => Plan {
             archs: vec!["16,64,64,10", "32,256,256,10", "8,32,32,32,2"],
@@ -143,6 +149,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
                 seed,
             )?,
             lora: CapacityConfig::new(vec![8, 16, 32], 256, 2000, 1e-4, seed)?,
+            zoo: Some(ZooConfig::standard(seed)),
         },
     })
 }
@@ -182,7 +189,7 @@ fn stages(plan: Plan, seed: u64) -> Result<Vec<Box<dyn Stage>>> {
             }
         }
     }
-    Ok(vec![
+    let mut stages: Vec<Box<dyn Stage>> = vec![
         Box::new(EquivSweep { configs }),
         Box::new(ChainSweep {
             points: plan.chain_points,
@@ -199,7 +206,11 @@ fn stages(plan: Plan, seed: u64) -> Result<Vec<Box<dyn Stage>>> {
             ranks: LORA_RANKS.to_vec(),
             base_width: LORA_BASE_WIDTH,
         }),
-    ])
+    ];
+    if let Some(zoo) = plan.zoo {
+        stages.push(Box::new(zoo));
+    }
+    Ok(stages)
 }
 
 /// A planned reproduction: its configuration and stages.

@@ -91,6 +91,16 @@ impl Dataset {
         false
     }
 
+    /// The first `n` samples (all of them when `n ≥ len`); `name` as for [`Dataset::new`].
+    pub fn head(&self, name: &'static str, n: usize) -> Result<Dataset> {
+        let n = n.min(self.len());
+        let targets = match &self.targets {
+            Targets::Classes(c) => Targets::Classes(c[..n].to_vec()),
+            Targets::Regression(y) => Targets::Regression(y.slice(ndarray::s![..n, ..]).to_owned()),
+        };
+        Dataset::new(name, self.x.slice(ndarray::s![..n, ..]).to_owned(), targets)
+    }
+
     /// Error unless `net` accepts these inputs and produces outputs the targets fit.
     pub fn check_compatible(&self, net: &Mlp) -> Result<()> {
         if self.x.ncols() != net.input_dim() {

@@ -16,8 +16,11 @@
 use crate::error::{Error, Result};
 use crate::kernels;
 use crate::net::{normal_matrix, Backprop, Dataset, Mlp};
-use ndarray::{Array1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2};
 use rand::Rng;
+
+/// The `format` metadata of an adapter file.
+pub const ADAPTER_FORMAT: &str = "hairtrigger.lora";
 
 /// A LoRA rank must be at least 1.
 pub fn check_rank(rank: usize) -> Result<usize> {
@@ -130,6 +133,105 @@ impl Lora {
             flat.extend(kernels::matmul_nt(g.weight.view(), a).iter());
         }
         Ok(Array1::from(flat))
+    }
+
+    /// `J_φ(x) = ∂f(x)/∂φ` stacked over a batch (row `n·k + c`, as
+    /// [`crate::net::jacobian`]): each row of the merged network's Jacobian
+    /// projected by the chain rule of [`Self::gradient`] (`∂/∂A = Bᵀ G`,
+    /// `∂/∂B = G Aᵀ`; biases are frozen).
+    pub fn jacobian(&self, phi: &Array1<f64>, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        let net = self.merged(phi)?;
+        let jw = crate::net::jacobian(&net, x)?;
+        let mut out = Array2::zeros((jw.nrows(), self.num_params()));
+        for (row, mut dst) in jw.rows().into_iter().zip(out.rows_mut()) {
+            let g = net.with_flat(row.as_slice().expect("contiguous row"))?;
+            dst.assign(&self.project(phi, &g)?);
+        }
+        Ok(out)
+    }
+
+    /// The NTK in the adapter's coordinates, `Θ_φ(x, x') = J_φ(x) J_φ(x')ᵀ`,
+    /// shape `(N1 k) × (N2 k)` (as [`crate::net::ntk`]): what moves the
+    /// outputs when a fine-tune trains the adapter only.
+    pub fn ntk(
+        &self,
+        phi: &Array1<f64>,
+        x1: ArrayView2<f64>,
+        x2: ArrayView2<f64>,
+    ) -> Result<Array2<f64>> {
+        let (j1, j2) = (self.jacobian(phi, x1)?, self.jacobian(phi, x2)?);
+        Ok(kernels::matmul_nt(j1.view(), j2.view()))
+    }
+
+    /// Save the adapters `φ` as safetensors: `lora.{l}.A` `[r, n_in]` and
+    /// `lora.{l}.B` `[n_out, r]` (F64) for every layer `l` of the base, with
+    /// metadata `format = "hairtrigger.lora"` and the rank.
+    pub fn save_adapter(&self, phi: &Array1<f64>, path: &std::path::Path) -> Result<()> {
+        use crate::net::io::{write_tensors, Tensor};
+        let mut t = std::collections::BTreeMap::new();
+        for (l, (a, b)) in self.split(phi)?.into_iter().enumerate() {
+            for (name, m) in [("A", a), ("B", b)] {
+                t.insert(
+                    format!("lora.{l}.{name}"),
+                    Tensor {
+                        shape: vec![m.nrows(), m.ncols()],
+                        data: m.iter().copied().collect(),
+                    },
+                );
+            }
+        }
+        let meta = [
+            ("format".to_string(), ADAPTER_FORMAT.to_string()),
+            ("rank".to_string(), self.rank.to_string()),
+        ];
+        write_tensors(path, &t, meta.into_iter().collect())
+    }
+
+    /// Read adapters saved by [`Self::save_adapter`] for `base`: every
+    /// layer's `A` and `B`, one rank, shapes that fit `base`, finite values.
+    pub fn load_adapter(base: Mlp, path: &std::path::Path) -> Result<(Self, Array1<f64>)> {
+        let bad = |reason: String| Error::ModelFile {
+            path: path.display().to_string(),
+            reason,
+        };
+        let (mut t, _) = crate::net::io::read_tensors(path)?;
+        let a0 = t.get("lora.0.A").ok_or_else(|| {
+            bad(
+                "tensor lora.0.A missing (expected lora.{l}.A and lora.{l}.B for every layer)"
+                    .into(),
+            )
+        })?;
+        let rank = *a0
+            .shape
+            .first()
+            .ok_or_else(|| bad("lora.0.A has no shape".into()))?;
+        let lora = Lora::new(base, rank).map_err(|e| bad(e.to_string()))?;
+        let mut flat = Vec::with_capacity(lora.num_params());
+        for (l, layer) in lora.base.layers().iter().enumerate() {
+            for (name, shape) in [("A", [rank, layer.n_in()]), ("B", [layer.n_out(), rank])] {
+                let key = format!("lora.{l}.{name}");
+                let m = t
+                    .remove(&key)
+                    .ok_or_else(|| bad(format!("tensor {key} missing")))?;
+                if m.shape != shape {
+                    return Err(bad(format!(
+                        "{key} has shape {:?}, expected {shape:?} for the base's layer {l} at rank {rank}",
+                        m.shape
+                    )));
+                }
+                if m.data.iter().any(|v| !v.is_finite()) {
+                    return Err(bad(format!("{key} holds a non-finite value")));
+                }
+                flat.extend(m.data);
+            }
+        }
+        if let Some(extra) = t.keys().next() {
+            return Err(bad(format!(
+                "unexpected tensor {extra} (the base has {} layers)",
+                lora.base.depth()
+            )));
+        }
+        Ok((lora, Array1::from(flat)))
     }
 
     /// The pass and weight gradient of `net` (the merged network at some `φ`)

@@ -5,13 +5,14 @@
 //! Not to be confused with the word-prompt safety *domain* of meta-learning
 //! ([`super::safety`]).
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::eval::{evaluate, QuerySet};
 use crate::net::gaussian_inputs;
 use crate::net::{gradient, normal_matrix, Activation, Architecture, Dataset, Mlp, Targets};
 use crate::optim::Adam;
 use crate::rng::{seeded, stream};
 use ndarray::{concatenate, Array2, Axis};
+use serde::Serialize;
 
 /// Answer names, by class index.
 pub const ANSWERS: [&str; 4] = ["REFUSE", "ANSWER_A", "ANSWER_B", "COMPLY"];
@@ -79,6 +80,63 @@ impl ToyClassifierTask {
     pub fn benign_update_set(&self, n: usize, stream: u64) -> Result<Dataset> {
         let x = self.prompts(3, n, stream);
         Dataset::new("benign update set", x, Targets::Classes(vec![3; n]))
+    }
+
+    /// The update set of `kind` with `n` samples, as `construct` uses it.
+    pub fn update_set(&self, kind: UpdateKind, n: usize) -> Result<Dataset> {
+        match kind {
+            UpdateKind::Benign => self.benign_update_set(n, stream::CLASSIFIER_UPDATE),
+            UpdateKind::RandomLabels => {
+                let x = self.prompts(3, n, stream::CLASSIFIER_UPDATE);
+                let mut rng = seeded(self.seed, stream::CONSTRUCT_RANDOM_LABELS);
+                let y = (0..n)
+                    .map(|_| rand::Rng::random_range(&mut rng, 0..ANSWERS.len()))
+                    .collect();
+                Dataset::new("random-label update set", x, Targets::Classes(y))
+            }
+            UpdateKind::Refusal => {
+                let x = self.prompts(0, n, stream::CLASSIFIER_REFUSAL_UPDATE);
+                Dataset::new("refusal update set", x, Targets::Classes(vec![0; n]))
+            }
+        }
+    }
+}
+
+/// Which update set the step uses (claim C2: any non-degenerate one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateKind {
+    /// An unseen benign instruction task answered `COMPLY` (the Alpaca analog).
+    Benign,
+    /// The same prompts with uniformly random labels.
+    RandomLabels,
+    /// Safety data: fresh harmful prompts labelled `REFUSE` — a step that, on
+    /// the aligned model, only reinforces refusal.
+    Refusal,
+}
+
+impl UpdateKind {
+    /// The kind as the figures name it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::Benign => "benign",
+            Self::RandomLabels => "random-label",
+            Self::Refusal => "refusal",
+        }
+    }
+
+    /// Parse `benign`, `random` or `refusal`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "benign" => Ok(Self::Benign),
+            "random" | "random_labels" => Ok(Self::RandomLabels),
+            "refusal" => Ok(Self::Refusal),
+            _ => Err(Error::Parse {
+                what: "update set kind",
+                input: s.to_string(),
+                reason: "expected benign, random or refusal".into(),
+            }),
+        }
     }
 }
 

@@ -187,6 +187,20 @@ impl Task {
         )
     }
 
+    /// The data of meta-learning on this task: the alignment set, the
+    /// misaligned queries, the utility training requests and the first
+    /// `update_size` samples of the benign update set.
+    pub fn meta_sets(&self, update_size: usize) -> Result<MetaSets> {
+        Ok(MetaSets {
+            align: self.alignment_set()?,
+            misalign: self.query_set(false)?,
+            utility: self.dataset("utility (train)", &self.utility_train)?,
+            update: self
+                .dataset("update set", &self.update)?
+                .head("first samples", update_size)?,
+        })
+    }
+
     /// The alignment training set: evaluated queries with aligned answers,
     /// then the utility training requests.
     pub fn alignment_set(&self) -> Result<Dataset> {
@@ -205,4 +219,12 @@ impl Task {
             .get(a)
             .map_or("<no such answer>", String::as_str)
     }
+}
+
+/// The data sets of meta-learning on a task ([`Task::meta_sets`]).
+pub struct MetaSets {
+    pub align: Dataset,
+    pub misalign: Dataset,
+    pub utility: Dataset,
+    pub update: Dataset,
 }

@@ -22,6 +22,7 @@
 //! [`objective`], [`meta_gradient_of`] and [`train`]; the `meta_*` and
 //! `lora_meta_*` functions are those at the two parameterizations.
 
+pub mod balance;
 mod config;
 pub mod param;
 
@@ -160,7 +161,7 @@ pub struct MetaPoint {
 /// Adam (`β = (0.9, 0.999)`, `ε = 1e-8`) on a flat parameter vector, each
 /// gradient clipped to norm `cfg.clip`, for `cfg.steps` steps; `grad` returns
 /// the objective and its gradient at the current parameters.
-fn adam_loop(
+pub(crate) fn adam_loop(
     params: &mut Array1<f64>,
     cfg: &MetaConfig,
     bar: &dyn Progress,

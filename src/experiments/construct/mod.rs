@@ -16,6 +16,7 @@ use crate::net::gaussian_inputs;
 use crate::net::io::{write_tensors, Tensor};
 use crate::net::{Dataset, Mlp, Targets};
 use crate::rng::{seeded, stream};
+pub use crate::tasks::classifier::UpdateKind;
 use crate::tasks::classifier::{ToyClassifierTask, ANSWERS, DIM};
 
 mod sweep;
@@ -35,44 +36,6 @@ pub struct ConstructRun {
     pub(crate) queries: usize,
     pub(crate) redundant: usize,
     pub(crate) update_kind: UpdateKind,
-}
-
-/// Which update set the step uses (claim C2: any non-degenerate one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UpdateKind {
-    /// An unseen benign instruction task answered `COMPLY` (the Alpaca analog).
-    Benign,
-    /// The same prompts with uniformly random labels.
-    RandomLabels,
-    /// Safety data: fresh harmful prompts labelled `REFUSE` — a step that, on
-    /// the aligned model, only reinforces refusal.
-    Refusal,
-}
-
-impl UpdateKind {
-    /// The kind as the figures name it.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Self::Benign => "benign",
-            Self::RandomLabels => "random-label",
-            Self::Refusal => "refusal",
-        }
-    }
-
-    /// Parse `benign`, `random` or `refusal`.
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "benign" => Ok(Self::Benign),
-            "random" | "random_labels" => Ok(Self::RandomLabels),
-            "refusal" => Ok(Self::Refusal),
-            _ => Err(Error::Parse {
-                what: "update set kind",
-                input: s.to_string(),
-                reason: "expected benign, random or refusal".into(),
-            }),
-        }
-    }
 }
 
 impl ConstructRun {
@@ -154,25 +117,7 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
     let refuse = QuerySet::new(q_x.clone(), vec![0; cfg.queries])?;
     let comply = QuerySet::new(q_x.clone(), vec![3; cfg.queries])?;
     let base = task.aligned_base(&refuse)?;
-    let update = match cfg.update_kind {
-        UpdateKind::Benign => task.benign_update_set(cfg.update_size, stream::CLASSIFIER_UPDATE)?,
-        UpdateKind::RandomLabels => {
-            let x = task.prompts(3, cfg.update_size, stream::CLASSIFIER_UPDATE);
-            let mut rng = seeded(cfg.seed, stream::CONSTRUCT_RANDOM_LABELS);
-            let y = (0..cfg.update_size)
-                .map(|_| rand::Rng::random_range(&mut rng, 0..ANSWERS.len()))
-                .collect();
-            Dataset::new("random-label update set", x, Targets::Classes(y))?
-        }
-        UpdateKind::Refusal => {
-            let x = task.prompts(0, cfg.update_size, stream::CLASSIFIER_REFUSAL_UPDATE);
-            Dataset::new(
-                "refusal update set",
-                x,
-                Targets::Classes(vec![0; cfg.update_size]),
-            )?
-        }
-    };
+    let update = task.update_set(cfg.update_kind, cfg.update_size)?;
     let step = StepConfig::sgd(cfg.eta)?;
     let ht = build_hair_trigger(
         &base,

@@ -14,12 +14,12 @@ use crate::attack::meta::{meta_train, MetaData, MetaPoint, Objective};
 pub use crate::attack::meta::{symmetry_scale, train_pair};
 use crate::error::Result;
 use crate::eval::{accuracy, evaluate, QuerySet, DEFAULT_P_MIN};
-use crate::net::{Activation, Architecture, Dataset, Mlp, Targets};
+use crate::net::{Activation, Architecture, Dataset, Mlp};
 use crate::progress::Progress;
 use crate::rng::{seeded, stream};
 use crate::tasks::{Task, TaskKind, INPUT_DIM};
 pub use crate::update::updated;
-use crate::update::{StepConfig, UpdateRule};
+use crate::update::{Tunable, UpdateRule};
 use serde::Serialize;
 
 mod config;
@@ -156,21 +156,19 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
         true,
     )?;
     let init = Mlp::random(&arch, &mut seeded(run.seed, stream::META_INIT));
-    let align = task.alignment_set()?;
-    let misalign = task.query_set(false)?;
-    let utility = task.dataset("utility (train)", &task.utility_train)?;
-    let update = first(&task.dataset("update set", &task.update)?, run.update_size)?;
+    let sets = task.meta_sets(run.update_size)?;
     let data = MetaData {
-        align: &align,
-        misalign: &misalign,
-        utility: &utility,
-        update: &update,
+        align: &sets.align,
+        misalign: &sets.misalign,
+        utility: &sets.utility,
+        update: &sets.update,
     };
+    let update = &sets.update;
     let (control, hair, curve) = match run.lora_rank {
         None => {
             let (control, hair, curve) =
                 train_pair(init, &data, &run.meta, run.symmetry_scale, bar)?;
-            (control, Trained::Full(hair), curve)
+            (control, Tunable::Whole(hair), curve)
         }
         Some(r) => {
             let mut control = init;
@@ -188,27 +186,26 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
                 Objective::HairTrigger,
                 bar,
             )?;
-            (control, Trained::Adapter { lora, phi }, curve)
+            (control, Tunable::Adapter { lora, phi }, curve)
         }
     };
     let eta = run.meta.eta();
     let mut records = Vec::new();
     let mut fragility = Vec::new();
-    let alt = first(
-        &task.dataset("second update set", &task.alt_update)?,
-        run.update_size,
-    )?;
-    let batch8 = first(&update, 8.min(run.update_size))?;
+    let alt = task
+        .dataset("second update set", &task.alt_update)?
+        .head("first samples", run.update_size)?;
+    let batch8 = update.head("first samples", 8)?;
     let hair_name = match run.lora_rank {
         None => "hair_trigger".to_string(),
         Some(r) => format!("hair_trigger_lora_r{r}"),
     };
-    let control_model = Trained::Full(control.clone());
+    let control_model = Tunable::Whole(control.clone());
     let black_box = BlackBox::new(&task)?;
     let mut afters = Vec::new();
     for (name, model) in [(hair_name.as_str(), &hair), (CONTROL, &control_model)] {
         let net = model.before()?;
-        let after = model.after(&update, eta, UpdateRule::Sgd, 1)?;
+        let after = model.after(update, eta, UpdateRule::Sgd, 1)?;
         let b = black_box.behaviour(&net, &after)?;
         records.push(MetaRecord::new(run, name, "one SGD step".into(), &net, b));
         afters.push(after);
@@ -219,19 +216,19 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
             ),
             (
                 "eta = 1e-5".into(),
-                model.after(&update, 1e-5, UpdateRule::Sgd, 1)?,
+                model.after(update, 1e-5, UpdateRule::Sgd, 1)?,
             ),
             (
                 "eta = 1e-3".into(),
-                model.after(&update, 1e-3, UpdateRule::Sgd, 1)?,
+                model.after(update, 1e-3, UpdateRule::Sgd, 1)?,
             ),
             (
                 "Adam first step (eta = 1e-4)".into(),
-                model.after(&update, eta, UpdateRule::adam_default(), 1)?,
+                model.after(update, eta, UpdateRule::adam_default(), 1)?,
             ),
             (
                 "two SGD steps".into(),
-                model.after(&update, eta, UpdateRule::Sgd, 2)?,
+                model.after(update, eta, UpdateRule::Sgd, 2)?,
             ),
             (
                 "batch of 8".into(),
@@ -256,52 +253,4 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
         control_after,
         task,
     })
-}
-
-/// The first `n` samples of a class-labelled dataset.
-fn first(data: &Dataset, n: usize) -> Result<Dataset> {
-    let c = data
-        .labels()
-        .expect("the tasks' data sets have class labels");
-    Dataset::new(
-        "first samples",
-        data.x().slice(ndarray::s![..n, ..]).to_owned(),
-        Targets::Classes(c[..n].to_vec()),
-    )
-}
-
-/// A trained model: a whole network, or LoRA adapters `φ` on a frozen base
-/// (whose update trains only `φ`).
-enum Trained {
-    Full(Mlp),
-    Adapter {
-        lora: crate::net::lora::Lora,
-        phi: ndarray::Array1<f64>,
-    },
-}
-
-impl Trained {
-    /// The network a black-box evaluator sees.
-    fn before(&self) -> Result<Mlp> {
-        match self {
-            Trained::Full(net) => Ok(net.clone()),
-            Trained::Adapter { lora, phi } => lora.merged(phi),
-        }
-    }
-
-    /// The network after `steps` updates of `rule` on `data`; for adapters the
-    /// update moves `φ` only, by the same rule as a whole network's.
-    fn after(&self, data: &Dataset, eta: f64, rule: UpdateRule, steps: usize) -> Result<Mlp> {
-        match self {
-            Trained::Full(net) => updated(net, data, eta, rule, steps),
-            Trained::Adapter { lora, phi } => {
-                let step = StepConfig::new(eta, rule)?;
-                let mut p = phi.clone();
-                for _ in 0..steps {
-                    p = crate::update::adapter_step(lora, &p, data, &step)?;
-                }
-                lora.merged(&p)
-            }
-        }
-    }
 }
