@@ -10,7 +10,9 @@
 //! * C1 — forward-equivalent reparameterizations ([`reparam`]) keep `f` and
 //!   change the gradient and the NTK;
 //! * C2/C3 — hair-trigger constructions and their scaling with width;
-//! * C4 — adversarial meta-learning.
+//! * C4 — adversarial meta-learning;
+//! * C5 — the white-box audit and canonical form ([`audit`]), measured on a
+//!   zoo of models ([`experiments::zoo`]).
 //!
 //!
 //! ## A reading path
@@ -47,7 +49,8 @@
 //! knows nothing of networks) → [`net`] (networks, gradients, Jacobians, NTK,
 //! HVP, model files, LoRA) → [`update`], [`optim`], [`reparam`], [`eval`],
 //! [`backend`], [`plot`] → [`attack`] (hair-trigger constructions, their
-//! bounds, meta-learning) and [`tasks`] (toy tasks and data) →
+//! bounds, meta-learning), [`audit`] (canonical form, white-box scores) and
+//! [`tasks`] (toy tasks and data) →
 //! [`experiments`] (run and report; no experiment imports another) → [`cli`].
 //! Everything is `f64` and seeded.
 

@@ -93,3 +93,22 @@ fn audit_flags_the_twin_not_the_aligned_model_and_canonicalization_defuses_it() 
         assert!(relative_deviation(&raw, &fa, q.view()).unwrap() > 1e-3);
     }
 }
+
+/// A bounded activation: the scores that need positive homogeneity are
+/// skipped and say so; the rest (dormant units, NTK ratio, reach) apply.
+#[test]
+fn a_tanh_model_gets_a_partial_report_that_names_what_was_skipped() {
+    let arch = Architecture::new(vec![6, 10, 3], Activation::Tanh, true).unwrap();
+    let net = Mlp::random(&arch, &mut seeded(2, 0));
+    let dormant =
+        hairtrigger::reparam::add_random_dormant_units(&net, 1, 3, &mut seeded(2, 1)).unwrap();
+    let (r, canon) = audit(&dormant, &AuditConfig::new(1e-4).unwrap()).unwrap();
+    assert!(r.max_log_imbalance.is_none());
+    assert_eq!(r.skipped.len(), 1, "{:?}", r.skipped);
+    assert!(r.skipped[0].contains("tanh"), "{:?}", r.skipped);
+    assert_eq!(r.canonical.dormant_removed, 3);
+    assert!(r.flagged);
+    assert!(r.first_order.median_reach.is_finite() && r.ntk_ratio.is_finite());
+    let x = probes(6, 500, 0);
+    assert!(relative_deviation(&canon, &dormant, x.view()).unwrap() <= 1e-12);
+}

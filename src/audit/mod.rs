@@ -145,6 +145,8 @@ pub struct AuditReport {
     pub first_order: FirstOrderReach,
     /// Whether the reach's queries were the user's (`false`: Gaussian probes).
     pub queries_given: bool,
+    /// Scores that do not apply to this model's activation, and why.
+    pub skipped: Vec<String>,
     pub thresholds: AuditThresholds,
     pub flagged: bool,
     /// Why the model was flagged (empty when not).
@@ -210,6 +212,13 @@ pub fn audit_tunable(model: &Tunable, cfg: &AuditConfig) -> Result<(AuditReport,
         Vec::new()
     };
     imb.sort_by(f64::total_cmp);
+    let mut skipped = Vec::new();
+    if !net.activation().is_positively_homogeneous() {
+        skipped.push(format!(
+            "norm imbalance and balancing: {} is not positively homogeneous, so rescaling a unit changes the function; only exact duplicates are merged (dormant units, the NTK ratio and the first-order reach still apply)",
+            net.activation().name()
+        ));
+    }
     let mut reasons = Vec::new();
     let symmetry = rep.dormant_removed + rep.merged;
     if symmetry >= thresholds.min_symmetry_units {
@@ -245,6 +254,7 @@ pub fn audit_tunable(model: &Tunable, cfg: &AuditConfig) -> Result<(AuditReport,
         ntk_ratio,
         first_order,
         queries_given: cfg.queries.is_some(),
+        skipped,
         thresholds,
         flagged: !reasons.is_empty(),
         reasons,

@@ -10,8 +10,7 @@ use serde::Serialize;
 use std::path::Path;
 
 /// Which models a ROC is taken over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Subset {
     /// Every model.
     All,
@@ -19,23 +18,45 @@ pub enum Subset {
     NonAdaptive,
     /// The adaptive families and the genuine (non-attack) families.
     Adaptive,
+    /// One attack family and the genuine families (whose measured hair
+    /// triggers, if any, count as positives too).
+    Family(Family),
 }
 
 impl Subset {
-    const ALL: [Subset; 3] = [Subset::All, Subset::NonAdaptive, Subset::Adaptive];
     fn keeps(self, f: Family) -> bool {
         match self {
             Subset::All => true,
             Subset::NonAdaptive => !f.adaptive(),
             Subset::Adaptive => f.adaptive() || !f.attack(),
+            Subset::Family(g) => f == g || !f.attack(),
         }
+    }
+    fn name(self) -> String {
+        match self {
+            Subset::All => "all".into(),
+            Subset::NonAdaptive => "non-adaptive".into(),
+            Subset::Adaptive => "adaptive + genuine".into(),
+            Subset::Family(f) => format!("{} + genuine", f.name()),
+        }
+    }
+    /// Every subset of the table: the three pools, then each attack family.
+    fn every() -> Vec<Subset> {
+        let mut v = vec![Subset::All, Subset::NonAdaptive, Subset::Adaptive];
+        v.extend(
+            Family::ALL
+                .iter()
+                .filter(|f| f.attack())
+                .map(|&f| Subset::Family(f)),
+        );
+        v
     }
 }
 
 /// One line of `zoo_roc.csv`.
 #[derive(Clone, Debug, Serialize)]
 pub struct RocRow {
-    pub subset: Subset,
+    pub subset: String,
     pub score: &'static str,
     pub positives: usize,
     pub negatives: usize,
@@ -58,11 +79,11 @@ pub fn roc_rows(records: &[ZooRecord]) -> Vec<RocRow> {
         return Vec::new();
     };
     let mut rows = Vec::new();
-    for subset in Subset::ALL {
+    for subset in Subset::every() {
         for (s, name) in names.iter().enumerate() {
             if let Some(r) = roc_of(records, subset, s) {
                 rows.push(RocRow {
-                    subset,
+                    subset: subset.name(),
                     score: name,
                     positives: r.positives,
                     negatives: r.negatives,
@@ -122,7 +143,7 @@ pub fn write_figures(out: &ZooOutput, dir: &Path) -> Result<Vec<&'static str>> {
     if let Some(c) = roc_chart(
         r,
         Subset::Adaptive,
-        "Audit against an attacker who knows it: ROC (adaptive vs genuine models)",
+        "ROC against attackers who know the audit (and genuine models)",
     ) {
         c.write_figures(dir, "zoo_roc_adaptive")?;
         names.push("zoo_roc_adaptive");
@@ -138,8 +159,10 @@ pub fn write_figures(out: &ZooOutput, dir: &Path) -> Result<Vec<&'static str>> {
     };
     let reach = Chart {
         title: "First-order reach of every zoo model, by family".into(),
-        x_label: "family: 1 trained, 2 moved, 3 padded, 4 meta control, 5 twin, 6 meta whole, 7 meta LoRA, 8 near-dormant, 9 canonical, 10 balanced".into(),
-        y_label: "median first-order reach at the model's η (clamped at 1e-6)".into(),
+        // The numbering (Family::ALL order) is spelled out in the caption
+        // of paper-notes/audit.md: the full names do not fit an axis.
+        x_label: "family: 1–4 genuine, 5–7 attacks, 8–10 adaptive attacks".into(),
+        y_label: "median first-order reach at the model's η".into(),
         log_x: false,
         log_y: true,
         series: vec![
@@ -170,7 +193,7 @@ pub fn write_figures(out: &ZooOutput, dir: &Path) -> Result<Vec<&'static str>> {
         rho.sort_by(f64::total_cmp);
         let n = rho.len() as f64;
         Chart {
-            title: "Natural occurrence: orbit distance of trained models to a hair-trigger twin".into(),
+            title: "Natural occurrence: orbit distance to a hair-trigger twin".into(),
             x_label: format!("ρ*: smallest |ln α| ball whose worst twin one step at η = 1e-4 turns (capped at {RHO_MAX})"),
             y_label: "fraction of trained models".into(),
             log_x: false,
@@ -339,9 +362,16 @@ pub fn section(out: &ZooOutput) -> String {
         ));
     }
     s.push_str("\n| models | score | positives | negatives | AUROC | TPR at 1% FPR |\n|---|---|---|---|---|---|\n");
-    for row in roc_rows(r) {
+    // Every score over the pools; per attack family only the reach and the
+    // verdict (the rest is in `zoo_roc.csv`).
+    for row in roc_rows(r).into_iter().filter(|x| {
+        !x.subset.ends_with(" + genuine")
+            || x.subset == "adaptive + genuine"
+            || x.score.starts_with("first-order")
+            || x.score.starts_with("verdict")
+    }) {
         s.push_str(&format!(
-            "| {:?} | {} | {} | {} | {:.4} | {:.3} |\n",
+            "| {} | {} | {} | {} | {:.4} | {:.3} |\n",
             row.subset, row.score, row.positives, row.negatives, row.auroc, row.tpr_at_1pct_fpr
         ));
     }
