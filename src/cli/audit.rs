@@ -28,13 +28,13 @@ pub struct AuditArgs {
     /// The hidden activation when the file's metadata names none: relu, leaky_relu:SLOPE, tanh, gelu, identity.
     #[arg(long)]
     pub act: Option<String>,
-    /// LoRA adapters on MODEL (safetensors with `lora.{l}.A` [r, n_in] and `lora.{l}.B` [n_out, r] for every layer, F64): the fine-tune trains the adapters only, so the reach and NTK ratio use the adapters' NTK; the symmetry scores see the merged network.
+    /// LoRA adapters on MODEL (safetensors with `lora.{l}.A` `[r, n_in]` and `lora.{l}.B` `[n_out, r]` for every layer, F64): the fine-tune trains the adapters only, so the reach and NTK ratio use the adapters' NTK; the symmetry scores see the merged network.
     #[arg(long, value_parser = non_empty_path)]
     pub adapter: Option<String>,
-    /// The update set (safetensors with `update.x` [n, d] and `update.y` [n] class indices, as `construct --save` writes `data.safetensors`): adds the exact one-step future.
+    /// The update set (safetensors with `update.x` `[n, d]` and `update.y` `[n]` class indices, as `construct --save` writes `data.safetensors`): adds the exact one-step future.
     #[arg(long, value_parser = non_empty_path)]
     pub update_set: Option<String>,
-    /// The queries a black-box evaluation tests (safetensors with `queries.x` [q, d]): the first-order reach is computed on them (Gaussian probes otherwise) and, with `--update-set`, the answers before and after the step.
+    /// The queries a black-box evaluation tests (safetensors with `queries.x` `[q, d]`): the first-order reach is computed on them (Gaussian probes otherwise) and, with `--update-set`, the answers before and after the step.
     #[arg(long, value_parser = non_empty_path)]
     pub queries: Option<String>,
     /// Shorthand for `--update-set FILE --queries FILE` (one file with all three tensors).

@@ -1,5 +1,5 @@
 //! Statistics of measured results: least-squares fits with their uncertainty
-//! ([`fit`]) and receiver operating characteristics of a detector's scores
+//! ([`fit_line`], [`fit_power_law`]) and receiver operating characteristics of a detector's scores
 //! ([`roc`]).
 
 mod fit;
