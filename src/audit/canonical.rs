@@ -33,7 +33,7 @@
 use crate::error::Result;
 use crate::finite::{max_abs, nan_max};
 use crate::net::{Layer, Mlp};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::Serialize;
 
 /// What [`canonicalize`] changed.
@@ -101,13 +101,48 @@ pub fn relative_deviation(a: &Mlp, b: &Mlp, x: ArrayView2<f64>) -> Result<f64> {
     let (mut diff, mut scale) = (0.0f64, 0.0f64);
     for chunk in x.axis_chunks_iter(Axis(0), DEVIATION_CHUNK) {
         let (fa, fb) = rayon::join(|| a.forward(chunk), || b.forward(chunk));
-        let (fa, fb) = (fa?, fb?);
-        for (p, q) in fa.iter().zip(fb.iter()) {
-            diff = nan_max(diff, (p - q).abs());
-            scale = nan_max(scale, q.abs());
-        }
+        accumulate(&fa?, &fb?, &mut diff, &mut scale);
     }
-    Ok(if scale == 0.0 { diff } else { diff / scale })
+    Ok(ratio(diff, scale))
+}
+
+/// `f_b(x)` computed in chunks of [`DEVIATION_CHUNK`] rows, for
+/// [`relative_deviation_from`] (so that the reference can be computed while
+/// something else runs).
+pub fn chunked_outputs(b: &Mlp, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+    let parts = x
+        .axis_chunks_iter(Axis(0), DEVIATION_CHUNK)
+        .map(|c| b.forward(c))
+        .collect::<Result<Vec<_>>>()?;
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    Ok(ndarray::concatenate(Axis(0), &views).expect("same width"))
+}
+
+/// [`relative_deviation`] against precomputed outputs `f_b(x)`.
+pub fn relative_deviation_from(a: &Mlp, fb: &Array2<f64>, x: ArrayView2<f64>) -> Result<f64> {
+    let (mut diff, mut scale) = (0.0f64, 0.0f64);
+    for (chunk, fb) in x
+        .axis_chunks_iter(Axis(0), DEVIATION_CHUNK)
+        .zip(fb.axis_chunks_iter(Axis(0), DEVIATION_CHUNK))
+    {
+        accumulate(&a.forward(chunk)?, &fb.to_owned(), &mut diff, &mut scale);
+    }
+    Ok(ratio(diff, scale))
+}
+
+fn accumulate(fa: &Array2<f64>, fb: &Array2<f64>, diff: &mut f64, scale: &mut f64) {
+    for (p, q) in fa.iter().zip(fb.iter()) {
+        *diff = nan_max(*diff, (p - q).abs());
+        *scale = nan_max(*scale, q.abs());
+    }
+}
+
+fn ratio(diff: f64, scale: f64) -> f64 {
+    if scale == 0.0 {
+        diff
+    } else {
+        diff / scale
+    }
 }
 
 /// Rows per chunk of [`relative_deviation`].
@@ -232,17 +267,35 @@ fn merge_parallel(layers: &mut [Layer], l: usize, homogeneous: bool, report: &mu
 }
 
 fn balance(layers: &mut [Layer], report: &mut CanonicalReport) {
-    let norm = |v: Array1<f64>| v.dot(&v).sqrt();
+    let norm = |v: ArrayView1<f64>| v.dot(&v).sqrt();
     for sweep in 1..=500 {
         let mut moved = 0.0f64;
         for l in 0..layers.len() - 1 {
-            for j in 0..layers[l].n_out() {
-                let nu = norm(incoming(&layers[l], j));
-                let nv = norm(layers[l + 1].weight.column(j).to_owned());
-                if nu == 0.0 || nv == 0.0 {
+            // Units of one layer own disjoint rows of `W_l` and columns of
+            // `W_{l+1}`, so all their factors can be computed before any is
+            // applied (the same arithmetic as unit by unit). The outgoing
+            // columns are read as rows of one contiguous transpose.
+            let mut out_sq = vec![0.0f64; layers[l].n_out()];
+            for row in layers[l + 1].weight.rows() {
+                for (acc, w) in out_sq.iter_mut().zip(row.iter()) {
+                    *acc += w * w;
+                }
+            }
+            let alphas: Vec<f64> = (0..layers[l].n_out())
+                .map(|j| {
+                    let nu = norm(incoming(&layers[l], j).view());
+                    let nv = out_sq[j].sqrt();
+                    if nu == 0.0 || nv == 0.0 {
+                        1.0
+                    } else {
+                        (nv / nu).sqrt()
+                    }
+                })
+                .collect();
+            for (j, &alpha) in alphas.iter().enumerate() {
+                if alpha == 1.0 {
                     continue;
                 }
-                let alpha = (nv / nu).sqrt();
                 let log = alpha.ln().abs();
                 moved = nan_max(moved, log);
                 if sweep == 1 {
@@ -252,10 +305,13 @@ fn balance(layers: &mut [Layer], report: &mut CanonicalReport) {
                 if let Some(b) = layers[l].bias.as_mut() {
                     b[j] *= alpha;
                 }
-                layers[l + 1]
-                    .weight
-                    .column_mut(j)
-                    .mapv_inplace(|w| w / alpha);
+            }
+            for mut row in layers[l + 1].weight.rows_mut() {
+                for (w, &alpha) in row.iter_mut().zip(&alphas) {
+                    if alpha != 1.0 {
+                        *w /= alpha;
+                    }
+                }
             }
         }
         report.balance_sweeps = sweep;
