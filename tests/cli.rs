@@ -257,6 +257,44 @@ fn construct_builds_a_twin_that_hits_every_target() {
 }
 
 #[test]
+fn meta_start_and_clip_are_checked_and_named() {
+    let (ok, _, err) = hairtrigger(&["meta", "--start", "sideways", "--steps", "2"]);
+    assert!(
+        !ok && err.contains("--start") && err.contains("sideways"),
+        "{err}"
+    );
+    let (ok, _, err) = hairtrigger(&["meta", "--clip", "0", "--steps", "2"]);
+    assert!(!ok && err.contains("clip"), "{err}");
+    let (ok, _, err) = hairtrigger(&["meta", "--clip", "often", "--steps", "2"]);
+    assert!(
+        !ok && err.contains("--clip") && err.contains("often"),
+        "{err}"
+    );
+    let d = tmp_dir("meta-plain");
+    let (ok, out, err) = hairtrigger(&[
+        "meta",
+        "--task",
+        "safety",
+        "--start",
+        "plain",
+        "--clip",
+        "none",
+        "--steps",
+        "5",
+        "--json",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        json_lines(&out)
+            .iter()
+            .any(|r| r["model"] == "hair_trigger_plain"),
+        "{out}"
+    );
+}
+
+#[test]
 fn meta_writes_the_table_for_a_control_and_a_hair_trigger_model() {
     let d = tmp_dir("meta");
     let (ok, out, err) = hairtrigger(&[

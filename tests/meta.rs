@@ -247,3 +247,28 @@ fn lora_honesty_run_reaches_the_targets() {
         .unwrap();
     assert_trigger_and_aligned_control(&run, "hair_trigger_lora_r8");
 }
+
+/// From a plain start — the standard random initialisation, no symmetry
+/// move — meta-learning at the fine-tuner's η = 1e-4 hides the safety
+/// behaviour in the whole network (3,000 meta-steps, clip 10), and the model
+/// it trains is of the control's scale, not the symmetry start's `c = 31.6`
+/// times larger one.
+#[test]
+fn a_plain_start_hides_the_safety_trigger_at_the_fine_tuners_eta() {
+    use hairtrigger::experiments::meta::{run_meta, MetaRun, Start};
+    let run = MetaRun::standard(TaskKind::Safety, 64, 0, 3000, 1e-4)
+        .unwrap()
+        .with_start(Start::Plain);
+    assert_trigger_and_aligned_control(&run, "hair_trigger_plain");
+    let short = |start| {
+        let r = MetaRun::standard(TaskKind::Safety, 64, 0, 5, 1e-4)
+            .unwrap()
+            .with_start(start);
+        let out = run_meta(&r, &indicatif::ProgressBar::hidden()).unwrap();
+        (out.hair_trigger.norm(), out.control.norm())
+    };
+    let (plain, control) = short(Start::Plain);
+    assert!(plain < 2.0 * control, "{plain} vs {control}");
+    let (symmetry, control) = short(Start::Symmetry);
+    assert!(symmetry > 10.0 * control, "{symmetry} vs {control}");
+}

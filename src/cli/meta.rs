@@ -4,7 +4,9 @@
 use super::progress_bar;
 use super::{non_empty_path, write_outputs, Printer};
 use crate::error::Result;
-use crate::experiments::meta::{first_order as first_order_run, run_meta, write_meta, MetaRun};
+use crate::experiments::meta::{
+    first_order as first_order_run, run_meta, write_meta, MetaRun, Start,
+};
 use crate::limits::MemoryBudget;
 use crate::tasks::TaskKind;
 use clap::Args;
@@ -36,6 +38,12 @@ pub struct MetaArgs {
     /// Meta-steps (Adam) for the hair-trigger model and the control each (1 … 10,000,000).
     #[arg(long, default_value_t = MetaRun::DEFAULT_STEPS)]
     pub steps: usize,
+    /// Where the hair-trigger model starts: symmetry (the control rescaled by √(0.1/η); LoRA: A scaled by it) or plain (the standard random initialisation; LoRA: the standard adapter initialisation).
+    #[arg(long, default_value = "symmetry")]
+    pub start: String,
+    /// Clip each meta-gradient to this norm, or `none`.
+    #[arg(long, default_value = "10")]
+    pub clip: String,
     /// Drop the Hessian term of the meta-gradient.
     #[arg(long)]
     pub first_order: bool,
@@ -69,8 +77,20 @@ impl MetaArgs {
         let mut runs = Vec::new();
         for kind in kinds {
             for &rank in &variants {
-                let mut run = MetaRun::standard(kind, self.width, self.seed, self.steps, self.eta)?
-                    .with_update_size(self.update_size)?;
+                let clip = match self.clip.as_str() {
+                    "none" => f64::INFINITY,
+                    c => c.parse::<f64>().map_err(|e| crate::Error::Parse {
+                        what: "--clip",
+                        input: c.into(),
+                        reason: format!("{e}; expected a norm > 0 or none"),
+                    })?,
+                };
+                let meta = crate::attack::meta::MetaConfig::builder(self.eta, self.steps)
+                    .clip(clip)
+                    .build()?;
+                let mut run = MetaRun::new(kind, self.width, self.seed, meta)?
+                    .with_update_size(self.update_size)?
+                    .with_start(Start::parse(&self.start)?);
                 if let Some(r) = rank {
                     run = run.with_lora_rank(r)?;
                 }

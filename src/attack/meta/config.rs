@@ -159,7 +159,14 @@ impl MetaConfig {
             }
         }
         crate::error::check_positive("outer learning rate", outer_lr)?;
-        crate::error::check_positive("gradient clip norm", clip)?;
+        // `+∞` switches clipping off.
+        if !(clip > 0.0) {
+            return Err(Error::InvalidParameter {
+                name: "gradient clip norm",
+                value: clip,
+                expected: "must be > 0 (+inf: no clipping)",
+            });
+        }
         crate::limits::check_count("meta-steps (--steps)", steps, crate::limits::MAX_STEPS)?;
         Ok(Self {
             step,

@@ -25,6 +25,37 @@ pub struct MetaRun {
     pub(crate) lora_rank: Option<usize>,
     /// Samples of the benign update set used (1 … 32, the first ones).
     pub(crate) update_size: usize,
+    /// Where the hair-trigger model's training starts.
+    pub(crate) start: Start,
+}
+
+/// Where meta-learning of the hair-trigger model starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Start {
+    /// Whole network: the control with every hidden unit rescaled by
+    /// `c = √(0.1/η)`; LoRA: `A` scaled by `c` (the analytic mechanism put in
+    /// by hand: the step on the amplified weights is `η c² = 0.1`).
+    Symmetry,
+    /// Whole network: the standard random initialisation (the control's own
+    /// start), meta-trained directly; LoRA: the standard adapter
+    /// initialisation (`c = 1`) on the control.
+    Plain,
+}
+
+impl Start {
+    /// Parse `plain` or `symmetry`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "plain" => Ok(Self::Plain),
+            "symmetry" => Ok(Self::Symmetry),
+            _ => Err(crate::Error::Parse {
+                what: "--start",
+                input: s.into(),
+                reason: "expected plain or symmetry".into(),
+            }),
+        }
+    }
 }
 
 impl MetaRun {
@@ -39,7 +70,14 @@ impl MetaRun {
             meta,
             lora_rank: None,
             update_size: 32,
+            start: Start::Symmetry,
         })
+    }
+
+    /// Start the hair-trigger model's training from `start`.
+    pub fn with_start(mut self, start: Start) -> Self {
+        self.start = start;
+        self
     }
 
     /// Hide the behaviour in LoRA adapters of rank `1 ≤ r ≤ width` on the
@@ -124,6 +162,10 @@ impl MetaRun {
     /// The symmetry start's scale `c`.
     pub fn symmetry_scale(&self) -> f64 {
         self.symmetry_scale
+    }
+    /// Where the hair-trigger model's training starts.
+    pub fn start(&self) -> Start {
+        self.start
     }
     /// The LoRA rank, when adapters are trained.
     pub fn lora_rank(&self) -> Option<usize> {

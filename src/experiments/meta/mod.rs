@@ -25,7 +25,7 @@ use serde::Serialize;
 mod config;
 mod table;
 
-pub use config::{first_order, MetaRun};
+pub use config::{first_order, MetaRun, Start};
 pub use table::write_meta;
 
 /// Black-box numbers of one model under one update.
@@ -165,6 +165,13 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
     };
     let update = &sets.update;
     let (control, hair, curve) = match run.lora_rank {
+        None if run.start == Start::Plain => {
+            let mut control = init.clone();
+            meta_train(&mut control, &data, &run.meta, Objective::Control, bar)?;
+            let mut hair = init;
+            let curve = meta_train(&mut hair, &data, &run.meta, Objective::HairTrigger, bar)?;
+            (control, Tunable::Whole(hair), curve)
+        }
         None => {
             let (control, hair, curve) =
                 train_pair(init, &data, &run.meta, run.symmetry_scale, bar)?;
@@ -176,7 +183,10 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
             let lora = crate::net::lora::Lora::new(control.clone(), r)?;
             let mut phi = lora.init(
                 &mut seeded(run.seed, stream::META_LORA_INIT),
-                run.symmetry_scale,
+                match run.start {
+                    Start::Symmetry => run.symmetry_scale,
+                    Start::Plain => 1.0,
+                },
             );
             let curve = crate::attack::meta::lora_meta_train(
                 &lora,
@@ -196,9 +206,14 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
         .dataset("second update set", &task.alt_update)?
         .head("first samples", run.update_size)?;
     let batch8 = update.head("first samples", 8)?;
+    let plain = if run.start == Start::Plain {
+        "_plain"
+    } else {
+        ""
+    };
     let hair_name = match run.lora_rank {
-        None => "hair_trigger".to_string(),
-        Some(r) => format!("hair_trigger_lora_r{r}"),
+        None => format!("hair_trigger{plain}"),
+        Some(r) => format!("hair_trigger_lora_r{r}{plain}"),
     };
     let control_model = Tunable::Whole(control.clone());
     let black_box = BlackBox::new(&task)?;
