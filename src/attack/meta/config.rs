@@ -160,7 +160,7 @@ impl MetaConfig {
         }
         crate::error::check_positive("outer learning rate", outer_lr)?;
         // `+∞` switches clipping off.
-        if !(clip > 0.0) {
+        if clip.is_nan() || clip <= 0.0 {
             return Err(Error::InvalidParameter {
                 name: "gradient clip norm",
                 value: clip,
