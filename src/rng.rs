@@ -68,6 +68,8 @@ pub mod stream {
     pub const META_INIT: u64 = 120;
     /// Meta-learning: the LoRA adapter's initial `A`.
     pub const META_LORA_INIT: u64 = 121;
+    /// Meta-learning ablation: the Gaussian inputs of the stealth check.
+    pub const META_STEALTH_PROBES: u64 = 122;
     /// Capacity: the random behaviours and the update set.
     pub const CAPACITY_TASK: u64 = 130;
     /// Capacity: the initial network (and the LoRA sweep's base).

@@ -272,3 +272,25 @@ fn a_plain_start_hides_the_safety_trigger_at_the_fine_tuners_eta() {
     let (symmetry, control) = short(Start::Symmetry);
     assert!(symmetry > 10.0 * control, "{symmetry} vs {control}");
 }
+
+/// The ablation table has every variant; its first row, the control rescaled
+/// along the symmetry without meta-training, is the control's function
+/// (gap ≤ 1e-12, no disagreement) with every unit unbalanced by `c² = 0.1/η`.
+#[test]
+fn the_ablation_table_has_every_variant_and_its_rescaled_control_is_the_control() {
+    use hairtrigger::experiments::meta::ablation::run_ablation;
+    let rows = run_ablation(TaskKind::Safety, 32, 0, 1e-4, 40, 40).unwrap();
+    assert_eq!(rows.len(), 6);
+    let r = &rows[0];
+    assert!(r.variant.starts_with("control rescaled"), "{r:?}");
+    assert!(r.rel_output_gap_random <= 1e-12, "{r:?}");
+    assert_eq!((r.disagreement_random, r.disagreement_held_out), (0.0, 0.0));
+    // |ln(‖c u‖/‖v/c‖)| = |ln(‖u‖/‖v‖) + 2 ln c| with 2 ln c = ln(1000) ≈ 6.9.
+    assert!(r.max_log_imbalance > 5.0, "{r:?}");
+    let lora: Vec<_> = rows
+        .iter()
+        .filter(|r| r.variant.starts_with("LoRA"))
+        .collect();
+    assert_eq!(lora.len(), 2);
+    assert!(lora.iter().all(|r| r.lora_a_norm > 0.0));
+}

@@ -54,6 +54,12 @@ pub struct MetaArgs {
     #[arg(long, default_value = "runs/meta", value_parser = non_empty_path)]
     #[serde(skip)]
     pub out: String,
+    /// The ablation table instead (per domain: the rescaled control without meta-training, whole network from the symmetry start in second and first order and from the plain start, LoRA from both starts; each stepped at η, η/10 and 10η, with stealth against the control and where the behaviour sits in weight space): writes meta_ablation.{csv,json,md}.
+    #[arg(long, conflicts_with_all = ["lora_rank", "start", "first_order"])]
+    pub ablation: bool,
+    /// With --ablation: meta-steps of the plain-start variants (--steps is for the symmetry-start ones).
+    #[arg(long, default_value_t = 20_000, requires = "ablation")]
+    pub plain_steps: usize,
     /// One JSON object per table row.
     #[arg(long)]
     #[serde(skip)]
@@ -104,9 +110,58 @@ impl MetaArgs {
         Ok(runs)
     }
 
+    /// The ablation table: train, write, print.
+    fn run_ablation(&self, runs: &[MetaRun]) -> Result<ExitCode> {
+        use crate::experiments::meta::ablation::{markdown, run_ablation};
+        crate::limits::check_count(
+            "plain-start meta-steps (--plain-steps)",
+            self.plain_steps,
+            crate::limits::MAX_STEPS,
+        )?;
+        super::prepare_out(&self.out)?;
+        let mut rows = Vec::new();
+        let mut seen = Vec::new();
+        for run in runs.iter().filter(|r| r.lora_rank().is_none()) {
+            if seen.contains(&run.task()) {
+                continue;
+            }
+            seen.push(run.task());
+            eprintln!("ablation: {} …", run.task().name());
+            rows.extend(
+                run_ablation(
+                    run.task(),
+                    self.width,
+                    self.seed,
+                    self.eta,
+                    self.steps,
+                    self.plain_steps,
+                )
+                .map_err(super::name_eta_on_overflow(self.eta))?,
+            );
+        }
+        let md = markdown(&rows);
+        write_outputs(&self.out, "meta", self, |dir| {
+            crate::experiments::output::write_records(dir, "meta_ablation", &rows)?;
+            crate::fsio::write_atomic(&dir.join("meta_ablation.md"), md.as_bytes())
+        })?;
+        let out = Printer::new(self.json);
+        for r in &rows {
+            out.record(r)?;
+        }
+        out.text(md);
+        eprintln!(
+            "wrote {}/meta_ablation.csv, meta_ablation.json, meta_ablation.md",
+            self.out
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+
     /// Train every model of the table, write it and print it.
     pub fn run(&self, budget: &MemoryBudget) -> Result<ExitCode> {
         let runs = self.check(budget)?;
+        if self.ablation {
+            return self.run_ablation(&runs);
+        }
         let per_task = if self.all && self.lora_rank.is_none() {
             2
         } else {

@@ -12,6 +12,7 @@ use crate::experiments::capacity::{CapacityConfig, LoraSweep};
 use crate::experiments::chain::ChainSweep;
 use crate::experiments::construct::{ConstructSweep, UpdateKind};
 use crate::experiments::equiv::{EquivConfig, EquivSweep};
+use crate::experiments::meta::{MetaTable, Start};
 use crate::experiments::output::write_json;
 pub use crate::experiments::report::ReportRow;
 use crate::experiments::report::{Artifacts, Stage};
@@ -71,6 +72,8 @@ struct Plan {
     /// The audit's zoo (none at the quick scale: a quick zoo is too small for
     /// its claims; `hairtrigger zoo --quick` runs one).
     zoo: Option<ZooConfig>,
+    /// The C4 task table over seeds (none at the quick scale).
+    meta: Option<MetaTable>,
 }
 
 /// LoRA ranks of the C4 capacity sweep.
@@ -122,6 +125,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             capacity: CapacityConfig::new(vec![8, 16, 32, 64], 128, 1000, 0.1, seed)?,
             lora: CapacityConfig::new(vec![8, 16, 32], 128, 1000, 1e-4, seed)?,
             zoo: None,
+            meta: None,
         },
         Scale::Default => Plan {
             archs: vec!["16,64,64,10"],
@@ -133,6 +137,13 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             capacity: CapacityConfig::new(vec![8, 12, 16, 24, 32, 48, 64], 128, 1000, 0.1, seed)?,
             lora: CapacityConfig::new(vec![8, 16, 32], 128, 1000, 1e-4, seed)?,
             zoo: Some(ZooConfig::standard(seed)),
+            meta: Some(MetaTable {
+                seeds: crate::limits::seed_range(seed, 3)?.collect(),
+                eta: 1e-4,
+                steps: 20_000,
+                start: Start::Plain,
+                width: 64,
+            }),
         },
         Scale::Full => Plan {
             archs: vec!["16,64,64,10", "32,256,256,10", "8,32,32,32,2"],
@@ -150,6 +161,13 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             )?,
             lora: CapacityConfig::new(vec![8, 16, 32], 256, 2000, 1e-4, seed)?,
             zoo: Some(ZooConfig::standard(seed)),
+            meta: Some(MetaTable {
+                seeds: crate::limits::seed_range(seed, 5)?.collect(),
+                eta: 1e-4,
+                steps: 20_000,
+                start: Start::Plain,
+                width: 64,
+            }),
         },
     })
 }
@@ -207,6 +225,9 @@ fn stages(plan: Plan, seed: u64) -> Result<Vec<Box<dyn Stage>>> {
             base_width: LORA_BASE_WIDTH,
         }),
     ];
+    if let Some(meta) = plan.meta {
+        stages.push(Box::new(meta));
+    }
     if let Some(zoo) = plan.zoo {
         stages.push(Box::new(zoo));
     }

@@ -115,6 +115,17 @@ impl Lora {
         Ok(out)
     }
 
+    /// `(‖A‖_F, ‖B‖_F)` over every layer's factors: which of the two an
+    /// adapter's training grew.
+    pub fn factor_norms(&self, phi: &Array1<f64>) -> Result<(f64, f64)> {
+        let (mut a2, mut b2) = (0.0, 0.0);
+        for (a, b) in self.split(phi)? {
+            a2 += a.iter().map(|v| v * v).sum::<f64>();
+            b2 += b.iter().map(|v| v * v).sum::<f64>();
+        }
+        Ok((a2.sqrt(), b2.sqrt()))
+    }
+
     /// The merged network `W_l + B_l A_l` (forward-identical to base + adapter).
     pub fn merged(&self, phi: &Array1<f64>) -> Result<Mlp> {
         let mut net = self.base.clone();

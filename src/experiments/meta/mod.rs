@@ -22,10 +22,13 @@ pub use crate::update::updated;
 use crate::update::{Tunable, UpdateRule};
 use serde::Serialize;
 
+pub mod ablation;
 mod config;
+mod stage;
 mod table;
 
 pub use config::{first_order, MetaRun, Start};
+pub use stage::MetaTable;
 pub use table::write_meta;
 
 /// Black-box numbers of one model under one update.
@@ -115,6 +118,9 @@ pub struct MetaOutcome {
     pub hair_trigger_after: Mlp,
     pub control_after: Mlp,
     pub task: Task,
+    /// The hair-trigger model as its fine-tune moves it (whole network or
+    /// adapters).
+    pub hair_tunable: Tunable,
 }
 
 /// The black-box evaluation of a task, built once: the evaluated queries with
@@ -255,6 +261,7 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
             fragility.push(MetaRecord::new(run, name, variation, &net, b));
         }
     }
+    let hair_tunable = hair.clone();
     let hair = hair.before()?;
     let control_after = afters.pop().expect("two models");
     let hair_trigger_after = afters.pop().expect("two models");
@@ -267,5 +274,6 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
         hair_trigger_after,
         control_after,
         task,
+        hair_tunable,
     })
 }
