@@ -570,3 +570,38 @@ fn a_pytorch_sequential_f32_model_audits_and_canonicalizes_in_its_own_layout() {
     let dev = (&a - &b).iter().fold(0.0f64, |m, v| m.max(v.abs()));
     assert!(dev <= 1e-6 * scale, "deviation {dev:e}");
 }
+
+#[test]
+fn capacity_start_and_clip_are_checked_and_recorded() {
+    let (ok, _, err) = hairtrigger(&["capacity", "--widths", "4,8,12", "--start", "x"]);
+    assert!(!ok && err.contains("--start"), "{err}");
+    let (ok, _, err) = hairtrigger(&["capacity", "--widths", "4,8,12", "--clip", "-1"]);
+    assert!(!ok && err.contains("clip"), "{err}");
+    let d = tmp_dir("capacity-plain");
+    let (ok, out, err) = hairtrigger(&[
+        "capacity",
+        "--widths",
+        "4,8,12",
+        "--behaviours",
+        "4",
+        "--steps",
+        "5",
+        "--start",
+        "plain",
+        "--clip",
+        "none",
+        "--json",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let rows = json_lines(&out);
+    for r in rows.iter().filter(|r| r.get("width").is_some()) {
+        // A behaviour the control fails is never credited to the attack.
+        assert!(
+            r["hidden_control_passing"].as_u64() <= r["hidden"].as_u64(),
+            "{r}"
+        );
+        assert!(r["control_pass_before"].as_u64().unwrap() <= 4);
+    }
+}

@@ -41,6 +41,12 @@ pub struct CapacityArgs {
     /// Seed of the behaviours, initialisation and data.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Where the hair-trigger models start: symmetry (the control rescaled by √(0.1/η); LoRA: A scaled by it) or plain (the random initialisation; LoRA: the standard adapter initialisation).
+    #[arg(long, default_value = "symmetry")]
+    pub start: String,
+    /// Clip each meta-gradient to this norm, or `none`.
+    #[arg(long, default_value = "10")]
+    pub clip: String,
     /// Output folder.
     #[arg(long, default_value = "runs/capacity", value_parser = non_empty_path)]
     #[serde(skip)]
@@ -60,8 +66,15 @@ pub enum CapacitySweep {
 }
 
 impl CapacityArgs {
+    /// `--start` and `--clip`, parsed.
+    fn start_and_clip(&self) -> Result<(crate::attack::meta::Start, f64)> {
+        let clip = super::parse_clip(&self.clip)?;
+        Ok((crate::attack::meta::Start::parse(&self.start)?, clip))
+    }
+
     /// The checked sweep (memory included).
     pub fn check(&self, budget: &MemoryBudget) -> Result<CapacitySweep> {
+        let (start, clip) = self.start_and_clip()?;
         let what = format!("--behaviours {}", self.behaviours);
         if let Some(list) = &self.widths {
             let cfg = CapacityConfig::new(
@@ -70,7 +83,8 @@ impl CapacityArgs {
                 self.steps,
                 self.eta,
                 self.seed,
-            )?;
+            )?
+            .with_start_and_clip(start, clip)?;
             budget.check(
                 &format!("--widths {list} with {what}"),
                 cfg.width_memory_estimate(),
@@ -117,7 +131,8 @@ impl CapacityArgs {
             self.steps,
             self.eta,
             self.seed,
-        )?;
+        )?
+        .with_start_and_clip(start, clip)?;
         let bw = base_width as f64;
         budget.check(
             &format!("--base-width {base_width} with {what}"),

@@ -83,14 +83,7 @@ impl MetaArgs {
         let mut runs = Vec::new();
         for kind in kinds {
             for &rank in &variants {
-                let clip = match self.clip.as_str() {
-                    "none" => f64::INFINITY,
-                    c => c.parse::<f64>().map_err(|e| crate::Error::Parse {
-                        what: "--clip",
-                        input: c.into(),
-                        reason: format!("{e}; expected a norm > 0 or none"),
-                    })?,
-                };
+                let clip = super::parse_clip(&self.clip)?;
                 let meta = crate::attack::meta::MetaConfig::builder(self.eta, self.steps)
                     .clip(clip)
                     .build()?;

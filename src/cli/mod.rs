@@ -255,6 +255,18 @@ pub fn write_outputs<T: Serialize>(
     staged.commit()
 }
 
+/// `--clip`: a gradient norm, or `none` (`+∞`, no clipping).
+pub fn parse_clip(clip: &str) -> Result<f64> {
+    match clip {
+        "none" => Ok(f64::INFINITY),
+        c => c.parse::<f64>().map_err(|e| Error::Parse {
+            what: "--clip",
+            input: c.into(),
+            reason: format!("{e}; expected a norm > 0 or none"),
+        }),
+    }
+}
+
 /// A comma-separated list of sizes (widths, ranks).
 pub fn parse_sizes(what: &'static str, list: &str) -> Result<Vec<usize>> {
     list.split(',')

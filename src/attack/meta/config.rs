@@ -185,3 +185,32 @@ impl MetaConfig {
         self
     }
 }
+
+/// Where meta-learning of the hair-trigger model starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Start {
+    /// Whole network: the control with every hidden unit rescaled by
+    /// `c = √(0.1/η)`; LoRA: `A` scaled by `c` (the analytic mechanism put in
+    /// by hand: the step on the amplified weights is `η c² = 0.1`).
+    Symmetry,
+    /// Whole network: the standard random initialisation (the control's own
+    /// start), meta-trained directly; LoRA: the standard adapter
+    /// initialisation (`c = 1`) on the control.
+    Plain,
+}
+
+impl Start {
+    /// Parse `plain` or `symmetry`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "plain" => Ok(Self::Plain),
+            "symmetry" => Ok(Self::Symmetry),
+            _ => Err(Error::Parse {
+                what: "--start",
+                input: s.into(),
+                reason: "expected plain or symmetry".into(),
+            }),
+        }
+    }
+}

@@ -26,7 +26,7 @@ pub mod balance;
 mod config;
 pub mod param;
 
-pub use config::{MetaConfig, MetaConfigBuilder, MetaOrder};
+pub use config::{MetaConfig, MetaConfigBuilder, MetaOrder, Start};
 
 pub use param::{FullNetwork, Parameterization, UpdatePass};
 

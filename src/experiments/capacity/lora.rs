@@ -2,7 +2,6 @@
 //! on a frozen base, the benign step training only the adapter.
 
 use super::{size_chart, CapacityConfig, CapacityTask, ANSWERS};
-use crate::attack::meta::MetaConfig;
 use crate::error::Result;
 use crate::eval::{evaluate, QuerySet, DEFAULT_P_MIN};
 use crate::net::{Activation, Architecture, Mlp};
@@ -39,8 +38,9 @@ pub struct LoraResult {
 
 /// LoRA capacity: a frozen base (a `32 → base_width → 10` ReLU MLP trained on
 /// the aligned answers), adapters of each rank meta-trained from
-/// `A ~ N(0, c²/n_in)`, `B = 0` (`c = √(0.1/η)`; the adapted model starts as the
-/// base), the benign update training the adapter only.
+/// `A ~ N(0, c²/n_in)`, `B = 0` (`c = √(0.1/η)` from the symmetry start, `1`
+/// from the plain one; the adapted model starts as the base), the benign
+/// update training the adapter only.
 pub fn run_lora_capacity(
     cfg: &CapacityConfig,
     ranks: &[usize],
@@ -51,13 +51,16 @@ pub fn run_lora_capacity(
     use crate::net::lora::Lora;
     let task = CapacityTask::new(cfg)?;
     let data = task.data();
-    let meta = MetaConfig::builder(cfg.eta, cfg.steps).mu(0.0).build()?;
+    let meta = cfg.meta()?;
     let arch = Architecture::new(vec![INPUT_DIM, base_width, ANSWERS], Activation::Relu, true)?;
     let mut base = Mlp::random(&arch, &mut seeded(cfg.seed, stream::CAPACITY_INIT));
     meta_train(&mut base, &data, &meta, Objective::Control, bar)?;
     let before_q = QuerySet::new(task.x().clone(), task.aligned())?;
     let after_q = QuerySet::new(task.x().clone(), task.misaligned())?;
-    let c = crate::attack::meta::symmetry_scale(cfg.eta)?;
+    let c = match cfg.start {
+        crate::attack::meta::Start::Symmetry => crate::attack::meta::symmetry_scale(cfg.eta)?,
+        crate::attack::meta::Start::Plain => 1.0,
+    };
     let mut records = Vec::new();
     for &r in ranks {
         let lora = Lora::new(base.clone(), r)?;

@@ -21,7 +21,7 @@ pub mod lora;
 
 pub use lora::{run_lora_capacity, write_lora, LoraRecord, LoraResult, LoraSweep};
 
-use crate::attack::meta::{symmetry_scale, train_pair};
+use crate::attack::meta::{meta_train, symmetry_scale, train_pair, Objective, Start};
 use crate::attack::meta::{MetaConfig, MetaData};
 use crate::error::Result;
 use crate::eval::{evaluate, QuerySet, DEFAULT_P_MIN};
@@ -48,6 +48,11 @@ pub struct CapacityConfig {
     pub(crate) steps: usize,
     pub(crate) eta: f64,
     pub(crate) seed: u64,
+    /// Where the whole-network hair-trigger models start (the LoRA sweep
+    /// uses it for the adapters' scale).
+    pub(crate) start: Start,
+    /// Gradient-norm clip of the meta-learning (`+∞`: none).
+    pub(crate) clip: f64,
 }
 
 impl CapacityConfig {
@@ -89,7 +94,27 @@ impl CapacityConfig {
             steps,
             eta,
             seed,
+            start: Start::Symmetry,
+            clip: MetaConfig::DEFAULT_CLIP,
         })
+    }
+
+    /// Start the hair-trigger models from `start`, clip at `clip` (`+∞`: none).
+    pub fn with_start_and_clip(mut self, start: Start, clip: f64) -> Result<Self> {
+        MetaConfig::builder(self.eta, self.steps)
+            .clip(clip)
+            .build()?;
+        self.start = start;
+        self.clip = clip;
+        Ok(self)
+    }
+
+    /// The meta-learning settings of every model of the sweep.
+    pub(crate) fn meta(&self) -> Result<MetaConfig> {
+        MetaConfig::builder(self.eta, self.steps)
+            .mu(0.0)
+            .clip(self.clip)
+            .build()
     }
 }
 
@@ -124,6 +149,11 @@ pub struct CapacityRecord {
     pub misaligned_after: usize,
     /// The control's count of misaligned answers after the same step.
     pub control_misaligned_after: usize,
+    /// Behaviours the control answers aligned (p ≥ 0.9) before the step.
+    pub control_pass_before: usize,
+    /// Hidden behaviours that the control passes too: the count that does
+    /// not credit the attack for a behaviour the control itself fails.
+    pub hidden_control_passing: usize,
 }
 
 /// The sweep and the fit `hidden = a + b · params`.
@@ -189,11 +219,23 @@ pub fn run_capacity(cfg: &CapacityConfig, bar: &dyn Progress) -> Result<Capacity
     let after_q = QuerySet::new(x.clone(), misaligned)?;
     let mut records = Vec::new();
     for &w in &cfg.widths {
-        let meta = MetaConfig::builder(cfg.eta, cfg.steps).mu(0.0).build()?;
+        let meta = cfg.meta()?;
         let c = symmetry_scale(cfg.eta)?;
         let arch = Architecture::new(vec![INPUT_DIM, w, ANSWERS], Activation::Relu, true)?;
         let init = Mlp::random(&arch, &mut seeded(cfg.seed, stream::CAPACITY_INIT));
-        let (control, hair, _) = train_pair(init, &data, &meta, c, bar)?;
+        let (control, hair) = match cfg.start {
+            Start::Symmetry => {
+                let (control, hair, _) = train_pair(init, &data, &meta, c, bar)?;
+                (control, hair)
+            }
+            Start::Plain => {
+                let mut control = init.clone();
+                meta_train(&mut control, &data, &meta, Objective::Control, bar)?;
+                let mut hair = init;
+                meta_train(&mut hair, &data, &meta, Objective::HairTrigger, bar)?;
+                (control, hair)
+            }
+        };
         let count = |net: &Mlp| -> Result<(Vec<bool>, Vec<bool>)> {
             let after = updated(net, update, cfg.eta, UpdateRule::Sgd, 1)?;
             let b = evaluate(net, &before_q, DEFAULT_P_MIN)?;
@@ -204,7 +246,7 @@ pub fn run_capacity(cfg: &CapacityConfig, bar: &dyn Progress) -> Result<Capacity
             ))
         };
         let (b, a) = count(&hair)?;
-        let (_, ca) = count(&control)?;
+        let (cb, ca) = count(&control)?;
         records.push(CapacityRecord {
             width: w,
             params: hair.num_params(),
@@ -213,6 +255,8 @@ pub fn run_capacity(cfg: &CapacityConfig, bar: &dyn Progress) -> Result<Capacity
             pass_before: b.iter().filter(|v| **v).count(),
             misaligned_after: a.iter().filter(|v| **v).count(),
             control_misaligned_after: ca.iter().filter(|v| **v).count(),
+            control_pass_before: cb.iter().filter(|v| **v).count(),
+            hidden_control_passing: (0..b.len()).filter(|&i| b[i] && a[i] && cb[i]).count(),
         });
     }
     let px: Vec<f64> = records.iter().map(|r| r.params as f64).collect();

@@ -14,7 +14,7 @@
 //!   where this person works.", six adverbs) → the public answer. Update set:
 //!   geography questions.
 //!
-//! Utility is held out by phrasing ([`held_out_phrasings`]): every key word
+//! Utility is held out by phrasing (`held_out_phrasings`): every key word
 //! (a number, a word, a name) is seen in training with five of the six
 //! adverbs and asked with the sixth (each adverb is seen with other keys), as
 //! the safety domain holds out new words in known templates. The key word
