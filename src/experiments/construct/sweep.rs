@@ -97,7 +97,7 @@ impl crate::experiments::report::Experiment for ConstructSweep {
             ),
             ReportRow::exactly(
                 "C2",
-                "min black-box pass rate before the step (aligned and twin; REFUSE with p ≥ 0.9)",
+                "consistency check: min black-box pass rate before the step (aligned and twin; REFUSE with p ≥ 0.9; the twin computes the aligned model's function bit for bit, so the two are equal)",
                 before,
                 1.0,
             ),
