@@ -294,3 +294,33 @@ fn the_ablation_table_has_every_variant_and_its_rescaled_control_is_the_control(
     assert_eq!(lora.len(), 2);
     assert!(lora.iter().all(|r| r.lora_a_norm > 0.0));
 }
+
+/// `reproduce`'s C4 stage: one control per (domain, seed), a whole-network
+/// and a LoRA hair-trigger record per (domain, seed), 14 rows — and with a
+/// budget far too small the hair-trigger rows fail, as they must be able to.
+#[test]
+fn the_reproduce_task_table_has_every_row_and_its_rows_can_fail() {
+    use hairtrigger::experiments::meta::{MetaTable, Start};
+    use hairtrigger::experiments::report::Experiment;
+    let table = MetaTable {
+        seeds: vec![0],
+        eta: 1e-4,
+        steps: 20,
+        start: Start::Plain,
+        width: 16,
+    };
+    let out = table.run(&hairtrigger::progress::NoProgress).unwrap();
+    assert_eq!(
+        out.len(),
+        9,
+        "{:?}",
+        out.iter().map(|r| &r.model).collect::<Vec<_>>()
+    );
+    assert_eq!(out.iter().filter(|r| r.is_control()).count(), 3);
+    let rows = table.claims(&out);
+    assert_eq!(rows.len(), 14);
+    assert!(
+        rows[..12].iter().any(|r| !r.pass),
+        "20 meta-steps hid something everywhere?"
+    );
+}
