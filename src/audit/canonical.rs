@@ -92,57 +92,41 @@ pub fn canonicalize(net: &Mlp) -> Result<(Mlp, CanonicalReport)> {
 }
 
 /// `max_x |f_a(x) − f_b(x)| / max_x |f_b(x)|` on `x` (the absolute deviation
-/// where `f_b` vanishes).
+/// where `f_b` vanishes; [`crate::backend::relative_max_difference`]).
 ///
-/// The probes go through both networks in chunks of [`DEVIATION_CHUNK`] rows
-/// (the two forwards of a chunk side by side), so that the activations stay
-/// small; the maxima are exact whatever the chunking.
+/// Both networks see the probes in chunks of [`DEVIATION_CHUNK`] rows
+/// ([`chunked_outputs`], the two side by side), so that the activations stay
+/// small; only the `N × k` outputs are kept.
 pub fn relative_deviation(a: &Mlp, b: &Mlp, x: ArrayView2<f64>) -> Result<f64> {
-    let (mut diff, mut scale) = (0.0f64, 0.0f64);
-    for chunk in x.axis_chunks_iter(Axis(0), DEVIATION_CHUNK) {
-        let (fa, fb) = rayon::join(|| a.forward(chunk), || b.forward(chunk));
-        accumulate(&fa?, &fb?, &mut diff, &mut scale);
-    }
-    Ok(ratio(diff, scale))
+    let (fa, fb) = rayon::join(|| chunked_outputs(a, x), || chunked_outputs(b, x));
+    relative_deviation_from(&fa?, &fb?)
 }
 
-/// `f_b(x)` computed in chunks of [`DEVIATION_CHUNK`] rows, for
-/// [`relative_deviation_from`] (so that the reference can be computed while
-/// something else runs).
-pub fn chunked_outputs(b: &Mlp, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+/// `f(x)` computed in chunks of [`DEVIATION_CHUNK`] rows (so that a
+/// reference can be computed while something else runs).
+pub fn chunked_outputs(net: &Mlp, x: ArrayView2<f64>) -> Result<Array2<f64>> {
     let parts = x
         .axis_chunks_iter(Axis(0), DEVIATION_CHUNK)
-        .map(|c| b.forward(c))
+        .map(|c| net.forward(c))
         .collect::<Result<Vec<_>>>()?;
     let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
     Ok(ndarray::concatenate(Axis(0), &views).expect("same width"))
 }
 
-/// [`relative_deviation`] against precomputed outputs `f_b(x)`.
-pub fn relative_deviation_from(a: &Mlp, fb: &Array2<f64>, x: ArrayView2<f64>) -> Result<f64> {
-    let (mut diff, mut scale) = (0.0f64, 0.0f64);
-    for (chunk, fb) in x
-        .axis_chunks_iter(Axis(0), DEVIATION_CHUNK)
-        .zip(fb.axis_chunks_iter(Axis(0), DEVIATION_CHUNK))
-    {
-        accumulate(&a.forward(chunk)?, &fb.to_owned(), &mut diff, &mut scale);
+/// [`relative_deviation`] of outputs already computed: `fa` against the
+/// reference `fb`.
+pub fn relative_deviation_from(fa: &Array2<f64>, fb: &Array2<f64>) -> Result<f64> {
+    if fa.dim() != fb.dim() {
+        return Err(crate::Error::DimensionMismatch {
+            context: "relative deviation (outputs)",
+            expected: fb.len(),
+            got: fa.len(),
+        });
     }
-    Ok(ratio(diff, scale))
-}
-
-fn accumulate(fa: &Array2<f64>, fb: &Array2<f64>, diff: &mut f64, scale: &mut f64) {
-    for (p, q) in fa.iter().zip(fb.iter()) {
-        *diff = nan_max(*diff, (p - q).abs());
-        *scale = nan_max(*scale, q.abs());
-    }
-}
-
-fn ratio(diff: f64, scale: f64) -> f64 {
-    if scale == 0.0 {
-        diff
-    } else {
-        diff / scale
-    }
+    Ok(crate::backend::relative_max_difference(
+        fa.iter(),
+        fb.iter(),
+    ))
 }
 
 /// Rows per chunk of [`relative_deviation`].

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::eval::answers;
 use crate::net::io::read_tensors;
 use crate::net::torch::{load_any, save_like};
-use crate::net::{Dataset, Mlp, Targets};
+use crate::net::{Dataset, Targets};
 use crate::update::Tunable;
 use crate::update::{one_step, StepConfig, UpdateRule};
 use clap::Args;
@@ -18,19 +18,47 @@ use serde::Serialize;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Arguments of `hairtrigger audit`.
+/// The model file, its activation and its adapters: the input of `audit`
+/// and `canonicalize` (neither modifies it).
 #[derive(Args, Debug)]
-#[command(allow_negative_numbers = true)]
-pub struct AuditArgs {
-    /// The model: safetensors as `construct --save` writes it, or a PyTorch state dict (`nn.Sequential` keys `0.weight`, `2.weight`, … or `layers.{l}.weight`; F64, F32, F16, BF16).
+pub struct ModelInput {
+    /// The model: safetensors as `construct --save` writes it, or a PyTorch state dict (`nn.Sequential` keys `0.weight`, `2.weight`, … or `layers.{l}.weight`; F64, F32, F16, BF16). Never modified.
     #[arg(value_parser = non_empty_path)]
     pub model: String,
     /// The hidden activation when the file's metadata names none: relu, leaky_relu:SLOPE, tanh, gelu, identity.
     #[arg(long)]
     pub act: Option<String>,
-    /// LoRA adapters on MODEL (safetensors with `lora.{l}.A` `[r, n_in]` and `lora.{l}.B` `[n_out, r]` for every layer, F64): the fine-tune trains the adapters only, so the reach and NTK ratio use the adapters' NTK; the symmetry scores see the merged network.
+    /// LoRA adapters on MODEL (safetensors with `lora.{l}.A` `[r, n_in]` and `lora.{l}.B` `[n_out, r]` for every layer, F64). `audit`: the fine-tune trains the adapters only, so the reach and NTK ratio use the adapters' NTK, the symmetry scores the merged network; `canonicalize`: merged into the weights first.
     #[arg(long, value_parser = non_empty_path)]
     pub adapter: Option<String>,
+}
+
+impl ModelInput {
+    /// The model as its fine-tune moves it, and the layout it was read in.
+    fn load(&self) -> Result<(Tunable, crate::net::torch::Layout)> {
+        let act = self
+            .act
+            .as_deref()
+            .map(crate::Activation::parse)
+            .transpose()?;
+        let (base, layout) = load_any(Path::new(&self.model), act)?;
+        let model = match &self.adapter {
+            None => Tunable::Whole(base),
+            Some(p) => {
+                let (lora, phi) = crate::net::lora::Lora::load_adapter(base, Path::new(p))?;
+                Tunable::Adapter { lora, phi }
+            }
+        };
+        Ok((model, layout))
+    }
+}
+
+/// Arguments of `hairtrigger audit`.
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub input: ModelInput,
     /// The update set (safetensors with `update.x` `[n, d]` and `update.y` `[n]` class indices, as `construct --save` writes `data.safetensors`): adds the exact one-step future.
     #[arg(long, value_parser = non_empty_path)]
     pub update_set: Option<String>,
@@ -76,21 +104,6 @@ pub struct AuditOutput {
     #[serde(flatten)]
     pub report: AuditReport,
     pub steps: Vec<StepAudit>,
-}
-
-fn parse_act(a: Option<&str>) -> Result<Option<crate::Activation>> {
-    a.map(crate::Activation::parse).transpose()
-}
-
-/// The base alone, or the base with the adapters of `adapter`.
-fn load_tunable(base: Mlp, adapter: Option<&str>) -> Result<Tunable> {
-    Ok(match adapter {
-        None => Tunable::Whole(base),
-        Some(p) => {
-            let (lora, phi) = crate::net::lora::Lora::load_adapter(base, Path::new(p))?;
-            Tunable::Adapter { lora, phi }
-        }
-    })
 }
 
 /// Parse `sgd` or `adam` at learning rate `eta`.
@@ -176,8 +189,7 @@ impl AuditArgs {
             .iter()
             .map(|r| parse_rule(r, self.eta).map(|c| (r.clone(), c)))
             .collect::<Result<Vec<_>>>()?;
-        let (base, _) = load_any(Path::new(&self.model), parse_act(self.act.as_deref())?)?;
-        let model = load_tunable(base, self.adapter.as_deref())?;
+        let (model, _) = self.input.load()?;
         let net = model.before()?;
         let update_path = self.update_set.as_ref().or(self.data.as_ref());
         let queries_path = self.queries.as_ref().or(self.data.as_ref());
@@ -218,7 +230,7 @@ impl AuditArgs {
             }
         }
         Ok(AuditOutput {
-            model: self.model.clone(),
+            model: self.input.model.clone(),
             report,
             steps,
         })
@@ -280,15 +292,8 @@ impl AuditArgs {
 /// Arguments of `hairtrigger canonicalize`.
 #[derive(Args, Debug)]
 pub struct CanonicalizeArgs {
-    /// The model (as for `audit`); never modified.
-    #[arg(value_parser = non_empty_path)]
-    pub model: String,
-    /// The hidden activation when the file's metadata names none.
-    #[arg(long)]
-    pub act: Option<String>,
-    /// LoRA adapters on MODEL (as for `audit`): merged into the weights before canonicalizing.
-    #[arg(long, value_parser = non_empty_path)]
-    pub adapter: Option<String>,
+    #[command(flatten)]
+    pub input: ModelInput,
     /// Where to write the canonical form (same format).
     #[arg(long, value_parser = non_empty_path)]
     pub out: String,
@@ -303,14 +308,14 @@ pub struct CanonicalizeArgs {
 impl CanonicalizeArgs {
     /// Canonicalize, check the function on 10,000 probes, write.
     pub fn run(&self) -> Result<ExitCode> {
-        if Path::new(&self.out) == Path::new(&self.model) {
+        if Path::new(&self.out) == Path::new(&self.input.model) {
             return Err(Error::Parse {
                 what: "--out",
                 input: self.out.clone(),
                 reason: "is the input model; the input is never modified".into(),
             });
         }
-        if self.adapter.as_deref().map(Path::new) == Some(Path::new(&self.out)) {
+        if self.input.adapter.as_deref().map(Path::new) == Some(Path::new(&self.out)) {
             return Err(Error::Parse {
                 what: "--out",
                 input: self.out.clone(),
@@ -323,8 +328,8 @@ impl CanonicalizeArgs {
                 reason: "must be between 1 and 1,000,000".into(),
             });
         }
-        let (base, layout) = load_any(Path::new(&self.model), parse_act(self.act.as_deref())?)?;
-        let net = load_tunable(base, self.adapter.as_deref())?.before()?;
+        let (model, layout) = self.input.load()?;
+        let net = model.before()?;
         use crate::audit::canonical::{chunked_outputs, probes, relative_deviation_from};
         let x = probes(net.input_dim(), self.probes, 0);
         // The input's outputs on the probes are computed while it is
@@ -332,7 +337,7 @@ impl CanonicalizeArgs {
         let (canonical, reference) =
             rayon::join(|| canonicalize(&net), || chunked_outputs(&net, x.view()));
         let (canon, rep) = canonical?;
-        let dev = relative_deviation_from(&canon, &reference?, x.view())?;
+        let dev = relative_deviation_from(&chunked_outputs(&canon, x.view())?, &reference?)?;
         save_like(
             &canon,
             Path::new(&self.out),
@@ -351,10 +356,10 @@ impl CanonicalizeArgs {
             max_rel_deviation: f64,
         }
         let rec = Record {
-            model: &self.model,
+            model: &self.input.model,
             out: &self.out,
             report: &rep,
-            adapter_merged: self.adapter.is_some(),
+            adapter_merged: self.input.adapter.is_some(),
             probes: self.probes,
             max_rel_deviation: dev,
         };

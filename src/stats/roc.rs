@@ -76,7 +76,7 @@ pub fn roc(scores: &[f64], labels: &[bool]) -> Option<Roc> {
         .iter()
         .filter(|q| q.fpr <= 0.01)
         .map(|q| q.tpr)
-        .fold(0.0, f64::max);
+        .fold(0.0, crate::finite::nan_max);
     Some(Roc {
         positives: p,
         negatives: n,

@@ -398,7 +398,10 @@ pub fn section(out: &ZooOutput) -> String {
             .filter(|x| x.reached)
             .map(|x| x.rho_star)
             .collect();
-        let min = reached.iter().copied().fold(f64::INFINITY, f64::min);
+        let min = reached
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, crate::finite::nan_min);
         let changed = |get: fn(&super::truth::NaturalRecord) -> f64| {
             out.natural
                 .iter()

@@ -280,7 +280,7 @@ fn near_dormant(twin: &Mlp, seed: u64) -> Result<Mlp> {
     let mut net = twin.clone();
     let last = net.depth() - 1;
     let w = &mut net.layers_mut()[last].weight;
-    let scale = 1e-6 * w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let scale = 1e-6 * crate::finite::max_abs(w);
     let noise = normal_matrix(
         &mut seeded(seed, stream::ZOO_NEAR_DORMANT),
         w.nrows(),
