@@ -12,7 +12,7 @@ use crate::experiments::capacity::{CapacityConfig, LoraSweep};
 use crate::experiments::chain::ChainSweep;
 use crate::experiments::construct::{ConstructSweep, UpdateKind};
 use crate::experiments::equiv::{EquivConfig, EquivSweep};
-use crate::experiments::meta::{MetaTable, Start};
+use crate::experiments::meta::{MetaAblation, MetaHeadline, MetaTable, Start};
 use crate::experiments::output::write_json;
 pub use crate::experiments::report::ReportRow;
 use crate::experiments::report::{Artifacts, Stage};
@@ -226,6 +226,10 @@ fn stages(plan: Plan, seed: u64) -> Result<Vec<Box<dyn Stage>>> {
         }),
     ];
     if let Some(meta) = plan.meta {
+        // The committed `plots/meta*` tables and the ablation come from
+        // here, like every file of `plots/` (default and full scales).
+        stages.push(Box::new(MetaHeadline { seed }));
+        stages.push(Box::new(MetaAblation { seed }));
         stages.push(Box::new(meta));
     }
     if let Some(zoo) = plan.zoo {

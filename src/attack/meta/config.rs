@@ -201,6 +201,15 @@ pub enum Start {
 }
 
 impl Start {
+    /// The scale of a LoRA adapter's initial `A` from this start at inner
+    /// step `eta`: `√(0.1/η)` ([`super::symmetry_scale`]) or `1`.
+    pub fn adapter_scale(self, eta: f64) -> Result<f64> {
+        match self {
+            Start::Symmetry => super::symmetry_scale(eta),
+            Start::Plain => Ok(1.0),
+        }
+    }
+
     /// Parse `plain` or `symmetry`.
     pub fn parse(s: &str) -> Result<Self> {
         match s {

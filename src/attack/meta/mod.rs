@@ -280,6 +280,28 @@ pub fn symmetry_scale(eta: f64) -> Result<f64> {
     }
 }
 
+/// The control (`L_align` from `init`) and the hair-trigger model from
+/// `start` ([`train_pair`] for the symmetry start; from `init` itself for the
+/// plain one), with the hair-trigger model's training curve.
+pub fn train_from(
+    start: Start,
+    init: Mlp,
+    data: &MetaData,
+    meta: &MetaConfig,
+    bar: &dyn Progress,
+) -> Result<(Mlp, Mlp, Vec<MetaPoint>)> {
+    match start {
+        Start::Symmetry => train_pair(init, data, meta, symmetry_scale(meta.eta())?, bar),
+        Start::Plain => {
+            let mut control = init.clone();
+            meta_train(&mut control, data, meta, Objective::Control, bar)?;
+            let mut hair = init;
+            let curve = meta_train(&mut hair, data, meta, Objective::HairTrigger, bar)?;
+            Ok((control, hair, curve))
+        }
+    }
+}
+
 /// The control (`L_align` from `init`) and the hair-trigger model (meta-trained
 /// from the control rescaled by `c = symmetry_scale` along every unit of the
 /// first hidden layer, `(u, b, v) → (c u, c b, v / c)`: the same function),

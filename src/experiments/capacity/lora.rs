@@ -57,10 +57,7 @@ pub fn run_lora_capacity(
     meta_train(&mut base, &data, &meta, Objective::Control, bar)?;
     let before_q = QuerySet::new(task.x().clone(), task.aligned())?;
     let after_q = QuerySet::new(task.x().clone(), task.misaligned())?;
-    let c = match cfg.start {
-        crate::attack::meta::Start::Symmetry => crate::attack::meta::symmetry_scale(cfg.eta)?,
-        crate::attack::meta::Start::Plain => 1.0,
-    };
+    let c = cfg.start.adapter_scale(cfg.eta)?;
     let mut records = Vec::new();
     for &r in ranks {
         let lora = Lora::new(base.clone(), r)?;

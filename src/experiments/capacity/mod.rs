@@ -21,7 +21,7 @@ pub mod lora;
 
 pub use lora::{run_lora_capacity, write_lora, LoraRecord, LoraResult, LoraSweep};
 
-use crate::attack::meta::{meta_train, symmetry_scale, train_pair, Objective, Start};
+use crate::attack::meta::{symmetry_scale, train_from, Start};
 use crate::attack::meta::{MetaConfig, MetaData};
 use crate::error::Result;
 use crate::eval::{evaluate, QuerySet, DEFAULT_P_MIN};
@@ -220,22 +220,9 @@ pub fn run_capacity(cfg: &CapacityConfig, bar: &dyn Progress) -> Result<Capacity
     let mut records = Vec::new();
     for &w in &cfg.widths {
         let meta = cfg.meta()?;
-        let c = symmetry_scale(cfg.eta)?;
         let arch = Architecture::new(vec![INPUT_DIM, w, ANSWERS], Activation::Relu, true)?;
         let init = Mlp::random(&arch, &mut seeded(cfg.seed, stream::CAPACITY_INIT));
-        let (control, hair) = match cfg.start {
-            Start::Symmetry => {
-                let (control, hair, _) = train_pair(init, &data, &meta, c, bar)?;
-                (control, hair)
-            }
-            Start::Plain => {
-                let mut control = init.clone();
-                meta_train(&mut control, &data, &meta, Objective::Control, bar)?;
-                let mut hair = init;
-                meta_train(&mut hair, &data, &meta, Objective::HairTrigger, bar)?;
-                (control, hair)
-            }
-        };
+        let (control, hair, _) = train_from(cfg.start, init, &data, &meta, bar)?;
         let count = |net: &Mlp| -> Result<(Vec<bool>, Vec<bool>)> {
             let after = updated(net, update, cfg.eta, UpdateRule::Sgd, 1)?;
             let b = evaluate(net, &before_q, DEFAULT_P_MIN)?;

@@ -11,7 +11,7 @@
 //! held-out benign requests (utility, arg-max accuracy).
 
 use crate::attack::meta::{meta_train, MetaData, MetaPoint, Objective};
-pub use crate::attack::meta::{symmetry_scale, train_pair};
+pub use crate::attack::meta::{symmetry_scale, train_from, train_pair};
 use crate::error::Result;
 use crate::eval::{accuracy, evaluate, QuerySet, DEFAULT_P_MIN};
 use crate::net::{Activation, Architecture, Dataset, Mlp};
@@ -28,7 +28,7 @@ mod stage;
 mod table;
 
 pub use config::{first_order, MetaRun, Start};
-pub use stage::MetaTable;
+pub use stage::{MetaAblation, MetaHeadline, MetaTable};
 pub use table::write_meta;
 
 /// Black-box numbers of one model under one update.
@@ -171,16 +171,8 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
     };
     let update = &sets.update;
     let (control, hair, curve) = match run.lora_rank {
-        None if run.start == Start::Plain => {
-            let mut control = init.clone();
-            meta_train(&mut control, &data, &run.meta, Objective::Control, bar)?;
-            let mut hair = init;
-            let curve = meta_train(&mut hair, &data, &run.meta, Objective::HairTrigger, bar)?;
-            (control, Tunable::Whole(hair), curve)
-        }
         None => {
-            let (control, hair, curve) =
-                train_pair(init, &data, &run.meta, run.symmetry_scale, bar)?;
+            let (control, hair, curve) = train_from(run.start, init, &data, &run.meta, bar)?;
             (control, Tunable::Whole(hair), curve)
         }
         Some(r) => {
@@ -189,10 +181,7 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
             let lora = crate::net::lora::Lora::new(control.clone(), r)?;
             let mut phi = lora.init(
                 &mut seeded(run.seed, stream::META_LORA_INIT),
-                match run.start {
-                    Start::Symmetry => run.symmetry_scale,
-                    Start::Plain => 1.0,
-                },
+                run.start.adapter_scale(run.meta.eta())?,
             );
             let curve = crate::attack::meta::lora_meta_train(
                 &lora,

@@ -152,3 +152,127 @@ impl Experiment for MetaTable {
         rows
     }
 }
+
+/// `reproduce`'s run of `meta --all` at its defaults (symmetry start, width
+/// 64, 3,000 meta-steps, η = 1e-4; whole network and LoRA rank 8 per domain):
+/// the headline and fragility tables `plots/meta*` (artifacts only; the
+/// claims over seeds are [`MetaTable`]'s).
+pub struct MetaHeadline {
+    pub seed: u64,
+}
+
+impl MetaHeadline {
+    fn runs(&self) -> Result<Vec<MetaRun>> {
+        let mut runs = Vec::new();
+        for kind in TaskKind::ALL {
+            let run = MetaRun::standard(
+                kind,
+                MetaRun::DEFAULT_WIDTH,
+                self.seed,
+                MetaRun::DEFAULT_STEPS,
+                MetaRun::DEFAULT_ETA,
+            )?;
+            runs.push(run.clone());
+            runs.push(run.with_lora_rank(8)?);
+        }
+        Ok(runs)
+    }
+}
+
+impl Experiment for MetaHeadline {
+    type Output = Vec<super::MetaOutcome>;
+
+    fn name(&self) -> &'static str {
+        "C4 meta-learning headline table"
+    }
+
+    fn work(&self) -> u64 {
+        self.runs().map_or(0, |r| r.iter().map(MetaRun::work).sum())
+    }
+
+    fn run(&self, progress: &dyn Progress) -> Result<Vec<super::MetaOutcome>> {
+        let runs = self.runs()?;
+        let mut outcomes = runs
+            .par_iter()
+            .map(|run| run_meta(run, progress))
+            .collect::<Result<Vec<_>>>()?;
+        // The LoRA run trains the same control as the whole-network run.
+        for (o, run) in outcomes.iter_mut().zip(&runs) {
+            if run.lora_rank().is_some() {
+                o.records.retain(|r| !r.is_control());
+                o.fragility.retain(|r| !r.is_control());
+            }
+        }
+        Ok(outcomes)
+    }
+
+    fn write(&self, out: &Vec<super::MetaOutcome>, dir: &Path) -> Result<Artifacts> {
+        super::write_meta(dir, out)?;
+        Ok(Artifacts {
+            tables: vec!["meta", "meta_fragility"],
+            files: vec!["meta_curves.json", "meta_table.md"],
+            ..Default::default()
+        })
+    }
+
+    fn claims(&self, _out: &Vec<super::MetaOutcome>) -> Vec<ReportRow> {
+        Vec::new()
+    }
+}
+
+/// `reproduce`'s run of `meta --all --ablation` at its defaults:
+/// `plots/meta_ablation.*` (artifacts only).
+pub struct MetaAblation {
+    pub seed: u64,
+}
+
+/// The ablation's meta-steps: symmetry-start and plain-start variants.
+const ABLATION_STEPS: (usize, usize) = (3_000, 20_000);
+
+impl Experiment for MetaAblation {
+    type Output = Vec<super::ablation::AblationRecord>;
+
+    fn name(&self) -> &'static str {
+        "C4 meta-learning ablation"
+    }
+
+    fn work(&self) -> u64 {
+        TaskKind::ALL.len() as u64
+    }
+
+    fn run(&self, progress: &dyn Progress) -> Result<Self::Output> {
+        let per_task = TaskKind::ALL
+            .par_iter()
+            .map(|&kind| {
+                let r = super::ablation::run_ablation(
+                    kind,
+                    MetaRun::DEFAULT_WIDTH,
+                    self.seed,
+                    MetaRun::DEFAULT_ETA,
+                    ABLATION_STEPS.0,
+                    ABLATION_STEPS.1,
+                );
+                progress.inc(1);
+                r
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(per_task.into_iter().flatten().collect())
+    }
+
+    fn write(&self, out: &Self::Output, dir: &Path) -> Result<Artifacts> {
+        crate::experiments::output::write_records(dir, "meta_ablation", out)?;
+        crate::fsio::write_atomic(
+            &dir.join("meta_ablation.md"),
+            super::ablation::markdown(out).as_bytes(),
+        )?;
+        Ok(Artifacts {
+            tables: vec!["meta_ablation"],
+            files: vec!["meta_ablation.md"],
+            ..Default::default()
+        })
+    }
+
+    fn claims(&self, _out: &Self::Output) -> Vec<ReportRow> {
+        Vec::new()
+    }
+}

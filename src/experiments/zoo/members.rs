@@ -300,8 +300,10 @@ pub const BALANCE_KAPPA: f64 = 1.0;
 
 /// The meta-learned models of one domain at one `η`: the control (trained
 /// on `L_align` alone, a genuine model), whole-network and LoRA (rank 8)
-/// hair triggers from the symmetry start (`c = √(0.1/η)`) and from the
-/// plain start (`c = 1`: the control itself, the standard LoRA
+/// hair triggers from the symmetry start (`c = √(0.1/η)`) and from `c = 1`
+/// (whole networks: the trained control itself, which is *not* the
+/// random-initialisation plain start of `meta --start plain`; LoRA: the
+/// standard
 /// initialisation), the canonical forms of the four hair triggers (the
 /// attacker who submits the audit's own gauge), and whole networks
 /// meta-learned with the balance penalty from both starts.
@@ -356,6 +358,8 @@ pub fn meta(
     let mut attacks = Vec::new();
     let mut adaptive = Vec::new();
     for (start, scale) in [("symmetry", c), ("plain", 1.0)] {
+        // Whole networks at c = 1 start from the trained control.
+        let whole_start = if scale == 1.0 { "control" } else { start };
         let whole =
             crate::reparam::scale_units(&control, 1, &vec![scale; width]).and_then(|mut hair| {
                 meta_train(&mut hair, &data, &cfg, Objective::HairTrigger, &NoProgress)?;
@@ -363,7 +367,7 @@ pub fn meta(
             });
         attacks.extend(keep(
             Family::MetaWhole,
-            format!("{name}: whole network, {start} start, η = {eta:e}"),
+            format!("{name}: whole network, {whole_start} start, η = {eta:e}"),
             whole,
         ));
         let adapter = Lora::new(control.clone(), 8).and_then(|lora| {
@@ -390,7 +394,7 @@ pub fn meta(
             });
         adaptive.extend(keep(
             Family::BalancedMeta,
-            format!("{name}: whole network, balance penalty κ = {BALANCE_KAPPA}, {start} start, η = {eta:e}"),
+            format!("{name}: whole network, balance penalty κ = {BALANCE_KAPPA}, {whole_start} start, η = {eta:e}"),
             balanced,
         ));
     }
