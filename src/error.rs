@@ -120,6 +120,30 @@ pub enum Error {
         redundant: usize,
     },
 
+    /// The LP solver could not be set up or run (not an undecided LP: that is
+    /// reported as [`crate::attack::feasibility::Decision::Undecided`]).
+    #[error("LP solver: {0}")]
+    Solver(String),
+
+    /// The construction's LP is infeasible for the chosen directions, with a
+    /// checked Farkas certificate (`paper-notes/c3-scaling.md`).
+    #[error("hair-trigger construction is infeasible for these {redundant} unit directions and {total} targets with hidden scales α ≤ {alpha_max:.1e} (checked Farkas certificate)")]
+    ConstructionInfeasible {
+        /// Targets the least-shortfall `γ` reaches (by the exact linear model).
+        hit: usize,
+        total: usize,
+        redundant: usize,
+        alpha_max: f64,
+    },
+
+    /// The construction's LP could not be decided (solver status given).
+    #[error("hair-trigger construction undecided for {total} targets with {redundant} redundant units: {status}")]
+    ConstructionUndecided {
+        total: usize,
+        redundant: usize,
+        status: String,
+    },
+
     /// An I/O failure, with the path involved.
     #[error("I/O error on {path}: {source}")]
     Io {

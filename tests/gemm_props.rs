@@ -8,15 +8,8 @@ use hairtrigger::kernels;
 use ndarray::Array2;
 use proptest::prelude::*;
 
-fn matrix(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
-    let mut state = seed | 1;
-    Array2::from_shape_fn((rows, cols), |_| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    })
-}
+mod common;
+use common::matrix;
 
 fn naive(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
     Array2::from_shape_fn((a.nrows(), b.ncols()), |(i, j)| {

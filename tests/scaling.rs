@@ -1,8 +1,9 @@
 //! C3: fits against textbook values, the breadth bounds, the constructive lower
 //! bound checked by running the step, and the severity law.
 
+use hairtrigger::attack::Solver;
 use hairtrigger::experiments::breadth::{
-    ln_max_cells, sign_pattern_upper_bound, BreadthConfig, BreadthSetup,
+    ln_max_cells, sign_pattern_upper_bound, BreadthConfig, BreadthSetup, Outcome,
 };
 use hairtrigger::experiments::severity::{run_severity, SeverityConfig};
 use hairtrigger::stats::{fit_line, fit_power_law};
@@ -138,8 +139,49 @@ fn lower_bound_targets_are_hit_by_the_actual_step() {
         let all = setup.targets(seed).unwrap();
         let lb = setup.lower_bound(&all, m).unwrap();
         assert!(lb >= 1 && lb <= m, "m = {m}: lower bound {lb}");
-        let hit = setup.attempt(&all, lb, m, seed).unwrap();
+        let (hit, outcome) = setup.attempt(&all, lb, m, seed).unwrap();
         assert_eq!(hit, lb, "m = {m}, seed {seed}: {hit} of {lb} targets");
+        assert_eq!(outcome, Outcome::Reached);
+    }
+}
+
+/// The two solvers answer the same question, one with proofs: a `K` the
+/// projected-gradient solver reaches (verified by the step) can never be
+/// certified infeasible by the LP, and every `K` the LP reaches is verified by
+/// the step too. On these points every first failure of the LP is certified.
+#[test]
+fn lp_certificates_never_contradict_a_found_twin() {
+    let lp = BreadthSetup::new(BreadthConfig::standard(160).unwrap()).unwrap();
+    let hinge = BreadthSetup::new(
+        BreadthConfig::standard(160)
+            .unwrap()
+            .with_lp_solver(Solver::Hinge),
+    )
+    .unwrap();
+    for (m, seed) in [(5, 0), (13, 1), (30, 2)] {
+        let all = lp.targets(seed).unwrap();
+        let p = lp.search(m, seed).unwrap();
+        assert!(p.k_star_certified, "m = {m}, seed {seed}: {p:?}");
+        assert_eq!(p.undecided, 0);
+        let q = hinge.search(m, seed).unwrap();
+        assert!(
+            q.k_star <= p.k_star,
+            "hinge found K = {} > LP's {}",
+            q.k_star,
+            p.k_star
+        );
+        for t in &q.tries {
+            if t.success {
+                let (hit, outcome) = lp.attempt(&all, t.k, m, seed).unwrap();
+                assert_ne!(
+                    outcome,
+                    Outcome::Infeasible,
+                    "m = {m}: K = {} reached by hinge",
+                    t.k
+                );
+                assert_eq!(hit, t.k);
+            }
+        }
     }
 }
 

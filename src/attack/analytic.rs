@@ -17,11 +17,16 @@
 //! `f_{θ'⁺}(q) = f_{θ⁺}(q) + Σ_j γ_j (−η Σ_n r_n ĥ_j(x_n)) ĥ_j(q⁺)`, `γ_j = α_j² ≥ 0`,
 //!
 //! linear in `γ`. Each target `(q_i, t_i)` with `p_{t_i} ≥ p*` needs the `k − 1`
-//! linear inequalities `f_t − f_c ≥ ln(p*(k−1)/(1−p*))`; we find `γ ≥ 0` by
-//! projected gradient on the squared hinge. `ĥ(q⁺)` differs from `ĥ(q)` by `O(η)`
-//! (the lower layers move); the construction therefore re-solves with the
-//! deficits measured on the actually updated twin, a few rounds at most.
-//! Success is always decided by running the step on the twin and evaluating.
+//! linear inequalities `f_t − f_c ≥ ln(p*(k−1)/(1−p*))`. The features are taken
+//! at `q⁺` (the lower layers as the step leaves them), so the system is exact,
+//! not a first-order model: it is a linear program in `γ`, decided by default
+//! by an interior-point solver with a checked Farkas certificate for every
+//! "no" ([`super::feasibility`], [`Solver::Lp`]), or by the older projected
+//! gradient on the squared hinge ([`Solver::Hinge`], whose failure proves
+//! nothing). Floating-point drift between the linear model and the step is
+//! absorbed by re-solving with the deficits measured on the actually updated
+//! twin, a few rounds at most. Success is always decided by running the step
+//! on the twin and evaluating.
 //!
 //! Non-degeneracy: `R ≠ 0`, and each target direction must lie in the cone
 //! spanned by `{∓r_n}` reachable with the activation's signs: for leaky ReLU
@@ -30,6 +35,7 @@
 //! moves `v_j` by `−η sign(·)`, a different (also linear-in-`α`) law not built here.
 
 use crate::attack::directions::{choose_directions, Directions};
+use crate::attack::feasibility::{self, Verdict};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, QuerySet};
 use crate::kernels;
@@ -49,7 +55,42 @@ pub struct ConstructConfig {
     max_rounds: usize,
     solver_iters: usize,
     directions: Directions,
+    solver: Solver,
+    alpha_max: f64,
 }
+
+/// How the scales `γ` are found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Solver {
+    /// The exact LP by interior point (Clarabel): feasible, certified
+    /// infeasible, or undecided (the default).
+    Lp,
+    /// Accelerated projected gradient on the squared hinge: a failure is "not
+    /// found", never "impossible".
+    Hinge,
+}
+
+impl Solver {
+    /// Parse `lp` or `hinge`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "lp" => Ok(Self::Lp),
+            "hinge" => Ok(Self::Hinge),
+            _ => Err(Error::Parse {
+                what: "--solver",
+                input: s.into(),
+                reason: "expected lp (interior point, certified) or hinge (projected gradient)"
+                    .into(),
+            }),
+        }
+    }
+}
+
+/// Safety margin `μ` (in logit units) the LP asks for above the threshold, so
+/// that the step actually taken, which agrees with the linear model to
+/// rounding, still clears it.
+const LP_SAFETY_MARGIN: f64 = 0.5;
 
 impl ConstructConfig {
     /// `redundant ≥ 1` units; every target needs `p ≥ p_target ∈ (0, 1)` after the step.
@@ -75,7 +116,28 @@ impl ConstructConfig {
             max_rounds: 8,
             solver_iters: 20_000,
             directions: Directions::Random,
+            solver: Solver::Lp,
+            alpha_max: feasibility::DEFAULT_ALPHA_MAX,
         })
+    }
+    /// Bound the LP's scales by `α_j ≤ alpha_max` (finite, > 0; default
+    /// [`feasibility::DEFAULT_ALPHA_MAX`]): a "no" is then "no twin within the
+    /// bound". The hinge solver ignores it.
+    pub fn with_alpha_max(mut self, alpha_max: f64) -> Result<Self> {
+        if !(alpha_max > 0.0 && alpha_max.is_finite()) {
+            return Err(Error::InvalidParameter {
+                name: "alpha_max",
+                value: alpha_max,
+                expected: "a finite bound > 0 on the hidden scales",
+            });
+        }
+        self.alpha_max = alpha_max;
+        Ok(self)
+    }
+    /// Choose how `γ` is found (default [`Solver::Lp`]).
+    pub fn with_lp_solver(mut self, solver: Solver) -> Self {
+        self.solver = solver;
+        self
     }
     /// At most `rounds ≥ 1` solve-and-verify rounds of at most `iters ≥ 1`
     /// projected-gradient iterations each (defaults 8 and 20,000). Fewer make a
@@ -216,6 +278,12 @@ pub fn build_hair_trigger(
     let mut extra = Array2::<f64>::zeros((targets.len(), k));
     let mut gamma = Array1::<f64>::zeros(m);
     let mut twin = aligned.clone();
+    // The hinge asks for the safety margin in its rows; the LP asks for the
+    // threshold itself and adds the margin as its own slack.
+    let row_margin = match cfg.solver {
+        Solver::Hinge => need_margin + LP_SAFETY_MARGIN,
+        Solver::Lp => need_margin,
+    };
     for round in 1..=cfg.max_rounds {
         let (a, need) = constraints(
             &g,
@@ -223,13 +291,46 @@ pub fn build_hair_trigger(
             f_plus,
             targets.accepted(),
             step.eta(),
-            need_margin + 0.5,
+            row_margin,
             &extra,
         );
-        if round == 1 {
-            gamma = sequential_start(&a, &need, &chosen.serves, k - 1);
-        }
-        gamma = solve_nonneg_hinge(a, &need, gamma, cfg.solver_iters);
+        gamma = match cfg.solver {
+            Solver::Hinge => {
+                if round == 1 {
+                    gamma = sequential_start(&a, &need, &chosen.serves, k - 1);
+                }
+                solve_nonneg_hinge(a, &need, gamma, cfg.solver_iters)
+            }
+            Solver::Lp => {
+                let d = feasibility::decide(
+                    &a,
+                    &need,
+                    LP_SAFETY_MARGIN,
+                    cfg.alpha_max,
+                    "construction LP",
+                )?;
+                match d.verdict {
+                    Verdict::Feasible => d.gamma,
+                    // Round 1 is the exact question (no deficits added yet).
+                    Verdict::Infeasible(_) if round == 1 => {
+                        return Err(Error::ConstructionInfeasible {
+                            hit: targets_reached(&a, &need, &d.gamma, k - 1),
+                            total: targets.len(),
+                            redundant: m,
+                            alpha_max: cfg.alpha_max,
+                        })
+                    }
+                    Verdict::Infeasible(_) => break,
+                    Verdict::Undecided { status, .. } => {
+                        return Err(Error::ConstructionUndecided {
+                            total: targets.len(),
+                            redundant: m,
+                            status,
+                        })
+                    }
+                }
+            }
+        };
         twin = scaled_twin(base, hidden, u, b, &gamma)?;
         let after = one_step(&twin, update, step)?.updated;
         let report = evaluate(&after, targets, cfg.p_target)?;
@@ -297,6 +398,19 @@ fn constraints(
         }
     }
     (a, need)
+}
+
+/// Targets whose `rows_per_target` rows all have `(A γ)_r ≥ need_r`.
+fn targets_reached(
+    a: &Array2<f64>,
+    need: &Array1<f64>,
+    gamma: &Array1<f64>,
+    rows_per_target: usize,
+) -> usize {
+    let got = kernels::matvec(a, gamma);
+    (0..need.len() / rows_per_target.max(1))
+        .filter(|&i| (i * rows_per_target..(i + 1) * rows_per_target).all(|r| got[r] >= need[r]))
+        .count()
 }
 
 /// A starting point for the solver: units in order, each raised just enough

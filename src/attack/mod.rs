@@ -9,8 +9,9 @@
 pub mod analytic;
 pub mod bounds;
 pub mod directions;
+pub mod feasibility;
 pub mod meta;
 pub mod severity;
 
-pub use analytic::{build_hair_trigger, with_inert_units, ConstructConfig, HairTrigger};
+pub use analytic::{build_hair_trigger, with_inert_units, ConstructConfig, HairTrigger, Solver};
 pub use directions::Directions;

@@ -2,6 +2,7 @@
 //! classifier, before and after one benign SGD step (C2).
 
 use super::{non_empty_path, Printer};
+use crate::attack::Solver;
 use crate::error::Result;
 use crate::experiments::construct::{run_construct, ConstructRun, UpdateKind};
 use crate::limits::MemoryBudget;
@@ -30,6 +31,10 @@ pub struct ConstructArgs {
     /// Update set: benign (unseen instruction task, COMPLY), random (random labels) or refusal (harmful prompts labelled REFUSE).
     #[arg(long, default_value = "benign")]
     pub update: String,
+    /// How the scales are found: lp (interior point with a checked Farkas
+    /// certificate when no scales exist) or hinge (projected gradient).
+    #[arg(long, default_value = "lp")]
+    pub solver: String,
     /// Write base, aligned, twin, update set, queries and settings here (all files or none).
     #[arg(long, value_parser = non_empty_path)]
     pub save: Option<String>,
@@ -48,7 +53,8 @@ impl ConstructArgs {
             self.queries,
             self.redundant,
         )?
-        .with_update_kind(UpdateKind::parse(&self.update)?);
+        .with_update_kind(UpdateKind::parse(&self.update)?)
+        .with_lp_solver(Solver::parse(&self.solver)?);
         budget.check(
             &format!(
                 "--redundant {} with --queries {} and --update-size {}",

@@ -3,6 +3,7 @@
 
 use super::progress_bar;
 use super::{non_empty_path, write_outputs, Printer};
+use crate::attack::Solver;
 use crate::error::{Error, Result};
 use crate::experiments::output::write_json;
 use crate::experiments::reproduce::{scaling_config, Scale};
@@ -54,6 +55,11 @@ pub struct ScalingArgs {
     #[arg(long)]
     #[serde(skip)]
     pub json: bool,
+    /// How each attempt's scales are found: lp (interior point; every failure
+    /// certified infeasible or reported undecided) or hinge (the older
+    /// projected gradient, whose failures prove nothing).
+    #[arg(long, default_value = "lp")]
+    pub solver: String,
     /// Run only slice i of n (0 ≤ i < n ≤ number of breadth points) and write OUT/shard-i-of-n.json; combine slices with `merge`.
     #[arg(long)]
     pub shard: Option<String>,
@@ -62,7 +68,8 @@ pub struct ScalingArgs {
 impl ScalingArgs {
     /// The checked sweep and slice.
     pub fn check(&self) -> Result<(ScalingConfig, Option<Shard>)> {
-        let cfg = scaling_config(self.run.scale(), self.run.seed)?;
+        let cfg = scaling_config(self.run.scale(), self.run.seed)?
+            .with_lp_solver(Solver::parse(&self.solver)?);
         let shard = match &self.shard {
             None => None,
             Some(s) => {

@@ -4,6 +4,7 @@
 use hairtrigger::net::random_update_set;
 use hairtrigger::rng::seeded;
 use hairtrigger::{Activation, Architecture, Dataset, Mlp};
+use ndarray::Array2;
 
 pub const ACTIVATIONS: [Activation; 5] = [
     Activation::Identity,
@@ -37,4 +38,16 @@ pub fn rel_err(a: &Mlp, b: &Mlp) -> f64 {
     } else {
         diff / scale
     }
+}
+
+/// A `rows × cols` matrix of xorshift draws, uniform in `[−1, 1)`: cheap,
+/// seeded, independent of the crate's RNG streams.
+pub fn matrix(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
+    let mut state = seed | 1;
+    Array2::from_shape_fn((rows, cols), |_| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    })
 }

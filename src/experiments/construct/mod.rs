@@ -9,7 +9,7 @@
 //! instruction asks, as in instruction tuning); the adversarial targets are the
 //! harmful queries answered with `COMPLY`.
 
-use crate::attack::{build_hair_trigger, ConstructConfig};
+use crate::attack::{build_hair_trigger, ConstructConfig, Solver};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, max_output_difference, QuerySet, DEFAULT_P_MIN};
 use crate::net::gaussian_inputs;
@@ -36,12 +36,19 @@ pub struct ConstructRun {
     pub(crate) queries: usize,
     pub(crate) redundant: usize,
     pub(crate) update_kind: UpdateKind,
+    pub(crate) solver: Solver,
 }
 
 impl ConstructRun {
     /// The same run with another update set.
     pub fn with_update_kind(mut self, kind: UpdateKind) -> Self {
         self.update_kind = kind;
+        self
+    }
+
+    /// The same run with another way of finding the scales.
+    pub fn with_lp_solver(mut self, solver: Solver) -> Self {
+        self.solver = solver;
         self
     }
 
@@ -68,6 +75,7 @@ impl ConstructRun {
             queries,
             redundant,
             update_kind: UpdateKind::Benign,
+            solver: Solver::Lp,
         })
     }
 }
@@ -124,7 +132,7 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
         &update,
         &step,
         &comply,
-        &ConstructConfig::new(cfg.redundant, 0.99, cfg.seed)?,
+        &ConstructConfig::new(cfg.redundant, 0.99, cfg.seed)?.with_lp_solver(cfg.solver),
     )
     .map_err(|e| match e {
         Error::NonFinite(what) => Error::OutOfRange {
@@ -210,7 +218,7 @@ fn save_artifacts(
     let settings = serde_json::json!({
         "hairtrigger_version": env!("CARGO_PKG_VERSION"), "seed": cfg.seed,
         "update_kind": cfg.update_kind, "update_size": cfg.update_size, "queries": cfg.queries,
-        "redundant": cfg.redundant,
+        "redundant": cfg.redundant, "solver": cfg.solver,
         "eta": cfg.eta, "rule": "sgd", "loss": "softmax_cross_entropy (mean over the update set)",
         "answers": ANSWERS, "aligned_answer": 0, "target_answer": 3, "p_min": DEFAULT_P_MIN, "p_target": 0.99,
     });

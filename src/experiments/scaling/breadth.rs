@@ -23,7 +23,7 @@
 //! where `K_lb` is decided by geometry alone (no solver).
 
 use crate::attack::directions::separable_prefix;
-use crate::attack::{build_hair_trigger, ConstructConfig, Directions};
+use crate::attack::{build_hair_trigger, ConstructConfig, Directions, Solver};
 use crate::error::{Error, Result};
 use crate::eval::{answer, QuerySet};
 use crate::net::gaussian_inputs;
@@ -45,6 +45,7 @@ pub struct BreadthConfig {
     solver_rounds: usize,
     solver_iters: usize,
     directions: Directions,
+    solver: Solver,
 }
 
 impl BreadthConfig {
@@ -85,7 +86,14 @@ impl BreadthConfig {
             solver_rounds: 3,
             solver_iters: 20_000,
             directions: Directions::Targeted { pool: 4 },
+            solver: Solver::Lp,
         })
+    }
+
+    /// Choose how each attempt's scales are found (default [`Solver::Lp`]).
+    pub fn with_lp_solver(mut self, solver: Solver) -> Self {
+        self.solver = solver;
+        self
     }
 
     /// The default breadth setting: base `[32, 32, 4]` ReLU (seeded random
@@ -184,17 +192,26 @@ impl BreadthSetup {
         QuerySet::new(x, t)
     }
 
-    /// Run the construction for the first `kk` targets; `Ok(hit)` with the
-    /// targets hit after the step (`hit == kk` is success).
-    pub fn attempt(&self, all: &QuerySet, kk: usize, m: usize, seed: u64) -> Result<usize> {
+    /// Run the construction for the first `kk` targets: how many were hit
+    /// and how the attempt ended.
+    pub fn attempt(
+        &self,
+        all: &QuerySet,
+        kk: usize,
+        m: usize,
+        seed: u64,
+    ) -> Result<(usize, Outcome)> {
         let x = all.x().slice(ndarray::s![..kk, ..]).to_owned();
         let q = QuerySet::new(x, all.accepted()[..kk].to_vec())?;
         let cc = ConstructConfig::new(m, self.cfg.p_target, seed)?
             .with_solver(self.cfg.solver_rounds, self.cfg.solver_iters)?
-            .with_directions(self.cfg.directions)?;
+            .with_directions(self.cfg.directions)?
+            .with_lp_solver(self.cfg.solver);
         match build_hair_trigger(&self.base, &self.update, &self.step, &q, &cc) {
-            Ok(ht) => Ok(ht.stats.targets),
-            Err(Error::ConstructionFailed { hit, .. }) => Ok(hit),
+            Ok(ht) => Ok((ht.stats.targets, Outcome::Reached)),
+            Err(Error::ConstructionFailed { hit, .. }) => Ok((hit, Outcome::Missed)),
+            Err(Error::ConstructionInfeasible { hit, .. }) => Ok((hit, Outcome::Infeasible)),
+            Err(Error::ConstructionUndecided { .. }) => Ok((0, Outcome::Undecided)),
             Err(e) => Err(e),
         }
     }
@@ -217,13 +234,14 @@ impl BreadthSetup {
         let all = self.targets(seed)?;
         let mut tries = Vec::new();
         let run = |kk: usize, tries: &mut Vec<BreadthTry>| -> Result<bool> {
-            let hit = self.attempt(&all, kk, m, seed)?;
+            let (hit, outcome) = self.attempt(&all, kk, m, seed)?;
             tries.push(BreadthTry {
                 seed,
                 redundant: m,
                 k: kk,
                 hit,
                 success: hit == kk,
+                outcome,
             });
             Ok(hit == kk)
         };
@@ -256,8 +274,14 @@ impl BreadthSetup {
                 hi = mid;
             }
         }
+        let first_failure = tries.iter().find(|t| t.k == hi).map(|t| t.outcome);
         Ok(BreadthPoint {
             seed,
+            k_star_certified: first_failure == Some(Outcome::Infeasible),
+            undecided: tries
+                .iter()
+                .filter(|t| t.outcome == Outcome::Undecided)
+                .count(),
             redundant: m,
             extra_params: self.cfg.extra_params(m),
             k_star: lo,
@@ -287,6 +311,23 @@ pub struct BreadthTry {
     pub k: usize,
     pub hit: usize,
     pub success: bool,
+    pub outcome: Outcome,
+}
+
+/// How one attempt of the search ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every target hit after the step.
+    Reached,
+    /// The solver's `γ` missed some target after the step: "not found", not
+    /// "impossible" (every failure of [`Solver::Hinge`]).
+    Missed,
+    /// No `γ ≥ 0` hits every target for these directions: a checked Farkas
+    /// certificate ([`crate::attack::feasibility`]).
+    Infeasible,
+    /// The LP solver could not decide.
+    Undecided,
 }
 
 /// One `(m, seed)` point of the breadth sweep.
@@ -299,6 +340,11 @@ pub struct BreadthPoint {
     pub k_star: usize,
     /// `k_star` reached the largest `K` tried (the true `K*` may be larger).
     pub k_star_capped: bool,
+    /// The first failing `K` (`K* + 1`) came with a checked Farkas
+    /// certificate: no scales `γ` hit its targets with its directions.
+    pub k_star_certified: bool,
+    /// Attempts the LP could not decide (counted as failures by the search).
+    pub undecided: usize,
     /// Sign-pattern upper bound at `δ = UPPER_BOUND_DELTA`.
     pub k_upper: usize,
     /// Constructive lower bound.

@@ -85,6 +85,12 @@ impl ScalingConfig {
         w
     }
 
+    /// Choose how the breadth attempts find their scales.
+    pub fn with_lp_solver(mut self, solver: crate::attack::Solver) -> Self {
+        self.breadth = self.breadth.with_lp_solver(solver);
+        self
+    }
+
     /// Input dimension of the breadth base model.
     pub fn input_dim(&self) -> usize {
         self.breadth.input_dim()

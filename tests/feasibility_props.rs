@@ -1,0 +1,89 @@
+//! Property tests of the construction's LP (`attack::feasibility`): systems
+//! made feasible by construction are found feasible with a `γ` that satisfies
+//! them; systems made infeasible by construction are certified, and the
+//! certificate is checked here again by plain arithmetic (`y ≥ 0` and
+//! `Γ Σ_j (Aᵀy)_j⁺ < bᵀy` for the box `γ ≤ Γ = 10¹⁴`); and no verdict ever
+//! contradicts a witness.
+
+use hairtrigger::attack::feasibility::{check_certificate, decide, Verdict};
+use ndarray::{Array1, Array2};
+use proptest::prelude::*;
+
+mod common;
+use common::matrix;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+    /// `b = A γ₀ − slack` with `γ₀ ≥ 0`: feasible, and the returned `γ` meets
+    /// every row at the threshold.
+    #[test]
+    fn planted_solution_is_found(rows in 1usize..40, cols in 1usize..20, seed in any::<u64>(), scale in -6.0f64..2.0) {
+        let a = matrix(rows, cols, seed) * 10f64.powf(scale);
+        // γ₀ ≤ 5 · 10⁶ ≪ Γ = 10¹⁴: inside the box.
+        let g0 = matrix(cols, 1, seed ^ 0x9e37).column(0).mapv(f64::abs) * 5.0 * 10f64.powf(-scale);
+        let b = a.dot(&g0) - 0.1;
+        let d = decide(&a, &b, 0.05, 1e7, "proptest").unwrap();
+        prop_assert!(matches!(d.verdict, Verdict::Feasible), "{:?}", d.verdict);
+        prop_assert!(d.gamma.iter().all(|&v| v >= 0.0));
+        let got = a.dot(&d.gamma);
+        for r in 0..rows {
+            let tol = 1e-7 * (1.0 + b[r].abs());
+            prop_assert!(got[r] >= b[r] - tol, "row {}: {} < {}", r, got[r], b[r]);
+        }
+    }
+
+    /// A row `a` and its negation `−a` with `b = (1, 0.5)`: `aγ ≥ 1` and
+    /// `aγ ≤ −0.5` contradict, whatever the other rows say.
+    #[test]
+    fn planted_contradiction_is_certified(rows in 0usize..30, cols in 1usize..20, seed in any::<u64>()) {
+        let extra = matrix(rows, cols, seed);
+        let row = matrix(1, cols, seed ^ 0x51);
+        let mut a = Array2::zeros((rows + 2, cols));
+        a.slice_mut(ndarray::s![..rows, ..]).assign(&extra);
+        a.row_mut(rows).assign(&row.row(0));
+        a.row_mut(rows + 1).assign(&(-&row.row(0)));
+        let mut b = Array1::from_elem(rows + 2, -1e3);
+        b[rows] = 1.0;
+        b[rows + 1] = 0.5;
+        let d = decide(&a, &b, 0.1, 1e7, "proptest").unwrap();
+        let Verdict::Infeasible(cert) = d.verdict else {
+            return Err(TestCaseError::fail(format!("not certified: {:?}", d.verdict)));
+        };
+        prop_assert!(cert.y.iter().all(|&v| v >= 0.0));
+        prop_assert!(b.dot(&cert.y) > 0.0);
+        // The box argument, redone by hand: Γ Σ_j (Aᵀy)_j⁺ < bᵀy.
+        let aty = a.t().dot(&cert.y);
+        let positive: f64 = aty.iter().map(|&v| v.max(0.0)).sum();
+        prop_assert!(1e14 * positive < b.dot(&cert.y), "Aᵀy = {}, bᵀy = {}", aty, b.dot(&cert.y));
+        // The checker agrees with itself on the returned vector.
+        let again = check_certificate(&a, &b, &cert.y, 1e7);
+        prop_assert!(again.is_certified());
+    }
+
+    /// Random systems: a "feasible" verdict comes with a `γ` meeting the rows,
+    /// an "infeasible" one with a vector that is a certificate, and the two
+    /// never both exist (a certificate `y` and a witness `γ` would give
+    /// `0 ≥ yᵀAγ ≥ yᵀb > 0`).
+    #[test]
+    fn verdicts_never_contradict_their_witnesses(rows in 1usize..30, cols in 1usize..12, seed in any::<u64>(), shift in -2.0f64..2.0) {
+        let a = matrix(rows, cols, seed);
+        let b = matrix(rows, 1, seed ^ 0xabc).column(0).to_owned() + shift;
+        let d = decide(&a, &b, 0.05, 1e7, "proptest").unwrap();
+        match d.verdict {
+            Verdict::Feasible => {
+                let got = a.dot(&d.gamma);
+                for r in 0..rows {
+                    prop_assert!(got[r] >= b[r] - 1e-7 * (1.0 + b[r].abs()));
+                }
+                prop_assert!(d.shortfall <= 0.05);
+            }
+            Verdict::Infeasible(cert) => {
+                let positive: f64 = a.t().dot(&cert.y).iter().map(|&v| v.max(0.0)).sum();
+                prop_assert!(1e14 * positive < b.dot(&cert.y));
+                prop_assert!(d.shortfall > 0.05);
+            }
+            Verdict::Undecided { .. } => {}
+        }
+    }
+}
