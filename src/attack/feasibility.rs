@@ -36,10 +36,10 @@
 //! the LP itself: rows `γ_j ≤ Γ ~ 10¹⁴` would wreck the interior point's scaling.)
 //!
 //! **The certificate, checked independently.** The check does not trust the
-//! solver: with `y ≥ 0` (clipped), `w = Aᵀ y` recomputed in f64 plus the
-//! rounding bound `e_j = 2 γ_k Σ_r |A_rj| y_r` (`γ_k = ku/(1−ku)`, `u = 2⁻⁵³`,
-//! `k` the nonzeros of `y` plus one; the standard bound for a dot product),
-//! and `β = bᵀ y` less its own rounding bound, every `γ ∈ [0, Γ]^m` satisfies
+//! solver: with `y ≥ 0` (clipped), `w = Aᵀ y` recomputed in doubled precision
+//! with a rigorous error bound `|w_j − (Aᵀy)_j| ≤ e_j` (compensated dot
+//! products, [`kernels::matvec_t_dot2`]: `e_j ≈ u|w_j| + 2γ_k² Σ_r |A_rj| y_r`),
+//! and `β = bᵀ y` less its own error bound, every `γ ∈ [0, Γ]^m` satisfies
 //!
 //! `yᵀ(Aγ − b) ≤ Σ_j (w_j + e_j)⁺ γ_j − β ≤ Γ Σ_j (w_j + e_j)⁺ − β`,
 //!
@@ -47,7 +47,8 @@
 //! the "no" is certified. (Without the box one would need `Aᵀy ≤ 0` exactly,
 //! which a dual vector computed in f64 cannot show on tight columns, where
 //! `Aᵀy = 0` in exact arithmetic rounds to `±ε`.) The certificate also records
-//! the largest box it would prove, `α_cert = (β / Σ_j (w_j + e_j)⁺)^{1/2}`.
+//! the largest box it would prove, `α_cert = (β / Σ_j (w_j + e_j)⁺)^{1/2}`
+//! (`∞` when every `w_j + e_j ≤ 0`).
 //! A "no" whose check fails is reported as undecided, as is every solver
 //! failure (iteration limit, numerical trouble).
 
@@ -120,17 +121,14 @@ pub fn check_certificate(
     alpha_max: f64,
 ) -> FarkasCertificate {
     let y = y.mapv(|v| if v > 0.0 { v } else { 0.0 });
-    let w = kernels::matvec_t(a, &y);
-    let e = dot_rounding_bound(a, &y);
+    let (w, e) = kernels::matvec_t_dot2(a, &y);
     let violation: f64 = w
         .iter()
         .zip(e.iter())
         .map(|(&wj, &ej)| (wj + ej).max(0.0))
         .sum();
-    let k = (y.iter().filter(|&&v| v != 0.0).count() + 1) as f64;
-    let ku = k * f64::EPSILON / 2.0;
-    let b_abs: f64 = b.iter().zip(y.iter()).map(|(bi, yi)| bi.abs() * yi).sum();
-    let gap = b.dot(&y) - 2.0 * ku / (1.0 - ku) * b_abs;
+    let (beta, beta_err) = kernels::matvec_t_dot2(&b.view().insert_axis(Axis(1)).to_owned(), &y);
+    let gap = beta[0] - beta_err[0];
     let alpha_cert = if gap.is_nan() || gap <= 0.0 {
         0.0
     } else if violation == 0.0 {
@@ -190,8 +188,7 @@ fn strongest_certificate(
 /// One least-norm correction of `y` (see [`strongest_certificate`]), or `None`
 /// when nothing is to be corrected or the Gram matrix is singular.
 fn correction(a: &Array2<f64>, y: &Array1<f64>) -> Option<Array1<f64>> {
-    let w = kernels::matvec_t(a, y);
-    let e = dot_rounding_bound(a, y);
+    let (w, e) = kernels::matvec_t_dot2(a, y);
     let cols: Vec<usize> = (0..a.ncols()).filter(|&j| w[j] + e[j] > 0.0).collect();
     let support: Vec<usize> = (0..a.nrows()).filter(|&r| y[r] > 0.0).collect();
     if cols.is_empty() || support.len() < cols.len() {
@@ -211,18 +208,6 @@ fn correction(a: &Array2<f64>, y: &Array1<f64>) -> Option<Array1<f64>> {
 
 /// Correction passes [`strongest_certificate`] tries.
 const REFINE_PASSES: usize = 3;
-
-/// `e_j = γ_k Σ_r |A_rj| y_r` with `γ_k = k u / (1 − k u)`, `u = 2⁻⁵³` and `k`
-/// the number of nonzero entries of `y` (+1 for the final rounding): the
-/// standard bound on the rounding error of the dot product `(Aᵀy)_j`, whatever
-/// the summation order (terms `A_rj · 0 = 0` are exact and add nothing). The
-/// inputs are taken as exact; `|A| y` itself is computed with relative error
-/// below `γ_k`, which the factor 2 covers.
-fn dot_rounding_bound(a: &Array2<f64>, y: &Array1<f64>) -> Array1<f64> {
-    let k = (y.iter().filter(|&&v| v != 0.0).count() + 1) as f64;
-    let ku = k * f64::EPSILON / 2.0;
-    kernels::matvec_t(&a.mapv(f64::abs), y) * (2.0 * ku / (1.0 - ku))
-}
 
 /// Decide `∃ γ ∈ [0, α_max²]^m : A γ ≥ b` with safety margin `margin ≥ 0`
 /// (module docs). `what` names the data in errors.

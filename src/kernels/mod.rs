@@ -29,4 +29,4 @@ pub use elementwise::{
     zip_elementwise,
 };
 pub use gemm::{matmul, matmul_into, matmul_nt, matmul_tn, serial_matmul, COL_BLOCK, ROW_BLOCK};
-pub use vector::{hinge_gradient, matvec, matvec_t};
+pub use vector::{hinge_gradient, matvec, matvec_t, matvec_t_dot2};

@@ -37,6 +37,8 @@ impl Experiment for ScalingConfig {
         let n = r.breadth.len();
         let k_max = r.breadth.iter().map(|p| p.k_star).max().unwrap_or(0);
         let outside = (n - r.between_bounds) as f64;
+        let certified = r.breadth.iter().filter(|p| p.k_star_certified).count();
+        let undecided: usize = r.breadth.iter().map(|p| p.undecided).sum();
         vec![
             ReportRow::at_least(
                 "C3 breadth",
@@ -52,6 +54,15 @@ impl Experiment for ScalingConfig {
                 "lower end of the slope's 95% CI (K* grows with P)",
                 f.slope_ci95.0,
                 1e-12,
+            ),
+            ReportRow::at_least(
+                "C3 breadth",
+                format!(
+                    "fraction of points whose K* is certified for its directions (K* + 1 infeasible for every twin with α ≤ {:.0e}, checked Farkas certificate; {certified}/{n}, {undecided} undecided LPs)",
+                    crate::attack::feasibility::DEFAULT_ALPHA_MAX
+                ),
+                certified as f64 / n.max(1) as f64,
+                1.0,
             ),
             ReportRow::exactly(
                 "C3 breadth",
