@@ -206,6 +206,50 @@ fn correction(a: &Array2<f64>, y: &Array1<f64>) -> Option<Array1<f64>> {
     Some(next)
 }
 
+/// When the full LP's certificate is too weak (a reduced-accuracy solve): the
+/// rows `S` where `y` is not negligible (`y_r > 10⁻⁶ max y`) form a smaller
+/// system that is infeasible too if `y` was nearly right; solve its LP alone
+/// (fewer rows, better conditioned) and check its dual vector, padded with
+/// zeros, against the *whole* system. `None` when the subsystem is feasible
+/// or its solve fails.
+fn support_certificate(
+    a: &Array2<f64>,
+    b: &Array1<f64>,
+    y: &Array1<f64>,
+    margin: f64,
+    alpha_max: f64,
+    what: &str,
+) -> Result<Option<FarkasCertificate>> {
+    let top = y.iter().copied().fold(0.0f64, f64::max);
+    let support: Vec<usize> = (0..a.nrows()).filter(|&r| y[r] > 1e-6 * top).collect();
+    if support.is_empty() || support.len() == a.nrows() {
+        return Ok(None);
+    }
+    let sub_a = a.select(Axis(0), &support);
+    let sub_b = b.select(Axis(0), &support);
+    let norms: Vec<f64> = sub_a.axis_iter(Axis(1)).map(|c| c.dot(&c).sqrt()).collect();
+    let live: Vec<usize> = (0..a.ncols()).filter(|&j| norms[j] > 0.0).collect();
+    let lp = ScaledLp {
+        a: &sub_a,
+        norms: &norms,
+        live: &live,
+        what,
+    };
+    let sol = lp.solve(&sub_b, margin, Phase::LeastShortfall)?;
+    if !matches!(
+        sol.status,
+        SolverStatus::Solved | SolverStatus::AlmostSolved
+    ) || sol.x[live.len()] <= margin
+    {
+        return Ok(None);
+    }
+    let mut full = Array1::<f64>::zeros(a.nrows());
+    for (k, &r) in support.iter().enumerate() {
+        full[r] = sol.z[k];
+    }
+    Ok(Some(strongest_certificate(a, b, full, alpha_max)))
+}
+
 /// Correction passes [`strongest_certificate`] tries.
 const REFINE_PASSES: usize = 3;
 
@@ -304,7 +348,14 @@ pub fn decide(
         }
     } else {
         let raw = Array1::from_iter(sol.z[..a.nrows()].iter().copied());
-        let cert = strongest_certificate(a, b, raw, alpha_max);
+        let mut cert = strongest_certificate(a, b, raw, alpha_max);
+        if !cert.is_certified() {
+            if let Some(better) = support_certificate(a, b, &cert.y, margin, alpha_max, what)? {
+                if better.alpha_cert > cert.alpha_cert {
+                    cert = better;
+                }
+            }
+        }
         // The independent check, not the solver's status, decides.
         if cert.is_certified() {
             Verdict::Infeasible(cert)
