@@ -232,3 +232,31 @@ fn severity_rejects_inadmissible_bounds_and_widths() {
     assert!(SeverityConfig::new(0, -1e-4, 32, vec![1], vec![1.0], 1).is_err());
     assert!(SeverityConfig::new(0, 1e-4, 0, vec![1], vec![1.0], 1).is_err());
 }
+
+/// The sweep across input dimensions: its `n_in = 32` points are the main
+/// sweep's points (same base, same queries), every `K*` is certified, its
+/// rows are finite, and bad settings are refused.
+#[test]
+fn breadth_across_input_dimensions_reuses_the_breadth_point() {
+    use hairtrigger::experiments::report::Experiment;
+    use hairtrigger::experiments::scaling::dims::{run_dims, BreadthDims};
+    let cfg = BreadthDims::new(vec![8, 32], vec![3, 5, 9], vec![0]).unwrap();
+    let r = run_dims(&cfg, &hairtrigger::progress::NoProgress).unwrap();
+    assert_eq!(r.points.len(), 6);
+    assert!(
+        r.points.iter().all(|p| p.k_star_certified),
+        "{:?}",
+        r.points
+    );
+    let main = BreadthSetup::new(BreadthConfig::standard(4 * 9 + 64).unwrap()).unwrap();
+    for p in r.points.iter().filter(|p| p.input_dim == 32) {
+        assert_eq!(p.k_star, main.search(p.redundant, p.seed).unwrap().k_star);
+        assert_eq!(p.extra_params, p.redundant * (32 + 1 + 4));
+    }
+    let rows = cfg.claims(&r);
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|row| row.value.is_finite()), "{rows:?}");
+    assert!(BreadthDims::new(vec![8], vec![3, 5, 9], vec![0]).is_err());
+    assert!(BreadthDims::new(vec![8, 32], vec![3, 5], vec![0]).is_err());
+    assert!(BreadthDims::new(vec![0, 32], vec![3, 5, 9], vec![0]).is_err());
+}

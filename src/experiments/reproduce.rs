@@ -17,6 +17,7 @@ use crate::experiments::output::write_json;
 pub use crate::experiments::report::ReportRow;
 use crate::experiments::report::{Artifacts, Stage};
 use crate::experiments::scaling::breadth::BreadthConfig;
+use crate::experiments::scaling::dims::BreadthDims;
 use crate::experiments::scaling::severity::SeverityConfig;
 use crate::experiments::scaling::ScalingConfig;
 use crate::experiments::zoo::ZooConfig;
@@ -67,6 +68,9 @@ struct Plan {
     chain_points: usize,
     etas: Vec<f64>,
     scaling: ScalingConfig,
+    /// C3 breadth across input dimensions (none at the quick scale: three
+    /// widths per dimension cannot test linearity).
+    dims: Option<BreadthDims>,
     capacity: CapacityConfig,
     lora: CapacityConfig,
     /// The audit's zoo (none at the quick scale: a quick zoo is too small for
@@ -108,6 +112,10 @@ fn scaling_plan(
     )
 }
 
+fn seed_list(seed: u64, n: usize) -> Result<Vec<u64>> {
+    Ok(crate::limits::seed_range(seed, n)?.collect())
+}
+
 /// The C3 sweeps `reproduce` runs at `scale` (also `hairtrigger scaling`).
 pub fn scaling_config(scale: Scale, seed: u64) -> Result<ScalingConfig> {
     Ok(plan(scale, seed)?.scaling)
@@ -122,6 +130,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             chain_points: 9,
             etas: vec![1e-4],
             scaling: scaling_plan(seed, (2, 32, 5), 1, 3, 2, 4)?,
+            dims: None,
             capacity: CapacityConfig::new(vec![8, 16, 32, 64], 128, 1000, 0.1, seed)?,
             lora: CapacityConfig::new(vec![8, 16, 32], 128, 1000, 1e-4, seed)?,
             zoo: None,
@@ -134,6 +143,11 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             chain_points: 41,
             etas: vec![1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
             scaling: scaling_plan(seed, (3, 300, 9), 5, 8, 5, 16)?,
+            dims: Some(BreadthDims::new(
+                vec![8, 32, 128],
+                vec![3, 9, 30, 95, 300],
+                seed_list(seed, 5)?,
+            )?),
             capacity: CapacityConfig::new(vec![8, 12, 16, 24, 32, 48, 64], 128, 1000, 0.1, seed)?,
             lora: CapacityConfig::new(vec![8, 16, 32], 128, 1000, 1e-4, seed)?,
             zoo: Some(ZooConfig::standard(seed)),
@@ -152,6 +166,11 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             chain_points: 81,
             etas: (0..11).map(|i| 10f64.powf(-6.0 + 0.5 * i as f64)).collect(),
             scaling: scaling_plan(seed, (3, 1000, 12), 8, 10, 6, 16)?,
+            dims: Some(BreadthDims::new(
+                vec![8, 32, 128],
+                ScalingConfig::geometric_widths(3, 1000, 8),
+                seed_list(seed, 8)?,
+            )?),
             capacity: CapacityConfig::new(
                 vec![16, 32, 64, 128, 256, 512, 1024],
                 1024,
@@ -225,6 +244,9 @@ fn stages(plan: Plan, seed: u64) -> Result<Vec<Box<dyn Stage>>> {
             base_width: LORA_BASE_WIDTH,
         }),
     ];
+    if let Some(dims) = plan.dims {
+        stages.insert(4, Box::new(dims));
+    }
     if let Some(meta) = plan.meta {
         // The committed `plots/meta*` tables and the ablation come from
         // here, like every file of `plots/` (default and full scales).
