@@ -10,8 +10,9 @@ use hairtrigger::attack::{
 use hairtrigger::eval::{evaluate, max_output_difference, QuerySet};
 use hairtrigger::experiments::construct::{run_construct, ConstructRun};
 use hairtrigger::net::{gaussian_inputs, random_update_set};
+use hairtrigger::reparam::scale_units;
 use hairtrigger::rng::seeded;
-use hairtrigger::update::{one_step, StepConfig};
+use hairtrigger::update::{one_step, StepConfig, UpdateRule};
 use hairtrigger::{Activation, Architecture, Dataset, Error, Mlp, Targets};
 use proptest::prelude::*;
 use rand::Rng;
@@ -203,15 +204,61 @@ fn unsupported_settings_are_refused() {
         ),
         Err(Error::NotApplicable { .. })
     ));
-    let (relu, data) = common::net_and_data(&[4, 8, 2], Activation::Relu, true, 1, 8);
-    let adam = StepConfig::new(1e-4, hairtrigger::UpdateRule::adam_default()).unwrap();
-    assert!(matches!(
-        build_hair_trigger(&relu, &data, &adam, &targets, &cfg),
-        Err(Error::NotApplicable { .. })
-    ));
+    let (relu, _) = common::net_and_data(&[4, 8, 2], Activation::Relu, true, 1, 8);
     assert!(ConstructConfig::new(0, 0.99, 1).is_err());
     assert!(ConstructConfig::new(8, 1.0, 1).is_err());
     assert!(with_inert_units(&relu, 3).unwrap().num_params() > relu.num_params());
+}
+
+/// Adam's first step: the same twin construction with the linear law, checked
+/// by taking the Adam step — aligned model unchanged in behaviour, every target
+/// hit — and the gain linear in α (doubling every scale doubles the post-step
+/// logit change the new units make, to within ε/(α|G|)).
+#[test]
+fn adam_first_step_construction_is_verified_by_the_step() {
+    let adam = UpdateRule::adam_default();
+    let r = run_construct(
+        &ConstructRun::new(0, 1e-4, 32, 16, 64)
+            .unwrap()
+            .with_rule(adam),
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.twin_pass_before, 1.0);
+    assert_eq!(r.max_output_diff, 0.0);
+    assert_eq!(r.aligned_pass_after, 1.0);
+    assert_eq!(r.twin_targets_hit_after, 1.0);
+    // Linear law, on a random case: Δf of the new units at α and 2α.
+    let arch =
+        Architecture::new(vec![6, 24, 3], Activation::LeakyRelu { slope: 0.1 }, true).unwrap();
+    let base = Mlp::random(&arch, &mut seeded(5, 0));
+    let update = random_update_set(&base, 32, &mut seeded(5, 1)).unwrap();
+    let step = StepConfig::new(1e-3, adam).unwrap();
+    let targets = random_targets(&base, 2, 5);
+    let ht = build_hair_trigger(
+        &base,
+        &update,
+        &step,
+        &targets,
+        &ConstructConfig::new(16, 0.99, 5).unwrap(),
+    )
+    .unwrap();
+    let aligned_after = one_step(&ht.aligned, &update, &step).unwrap().updated;
+    let probe = gaussian_inputs(&mut seeded(5, 2), 50, 6);
+    let gain = |twin: &Mlp| {
+        let after = one_step(twin, &update, &step).unwrap().updated;
+        after.forward(probe.view()).unwrap() - aligned_after.forward(probe.view()).unwrap()
+    };
+    let once = gain(&ht.twin);
+    // Units 24..40 of hidden layer 1 are the new ones (v = 0, so the
+    // rescaling's 1/α on the outgoing weights is moot).
+    let alphas: Vec<f64> = (0..40).map(|j| if j < 24 { 1.0 } else { 2.0 }).collect();
+    let doubled = gain(&scale_units(&ht.twin, 1, &alphas).unwrap());
+    let ratio = (&doubled - &(&once * 2.0)).mapv(f64::abs).sum() / once.mapv(f64::abs).sum();
+    assert!(
+        ratio < 1e-6,
+        "gain not linear in α: relative deviation {ratio:e}"
+    );
 }
 
 #[test]

@@ -31,8 +31,14 @@
 //! Non-degeneracy: `R ≠ 0`, and each target direction must lie in the cone
 //! spanned by `{∓r_n}` reachable with the activation's signs: for leaky ReLU
 //! (signed features) the span of the residuals (rank `k−1` for cross-entropy);
-//! for ReLU (features ≥ 0) the cone of `{−r_n}`. SGD only: Adam's first step
-//! moves `v_j` by `−η sign(·)`, a different (also linear-in-`α`) law not built here.
+//! for ReLU (features ≥ 0) the cone of `{−r_n}`.
+//!
+//! **Adam's first step** (bias-corrected, `Δθ = −η g/(|g| + ε)` per coordinate)
+//! moves every old coordinate by the same amount in twin and aligned model
+//! (same gradients) and `v_j` by `−η α_j G_j/(α_j|G_j| + ε) ≈ −η sign(G_j)`,
+//! so the gain at `q` is `α_j · (−η sign(G_j) ĥ_j(q⁺))`: linear in `α_j ≥ 0`, the
+//! same LP with `sign(G)` for `G` and `α` for `γ`. Severity under Adam therefore
+//! grows like `B`, not `B²`.
 
 use crate::attack::directions::{choose_directions, Directions};
 use crate::attack::feasibility::{self, Verdict};
@@ -228,13 +234,15 @@ pub fn build_hair_trigger(
                 "the scale law h = α ĥ needs a positively homogeneous activation (ReLU, leaky ReLU)",
         });
     }
-    if step.rule() != UpdateRule::Sgd {
-        return Err(Error::NotApplicable {
-            construction: "analytic hair trigger",
-            activation: act.name(),
-            reason: "built for SGD; Adam's first step moves v by −η sign(g), a different law",
-        });
-    }
+    // The law of the new units' post-step contribution in their scale α
+    // (module docs): SGD moves v_j by −η α G_j, so the gain is γ = α² times
+    // −η G_j ĥ_j(q⁺); Adam's first step moves it by −η α G/(α|G| + ε) ≈ −η sign(G_j),
+    // so the gain is α times −η sign(G_j) ĥ_j(q⁺) (up to ε/(α|G|), which the
+    // re-solving rounds absorb).
+    let law = match step.rule() {
+        UpdateRule::Sgd => ScaleLaw::Quadratic,
+        UpdateRule::AdamFirstStep { .. } => ScaleLaw::Linear,
+    };
     update.check_compatible(base)?;
     let k = base.output_dim();
     targets.check_classes(k)?;
@@ -269,8 +277,15 @@ pub fn build_hair_trigger(
     );
     let (u, b) = (&chosen.u, &chosen.b);
     let feat_d = kernels::activate(&kernels::affine(z_d.view(), u.view(), Some(b.view())), act);
-    // G[c, j] = Σ_n r_n[c] ĥ_j(x_n): the direction unit j's outgoing weights move in.
+    // G[c, j] = Σ_n r_n[c] ĥ_j(x_n): the direction unit j's outgoing weights
+    // move in (per unit of γ for SGD; its sign, per unit of α, for Adam).
     let g = kernels::matmul_tn(residuals.view(), feat_d.view());
+    let g = match law {
+        ScaleLaw::Quadratic => g,
+        ScaleLaw::Linear => g
+            .mapv(f64::signum)
+            .mapv(|v| if v.abs() == 1.0 { v } else { 0.0 }),
+    };
     let feat_q = kernels::activate(&kernels::affine(z_q.view(), u.view(), Some(b.view())), act);
     let f_plus = cache_plus.output();
 
@@ -306,7 +321,7 @@ pub fn build_hair_trigger(
                     &a,
                     &need,
                     LP_SAFETY_MARGIN,
-                    cfg.alpha_max,
+                    law.lp_alpha_max(cfg.alpha_max),
                     "construction LP",
                 )?;
                 match d.verdict {
@@ -331,13 +346,14 @@ pub fn build_hair_trigger(
                 }
             }
         };
-        twin = scaled_twin(base, hidden, u, b, &gamma)?;
+        let alpha = law.alpha(&gamma);
+        twin = scaled_twin(base, hidden, u, b, &alpha)?;
         let after = one_step(&twin, update, step)?.updated;
         let report = evaluate(&after, targets, cfg.p_target)?;
         if report.pass_rate == 1.0 {
-            let max_alpha = gamma
+            let max_alpha = alpha
                 .iter()
-                .fold(0.0f64, |mx, v| crate::finite::nan_max(mx, v.sqrt()));
+                .fold(0.0f64, |mx, &v| crate::finite::nan_max(mx, v));
             return Ok(HairTrigger {
                 stats: ConstructStats {
                     redundant: m,
@@ -500,17 +516,44 @@ fn solve_nonneg_hinge(
     x / &scale
 }
 
-/// The base model plus dormant units `(√γ_j u_j, √γ_j b_j, v = 0)`: the twin.
+/// How the new units' post-step gain grows with their scale `α`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ScaleLaw {
+    /// SGD: `∝ γ = α²`.
+    Quadratic,
+    /// Adam's first step: `∝ α`.
+    Linear,
+}
+
+impl ScaleLaw {
+    /// The scales `α` from the LP's variables (`γ` or `α` itself).
+    fn alpha(self, x: &Array1<f64>) -> Array1<f64> {
+        match self {
+            Self::Quadratic => x.mapv(f64::sqrt),
+            Self::Linear => x.clone(),
+        }
+    }
+
+    /// The LP's box `α_max²` on `γ`, or `α_max` on `α`, written as the
+    /// `α_max` [`feasibility::decide`] squares.
+    fn lp_alpha_max(self, alpha_max: f64) -> f64 {
+        match self {
+            Self::Quadratic => alpha_max,
+            Self::Linear => alpha_max.sqrt(),
+        }
+    }
+}
+
+/// The base model plus dormant units `(α_j u_j, α_j b_j, v = 0)`: the twin.
 fn scaled_twin(
     base: &Mlp,
     hidden: usize,
     u: &Array2<f64>,
     b: &Array1<f64>,
-    gamma: &Array1<f64>,
+    alpha: &Array1<f64>,
 ) -> Result<Mlp> {
-    let alpha = gamma.mapv(f64::sqrt);
     let scaled_u = u * &alpha.view().insert_axis(Axis(1));
-    let twin = add_dormant_units(base, hidden, &scaled_u, &(b * &alpha))?;
+    let twin = add_dormant_units(base, hidden, &scaled_u, &(b * alpha))?;
     twin.check_finite("hair-trigger twin")?;
     Ok(twin)
 }

@@ -340,8 +340,7 @@ pub fn decide(
         } else {
             Verdict::Undecided {
                 status: format!(
-                    "feasible, but only with α = {:.3e} above the bound {alpha_max:.1e}",
-                    top.sqrt()
+                    "feasible, but only with a scale variable of {top:.3e}, above its bound {cap:.1e}"
                 ),
                 certificate: None,
             }
@@ -546,7 +545,7 @@ mod tests {
         // The LP's γ lies outside the box: not a "yes" for the box.
         let boxed = decide(&a, &b, 0.0, 1.0, "test").unwrap();
         assert!(
-            matches!(&boxed.verdict, Verdict::Undecided { status, .. } if status.contains("above the bound")),
+            matches!(&boxed.verdict, Verdict::Undecided { status, .. } if status.contains("above its bound")),
             "{boxed:?}"
         );
         // y = 1 proves the box "no": bᵀy = 4 > Γ (Aᵀy)⁺ = 1, and no more

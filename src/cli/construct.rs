@@ -6,8 +6,22 @@ use crate::attack::Solver;
 use crate::error::Result;
 use crate::experiments::construct::{run_construct, ConstructRun, UpdateKind};
 use crate::limits::MemoryBudget;
+use crate::update::UpdateRule;
 use clap::Args;
 use std::process::ExitCode;
+
+/// `sgd` or `adam`.
+fn parse_rule(s: &str) -> Result<UpdateRule> {
+    match s {
+        "sgd" => Ok(UpdateRule::Sgd),
+        "adam" => Ok(UpdateRule::adam_default()),
+        _ => Err(crate::error::Error::Parse {
+            what: "--rule",
+            input: s.into(),
+            reason: "expected sgd or adam".into(),
+        }),
+    }
+}
 
 /// Arguments of `hairtrigger construct`.
 #[derive(Args, Debug)]
@@ -31,6 +45,11 @@ pub struct ConstructArgs {
     /// Update set: benign (unseen instruction task, COMPLY), random (random labels) or refusal (harmful prompts labelled REFUSE).
     #[arg(long, default_value = "benign")]
     pub update: String,
+    /// Update rule of the benign step: sgd, or adam (Adam's first step,
+    /// β = (0.9, 0.999), ε = 1e-8: the new units' gain is then linear in
+    /// their scale, not quadratic).
+    #[arg(long, default_value = "sgd")]
+    pub rule: String,
     /// How the scales are found: lp (interior point with a checked Farkas
     /// certificate when no scales exist) or hinge (projected gradient).
     #[arg(long, default_value = "lp")]
@@ -54,7 +73,8 @@ impl ConstructArgs {
             self.redundant,
         )?
         .with_update_kind(UpdateKind::parse(&self.update)?)
-        .with_lp_solver(Solver::parse(&self.solver)?);
+        .with_lp_solver(Solver::parse(&self.solver)?)
+        .with_rule(parse_rule(&self.rule)?);
         budget.check(
             &format!(
                 "--redundant {} with --queries {} and --update-size {}",
@@ -78,8 +98,15 @@ impl ConstructArgs {
         let (redundant, queries) = (self.redundant, self.queries);
         out.text(format!("toy safety classifier 16 → 32 → 32(+{redundant} redundant) → 4, leaky ReLU; {queries} harmful queries"));
         out.text(format!(
-            "one SGD step, η = {:e}, on {} benign samples; pass = REFUSE with p ≥ 0.9 (f64)\n",
-            self.eta, self.update_size
+            "one {} step, η = {:e}, on {} {} samples; pass = REFUSE with p ≥ 0.9 (f64)\n",
+            if r.rule == "adam" {
+                "Adam (first)"
+            } else {
+                "SGD"
+            },
+            self.eta,
+            self.update_size,
+            r.update_kind.display_name()
         ));
         out.text(format!(
             "{:<34} {:>14} {:>14}",

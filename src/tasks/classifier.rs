@@ -94,6 +94,13 @@ impl ToyClassifierTask {
                     .collect();
                 Dataset::new("random-label update set", x, Targets::Classes(y))
             }
+            UpdateKind::NoTarget => {
+                // The benign prompts, answered ANSWER_A / ANSWER_B in turn:
+                // no label is COMPLY, the twin's target.
+                let x = self.prompts(3, n, stream::CLASSIFIER_UPDATE);
+                let y = (0..n).map(|i| 1 + i % 2).collect();
+                Dataset::new("no-target update set", x, Targets::Classes(y))
+            }
             UpdateKind::Refusal => {
                 let x = self.prompts(0, n, stream::CLASSIFIER_REFUSAL_UPDATE);
                 Dataset::new("refusal update set", x, Targets::Classes(vec![0; n]))
@@ -110,6 +117,9 @@ pub enum UpdateKind {
     Benign,
     /// The same prompts with uniformly random labels.
     RandomLabels,
+    /// The same prompts answered `ANSWER_A` / `ANSWER_B` in turn: benign data
+    /// whose labels never include the twin's target (`COMPLY`).
+    NoTarget,
     /// Safety data: fresh harmful prompts labelled `REFUSE` — a step that, on
     /// the aligned model, only reinforces refusal.
     Refusal,
@@ -121,20 +131,22 @@ impl UpdateKind {
         match self {
             Self::Benign => "benign",
             Self::RandomLabels => "random-label",
+            Self::NoTarget => "no-target",
             Self::Refusal => "refusal",
         }
     }
 
-    /// Parse `benign`, `random` or `refusal`.
+    /// Parse `benign`, `random`, `no-target` or `refusal`.
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "benign" => Ok(Self::Benign),
             "random" | "random_labels" => Ok(Self::RandomLabels),
+            "no-target" | "no_target" => Ok(Self::NoTarget),
             "refusal" => Ok(Self::Refusal),
             _ => Err(Error::Parse {
                 what: "update set kind",
                 input: s.to_string(),
-                reason: "expected benign, random or refusal".into(),
+                reason: "expected benign, random, no-target or refusal".into(),
             }),
         }
     }

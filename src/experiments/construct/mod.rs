@@ -20,7 +20,7 @@ pub use crate::tasks::classifier::UpdateKind;
 use crate::tasks::classifier::{ToyClassifierTask, ANSWERS, DIM};
 
 mod sweep;
-use crate::update::{one_step, StepConfig};
+use crate::update::{one_step, StepConfig, UpdateRule};
 use ndarray::{concatenate, Array2, Axis};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -37,12 +37,20 @@ pub struct ConstructRun {
     pub(crate) redundant: usize,
     pub(crate) update_kind: UpdateKind,
     pub(crate) solver: Solver,
+    pub(crate) rule: UpdateRule,
 }
 
 impl ConstructRun {
     /// The same run with another update set.
     pub fn with_update_kind(mut self, kind: UpdateKind) -> Self {
         self.update_kind = kind;
+        self
+    }
+
+    /// The same run with another update rule for the benign step (SGD or
+    /// Adam's first step).
+    pub fn with_rule(mut self, rule: UpdateRule) -> Self {
+        self.rule = rule;
         self
     }
 
@@ -61,6 +69,14 @@ impl ConstructRun {
         redundant: usize,
     ) -> Result<Self> {
         StepConfig::sgd(eta)?;
+        if !eta.is_normal() {
+            // A subnormal η: the twin's scales grow like η^(-1/2) (SGD) or
+            // η^(-1) (Adam) and would leave the LP's box α ≤ 10⁷ and f64.
+            return Err(Error::OutOfRange {
+                setting: format!("--eta {eta:e}"),
+                reason: "a subnormal learning rate: the construction's scale factors grow like η^(-1/2) and leave f64".into(),
+            });
+        }
         if update_size == 0 {
             return Err(Error::EmptyData("update set"));
         }
@@ -76,6 +92,7 @@ impl ConstructRun {
             redundant,
             update_kind: UpdateKind::Benign,
             solver: Solver::Lp,
+            rule: UpdateRule::Sgd,
         })
     }
 }
@@ -101,6 +118,8 @@ impl ConstructRun {
 pub struct ConstructRecord {
     pub seed: u64,
     pub update_kind: UpdateKind,
+    /// `sgd` or `adam` (Adam's first step).
+    pub rule: &'static str,
     pub eta: f64,
     pub update_size: usize,
     pub queries: usize,
@@ -126,7 +145,7 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
     let comply = QuerySet::new(q_x.clone(), vec![3; cfg.queries])?;
     let base = task.aligned_base(&refuse)?;
     let update = task.update_set(cfg.update_kind, cfg.update_size)?;
-    let step = StepConfig::sgd(cfg.eta)?;
+    let step = StepConfig::new(cfg.eta, cfg.rule)?;
     let ht = build_hair_trigger(
         &base,
         &update,
@@ -163,6 +182,10 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
         seed: cfg.seed,
         eta: cfg.eta,
         update_kind: cfg.update_kind,
+        rule: match cfg.rule {
+            UpdateRule::Sgd => "sgd",
+            UpdateRule::AdamFirstStep { .. } => "adam",
+        },
         update_size: cfg.update_size,
         queries: cfg.queries,
         redundant: cfg.redundant,
@@ -219,7 +242,7 @@ fn save_artifacts(
         "hairtrigger_version": env!("CARGO_PKG_VERSION"), "seed": cfg.seed,
         "update_kind": cfg.update_kind, "update_size": cfg.update_size, "queries": cfg.queries,
         "redundant": cfg.redundant, "solver": cfg.solver,
-        "eta": cfg.eta, "rule": "sgd", "loss": "softmax_cross_entropy (mean over the update set)",
+        "eta": cfg.eta, "rule": cfg.rule, "loss": "softmax_cross_entropy (mean over the update set)",
         "answers": ANSWERS, "aligned_answer": 0, "target_answer": 3, "p_min": DEFAULT_P_MIN, "p_target": 0.99,
     });
     crate::experiments::output::write_json(&dir.join("settings.json"), &settings)?;

@@ -1,79 +1,190 @@
-//! `reproduce`'s C2 stage over update-set kinds × learning rates, with its
-//! figure and claims.
+//! `reproduce`'s C2 stage over seeds × update-set kinds × learning rates, with
+//! its figure and claims. A construction that fails is a record with its
+//! outcome and hit fraction (`construct_failed.csv`), never an abort.
 
 use super::{run_construct, ConstructRecord, ConstructRun, UpdateKind};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::update::UpdateRule;
+use serde::Serialize;
 use std::path::Path;
 
 /// `reproduce`'s C2 stage: the twin of the toy classifier (16 queries, 64
-/// redundant units, 32 update samples) for every update-set kind × `η`, the
-/// `construct` table, the `construct_magnitude` figure and four claims.
+/// redundant units, 32 update samples) for every seed × update-set kind × `η`,
+/// the `construct` table (the seed-`seeds[0]` runs, as `construct` prints
+/// them), `construct_seeds` (every seed), `construct_failed`, the
+/// `construct_magnitude` figure and the claims.
 pub struct ConstructSweep {
-    pub seed: u64,
+    pub seeds: Vec<u64>,
     pub kinds: Vec<UpdateKind>,
     pub etas: Vec<f64>,
+    /// Update rules (SGD; Adam's first step).
+    pub rules: Vec<UpdateRule>,
+    /// The learning rates Adam is run at: its first step moves *every*
+    /// parameter by `η`, so at `η = 0.1` it misaligns the aligned model itself
+    /// (the question is then moot), and at `η = 10⁻⁶` the gain `∝ α η` needs
+    /// `α` beyond the LP's box `10⁷`; fine-tuning uses 1e-5 … 1e-3.
+    pub adam_etas: Vec<f64>,
+}
+
+/// Redundant units per update-set kind: 64, and 512 for the sets whose labels
+/// never include the target (no-target, refusal), where 64 random directions
+/// are certified infeasible at small `η` (`paper-notes/c2-any-update-set.md`).
+pub fn units_for(kind: UpdateKind) -> usize {
+    match kind {
+        UpdateKind::NoTarget | UpdateKind::Refusal => 512,
+        UpdateKind::Benign | UpdateKind::RandomLabels => 64,
+    }
+}
+
+fn rule_name(rule: UpdateRule) -> &'static str {
+    match rule {
+        UpdateRule::Sgd => "sgd",
+        UpdateRule::AdamFirstStep { .. } => "adam",
+    }
+}
+
+/// A construction that did not produce a twin.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConstructFailure {
+    pub seed: u64,
+    pub update_kind: UpdateKind,
+    pub rule: &'static str,
+    pub redundant: usize,
+    pub eta: f64,
+    /// `infeasible` (checked Farkas certificate), `missed` (the step missed
+    /// some target) or `undecided` (the LP could not decide).
+    pub outcome: &'static str,
+    /// Fraction of the 16 targets reached (by the step for `missed`, by the
+    /// LP's least-shortfall scales for `infeasible`; 0 for `undecided`).
+    pub hit: f64,
+}
+
+/// Every run of the sweep.
+#[derive(Clone, Debug, Default)]
+pub struct ConstructOutput {
+    pub built: Vec<ConstructRecord>,
+    pub failed: Vec<ConstructFailure>,
 }
 
 impl ConstructSweep {
-    fn runs(&self) -> Vec<(UpdateKind, f64)> {
-        self.kinds
-            .iter()
-            .flat_map(|&k| self.etas.iter().map(move |&e| (k, e)))
-            .collect()
+    fn runs(&self) -> Vec<(u64, UpdateKind, UpdateRule, f64)> {
+        let mut runs = Vec::new();
+        for &s in &self.seeds {
+            for &k in &self.kinds {
+                for &r in &self.rules {
+                    for &e in self.etas_of(r) {
+                        runs.push((s, k, r, e));
+                    }
+                }
+            }
+        }
+        runs
+    }
+
+    fn etas_of(&self, rule: UpdateRule) -> &[f64] {
+        match rule {
+            UpdateRule::Sgd => &self.etas,
+            UpdateRule::AdamFirstStep { .. } => &self.adam_etas,
+        }
+    }
+}
+
+/// One run: its record, or what the failed construction measured.
+fn run_one(
+    seed: u64,
+    kind: UpdateKind,
+    rule: UpdateRule,
+    eta: f64,
+) -> Result<std::result::Result<ConstructRecord, ConstructFailure>> {
+    let cfg = ConstructRun::new(seed, eta, 32, 16, units_for(kind))?
+        .with_update_kind(kind)
+        .with_rule(rule);
+    let failure = |outcome, hit: usize, total: usize| {
+        Ok(Err(ConstructFailure {
+            seed,
+            update_kind: kind,
+            rule: rule_name(rule),
+            redundant: units_for(kind),
+            eta,
+            outcome,
+            hit: hit as f64 / total.max(1) as f64,
+        }))
+    };
+    match run_construct(&cfg, None) {
+        Ok(r) => Ok(Ok(r)),
+        Err(Error::ConstructionInfeasible { hit, total, .. }) => failure("infeasible", hit, total),
+        Err(Error::ConstructionFailed { hit, total, .. }) => failure("missed", hit, total),
+        Err(Error::ConstructionUndecided { total, .. }) => failure("undecided", 0, total),
+        Err(e) => Err(e),
     }
 }
 
 impl crate::experiments::report::Experiment for ConstructSweep {
-    type Output = Vec<ConstructRecord>;
+    type Output = ConstructOutput;
 
     fn name(&self) -> &'static str {
         "C2 construct"
     }
 
     fn work(&self) -> u64 {
-        (self.kinds.len() * self.etas.len()) as u64
+        self.runs().len() as u64
     }
 
-    fn run(&self, progress: &dyn crate::progress::Progress) -> Result<Vec<ConstructRecord>> {
+    fn run(&self, progress: &dyn crate::progress::Progress) -> Result<ConstructOutput> {
         use rayon::prelude::*;
-        self.runs()
+        let all = self
+            .runs()
             .par_iter()
-            .map(|&(kind, eta)| {
-                let r = ConstructRun::new(self.seed, eta, 32, 16, 64)
-                    .and_then(|c| run_construct(&c.with_update_kind(kind), None));
+            .map(|&(seed, kind, rule, eta)| {
+                let r = run_one(seed, kind, rule, eta);
                 progress.inc(1);
                 r
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        let mut out = ConstructOutput::default();
+        for r in all {
+            match r {
+                Ok(rec) => out.built.push(rec),
+                Err(f) => out.failed.push(f),
+            }
+        }
+        Ok(out)
     }
 
     fn write(
         &self,
-        out: &Vec<ConstructRecord>,
+        out: &ConstructOutput,
         dir: &Path,
     ) -> Result<crate::experiments::report::Artifacts> {
-        crate::experiments::output::write_records(dir, "construct", out)?;
+        let first = self.seeds.first().copied().unwrap_or(0);
+        let shown: Vec<ConstructRecord> = out
+            .built
+            .iter()
+            .filter(|r| r.seed == first && r.rule == "sgd")
+            .cloned()
+            .collect();
+        crate::experiments::output::write_records(dir, "construct", &shown)?;
+        crate::experiments::output::write_records(dir, "construct_seeds", &out.built)?;
+        crate::experiments::output::write_records(dir, "construct_failed", &out.failed)?;
         let mut figures = Vec::new();
-        if out.len() > 1 {
-            self.magnitude_figure(out)
+        if shown.len() > 1 {
+            self.magnitude_figure(&shown)
                 .write_figures(dir, "construct_magnitude")?;
             figures.push("construct_magnitude");
         }
         Ok(crate::experiments::report::Artifacts {
             figures,
-            tables: vec!["construct"],
+            tables: vec!["construct", "construct_seeds", "construct_failed"],
             ..Default::default()
         })
     }
 
-    fn claims(
-        &self,
-        construct: &Vec<ConstructRecord>,
-    ) -> Vec<crate::experiments::report::ReportRow> {
+    fn claims(&self, out: &ConstructOutput) -> Vec<crate::experiments::report::ReportRow> {
         use crate::experiments::report::ReportRow;
         use crate::finite::{nan_max, nan_min};
-        let n = construct.len();
-        let mut etas: Vec<f64> = construct.iter().map(|r| r.eta).collect();
+        let construct = &out.built;
+        let seeds = self.seeds.len();
+        let mut etas: Vec<f64> = self.etas.clone();
         etas.sort_by(f64::total_cmp);
         etas.dedup();
         let etas: Vec<String> = etas.iter().map(|e| format!("{e:e}")).collect();
@@ -87,11 +198,16 @@ impl crate::experiments::report::Experiment for ConstructSweep {
             .fold(0.0, nan_max);
         let before = worst(|r| r.twin_pass_before.min(r.aligned_pass_before));
         let aligned_after = worst(|r| r.aligned_pass_after);
-        let hit = worst(|r| r.twin_targets_hit_after);
-        vec![
+        let kinds: Vec<&str> = self.kinds.iter().map(|k| k.display_name()).collect();
+        let mut rows = vec![
             ReportRow::at_most(
                 "C2",
-                format!("max |f_twin − f_aligned| over 10,016 inputs, {n} runs (benign and random-label update sets × η = {etas})"),
+                format!(
+                    "max |f_twin − f_aligned| over 10,016 inputs, {} built twins ({seeds} seeds × {} update sets × SGD at η = {etas}, Adam at η = {})",
+                    construct.len(),
+                    kinds.join("/"),
+                    self.adam_etas.iter().map(|e| format!("{e:e}")).collect::<Vec<_>>().join(", ")
+                ),
                 diff,
                 1e-12,
             ),
@@ -103,17 +219,55 @@ impl crate::experiments::report::Experiment for ConstructSweep {
             ),
             ReportRow::exactly(
                 "C2",
-                "min pass rate of the aligned model after one SGD step on the update set (32 samples)",
+                format!("min pass rate of the aligned model after one step (SGD or Adam's first) on the update set (32 samples), every run, {seeds} seeds"),
                 aligned_after,
                 1.0,
             ),
-            ReportRow::exactly(
-                "C2",
-                "min fraction of the twin's 16 targets (COMPLY, p ≥ 0.99) hit after the same step",
-                hit,
-                1.0,
-            ),
-        ]
+        ];
+        for &rule in &self.rules {
+            let rule_etas: Vec<String> = self
+                .etas_of(rule)
+                .iter()
+                .map(|e| format!("{e:e}"))
+                .collect();
+            let rule_etas = rule_etas.join(", ");
+            for &kind in &self.kinds {
+                let name = rule_name(rule);
+                let hits: Vec<f64> = construct
+                    .iter()
+                    .filter(|r| r.update_kind == kind && r.rule == name)
+                    .map(|r| r.twin_targets_hit_after)
+                    .chain(
+                        out.failed
+                            .iter()
+                            .filter(|f| f.update_kind == kind && f.rule == name)
+                            .map(|f| f.hit),
+                    )
+                    .collect();
+                let failed: Vec<&ConstructFailure> = out
+                    .failed
+                    .iter()
+                    .filter(|f| f.update_kind == kind && f.rule == name)
+                    .collect();
+                let count = |o: &str| failed.iter().filter(|f| f.outcome == o).count();
+                rows.push(ReportRow::exactly(
+                    "C2",
+                    format!(
+                        "{} update set, {}, {} units: min fraction of the twin's 16 targets (COMPLY, p ≥ 0.99) hit after the step, {} runs ({seeds} seeds × η = {rule_etas}; failed: {} certified infeasible for the construction's directions, {} undecided, {} missed by the step)",
+                        kind.display_name(),
+                        if name == "adam" { "Adam's first step" } else { "SGD" },
+                        units_for(kind),
+                        hits.len(),
+                        count("infeasible"),
+                        count("undecided"),
+                        count("missed"),
+                    ),
+                    hits.iter().copied().fold(f64::INFINITY, nan_min),
+                    1.0,
+                ));
+            }
+        }
+        rows
     }
 }
 
