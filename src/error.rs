@@ -121,7 +121,7 @@ pub enum Error {
     },
 
     /// The LP solver could not be set up or run (not an undecided LP: that is
-    /// reported as [`crate::attack::feasibility::Decision::Undecided`]).
+    /// reported as [`crate::attack::feasibility::Verdict::Undecided`]).
     #[error("LP solver: {0}")]
     Solver(String),
 
