@@ -22,6 +22,27 @@ pub enum UpdateRule {
 }
 
 impl UpdateRule {
+    /// `sgd` or `adam` (as the CLI spells it and the tables record it).
+    pub fn name(self) -> &'static str {
+        match self {
+            UpdateRule::Sgd => "sgd",
+            UpdateRule::AdamFirstStep { .. } => "adam",
+        }
+    }
+
+    /// Parse `sgd` or `adam` (Adam's first step with PyTorch's defaults).
+    pub fn parse(s: &str) -> crate::error::Result<Self> {
+        match s {
+            "sgd" => Ok(UpdateRule::Sgd),
+            "adam" => Ok(UpdateRule::adam_default()),
+            _ => Err(crate::error::Error::Parse {
+                what: "--rule",
+                input: s.into(),
+                reason: "expected sgd or adam".into(),
+            }),
+        }
+    }
+
     /// Adam with PyTorch's defaults `β₁ = 0.9`, `β₂ = 0.999`, `ε = 10⁻⁸`.
     pub fn adam_default() -> Self {
         UpdateRule::AdamFirstStep {

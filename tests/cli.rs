@@ -198,6 +198,25 @@ fn sharded_scaling_merges_to_the_single_run_bit_for_bit() {
     let (ok, _, err) = hairtrigger(&["scaling", "--quick", "--shard", "3/3"]);
     assert!(!ok);
     assert!(err.contains("3/3"), "{err}");
+    // The solver is part of a slice's settings: hinge slices merge only
+    // under `merge --solver hinge`, and are refused under the default.
+    let hinge = base.join("hinge");
+    let (ok, out, err) = hairtrigger(&[
+        "scaling",
+        "--quick",
+        "--solver",
+        "hinge",
+        "--shard",
+        "0/1",
+        "--out",
+        &s(&hinge),
+    ]);
+    assert!(ok, "{out}\n{err}");
+    let h = s(&hinge.join("shard-0-of-1.json"));
+    let (ok, out, err) = hairtrigger(&["merge", "--quick", "--solver", "hinge", "--out", &m, &h]);
+    assert!(ok, "{out}\n{err}");
+    let (ok, _, _) = hairtrigger(&["merge", "--quick", "--out", &m, &h]);
+    assert!(!ok, "hinge slices merged as LP slices");
 }
 
 /// The sweep parallelises over (m, seed) points and inside the kernels; its

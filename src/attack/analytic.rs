@@ -62,7 +62,6 @@ pub struct ConstructConfig {
     solver_iters: usize,
     directions: Directions,
     solver: Solver,
-    alpha_max: f64,
 }
 
 /// How the scales `γ` are found.
@@ -123,22 +122,7 @@ impl ConstructConfig {
             solver_iters: 20_000,
             directions: Directions::Random,
             solver: Solver::Lp,
-            alpha_max: feasibility::DEFAULT_ALPHA_MAX,
         })
-    }
-    /// Bound the LP's scales by `α_j ≤ alpha_max` (finite, > 0; default
-    /// [`feasibility::DEFAULT_ALPHA_MAX`]): a "no" is then "no twin within the
-    /// bound". The hinge solver ignores it.
-    pub fn with_alpha_max(mut self, alpha_max: f64) -> Result<Self> {
-        if !(alpha_max > 0.0 && alpha_max.is_finite()) {
-            return Err(Error::InvalidParameter {
-                name: "alpha_max",
-                value: alpha_max,
-                expected: "a finite bound > 0 on the hidden scales",
-            });
-        }
-        self.alpha_max = alpha_max;
-        Ok(self)
     }
     /// Choose how `γ` is found (default [`Solver::Lp`]).
     pub fn with_lp_solver(mut self, solver: Solver) -> Self {
@@ -282,9 +266,17 @@ pub fn build_hair_trigger(
     let g = kernels::matmul_tn(residuals.view(), feat_d.view());
     let g = match law {
         ScaleLaw::Quadratic => g,
-        ScaleLaw::Linear => g
-            .mapv(f64::signum)
-            .mapv(|v| if v.abs() == 1.0 { v } else { 0.0 }),
+        // sign(0) = 0 (Adam does not move a coordinate whose gradient is 0;
+        // f64::signum would give 1), NaN stays NaN.
+        ScaleLaw::Linear => g.mapv(|v| {
+            if v > 0.0 {
+                1.0
+            } else if v < 0.0 {
+                -1.0
+            } else {
+                v
+            }
+        }),
     };
     let feat_q = kernels::activate(&kernels::affine(z_q.view(), u.view(), Some(b.view())), act);
     let f_plus = cache_plus.output();
@@ -321,7 +313,7 @@ pub fn build_hair_trigger(
                     &a,
                     &need,
                     LP_SAFETY_MARGIN,
-                    law.lp_alpha_max(cfg.alpha_max),
+                    law.lp_alpha_max(feasibility::DEFAULT_ALPHA_MAX),
                     "construction LP",
                 )?;
                 match d.verdict {
@@ -332,7 +324,7 @@ pub fn build_hair_trigger(
                             hit: targets_reached(&a, &need, &d.gamma, k - 1),
                             total: targets.len(),
                             redundant: m,
-                            alpha_max: cfg.alpha_max,
+                            alpha_max: feasibility::DEFAULT_ALPHA_MAX,
                         })
                     }
                     Verdict::Infeasible(_) => break,

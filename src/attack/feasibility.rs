@@ -122,10 +122,11 @@ pub fn check_certificate(
 ) -> FarkasCertificate {
     let y = y.mapv(|v| if v > 0.0 { v } else { 0.0 });
     let (w, e) = kernels::matvec_t_dot2(a, &y);
+    // NaN propagates (a NaN entry is never "≤ 0"); `f64::max` would drop it.
     let violation: f64 = w
         .iter()
         .zip(e.iter())
-        .map(|(&wj, &ej)| (wj + ej).max(0.0))
+        .map(|(&wj, &ej)| crate::finite::nan_max(wj + ej, 0.0))
         .sum();
     let (beta, beta_err) = kernels::matvec_t_dot2(&b.view().insert_axis(Axis(1)).to_owned(), &y);
     let gap = beta[0] - beta_err[0];
@@ -161,6 +162,7 @@ fn strongest_certificate(
     alpha_max: f64,
 ) -> FarkasCertificate {
     let mut best = check_certificate(a, b, &y, alpha_max);
+    // `best.y` is clipped to y ≥ 0, NaN entries to 0, so this max is finite.
     let top = best.y.iter().copied().fold(0.0f64, f64::max);
     let raw = best.y.clone();
     for tau in [1e-12, 1e-9, 1e-6, 1e-3] {
@@ -227,19 +229,12 @@ fn support_certificate(
     }
     let sub_a = a.select(Axis(0), &support);
     let sub_b = b.select(Axis(0), &support);
-    let norms: Vec<f64> = sub_a.axis_iter(Axis(1)).map(|c| c.dot(&c).sqrt()).collect();
-    let live: Vec<usize> = (0..a.ncols()).filter(|&j| norms[j] > 0.0).collect();
-    let lp = ScaledLp {
-        a: &sub_a,
-        norms: &norms,
-        live: &live,
-        what,
-    };
+    let lp = ScaledLp::new(&sub_a, what);
     let sol = lp.solve(&sub_b, margin, Phase::LeastShortfall)?;
     if !matches!(
         sol.status,
         SolverStatus::Solved | SolverStatus::AlmostSolved
-    ) || sol.x[live.len()] <= margin
+    ) || sol.x[lp.live.len()] <= margin
     {
         return Ok(None);
     }
@@ -294,16 +289,8 @@ pub fn decide(
             verdict: Verdict::Feasible,
         });
     }
-    // Column scaling (γ̂_j = ‖a_j‖ γ_j); all-zero columns cannot help and are dropped.
-    let norms: Vec<f64> = a.axis_iter(Axis(1)).map(|c| c.dot(&c).sqrt()).collect();
-    let live: Vec<usize> = (0..m).filter(|&j| norms[j] > 0.0).collect();
     let cap = alpha_max * alpha_max;
-    let lp = ScaledLp {
-        a,
-        norms: &norms,
-        live: &live,
-        what,
-    };
+    let lp = ScaledLp::new(a, what);
     let sol = lp.solve(b, margin, Phase::LeastShortfall)?;
     let status = sol.status;
     if !matches!(status, SolverStatus::Solved | SolverStatus::AlmostSolved) {
@@ -316,10 +303,10 @@ pub fn decide(
             },
         });
     }
-    let shortfall = sol.x[live.len()].max(0.0);
+    let shortfall = crate::finite::nan_max(sol.x[lp.live.len()], 0.0);
     let mut gamma = lp.gamma(&sol.x);
     // The interior point's own accuracy on s*: a shortfall within it is none.
-    let slack = 1e-9 * (1.0 + b.iter().fold(0.0f64, |m, v| m.max(v.abs())));
+    let slack = 1e-9 * (1.0 + crate::finite::max_abs(b));
     if shortfall <= margin + slack && gamma.iter().any(|&g| g > cap) {
         // The optimal face of the least-shortfall LP is unbounded in γ, and an
         // interior point may return a large γ on it: ask for the least Σ γ̂
@@ -334,7 +321,7 @@ pub fn decide(
         }
     }
     let verdict = if shortfall <= margin + slack {
-        let top = gamma.iter().copied().fold(0.0f64, f64::max);
+        let top = gamma.iter().copied().fold(0.0f64, crate::finite::nan_max);
         if top <= cap {
             Verdict::Feasible
         } else {
@@ -387,17 +374,31 @@ enum Phase {
 /// `A` with its nonzero columns scaled to unit norm, `Â = A[:, live] / ‖a_j‖`.
 struct ScaledLp<'a> {
     a: &'a Array2<f64>,
-    norms: &'a [f64],
-    live: &'a [usize],
+    norms: Vec<f64>,
+    live: Vec<usize>,
     what: &'a str,
 }
 
-impl ScaledLp<'_> {
-    /// `γ_j = γ̂_j / ‖a_j‖` on the live columns, 0 elsewhere.
+impl<'a> ScaledLp<'a> {
+    /// Column scaling `γ̂_j = ‖a_j‖ γ_j`; all-zero columns cannot help and
+    /// are dropped.
+    fn new(a: &'a Array2<f64>, what: &'a str) -> Self {
+        let norms: Vec<f64> = a.axis_iter(Axis(1)).map(|c| c.dot(&c).sqrt()).collect();
+        let live = (0..a.ncols()).filter(|&j| norms[j] > 0.0).collect();
+        Self {
+            a,
+            norms,
+            live,
+            what,
+        }
+    }
+
+    /// `γ_j = γ̂_j / ‖a_j‖` on the live columns (negative rounding clipped to
+    /// 0, NaN kept), 0 elsewhere.
     fn gamma(&self, x: &[f64]) -> Array1<f64> {
         let mut gamma = Array1::<f64>::zeros(self.a.ncols());
         for (col, &j) in self.live.iter().enumerate() {
-            gamma[j] = x[col].max(0.0) / self.norms[j];
+            gamma[j] = crate::finite::nan_max(x[col], 0.0) / self.norms[j];
         }
         gamma
     }

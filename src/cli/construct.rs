@@ -10,19 +10,6 @@ use crate::update::UpdateRule;
 use clap::Args;
 use std::process::ExitCode;
 
-/// `sgd` or `adam`.
-fn parse_rule(s: &str) -> Result<UpdateRule> {
-    match s {
-        "sgd" => Ok(UpdateRule::Sgd),
-        "adam" => Ok(UpdateRule::adam_default()),
-        _ => Err(crate::error::Error::Parse {
-            what: "--rule",
-            input: s.into(),
-            reason: "expected sgd or adam".into(),
-        }),
-    }
-}
-
 /// Arguments of `hairtrigger construct`.
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
@@ -74,7 +61,7 @@ impl ConstructArgs {
         )?
         .with_update_kind(UpdateKind::parse(&self.update)?)
         .with_lp_solver(Solver::parse(&self.solver)?)
-        .with_rule(parse_rule(&self.rule)?);
+        .with_rule(UpdateRule::parse(&self.rule)?);
         budget.check(
             &format!(
                 "--redundant {} with --queries {} and --update-size {}",

@@ -41,6 +41,24 @@ impl ScaleArgs {
     }
 }
 
+/// `--solver`, shared by `scaling` and `merge` (a slice's settings include
+/// the solver, so `merge` must be told the one its slices used).
+#[derive(Args, Debug, Serialize)]
+pub struct SolverArg {
+    /// How each breadth attempt's scales are found: lp (interior point; every
+    /// failure certified infeasible or reported undecided) or hinge (the older
+    /// projected gradient, whose failures prove nothing).
+    #[arg(long, default_value = "lp")]
+    pub solver: String,
+}
+
+impl SolverArg {
+    /// The checked solver.
+    pub fn parse(&self) -> Result<Solver> {
+        Solver::parse(&self.solver)
+    }
+}
+
 /// Arguments of `hairtrigger scaling`.
 #[derive(Args, Debug, Serialize)]
 #[command(allow_negative_numbers = true)]
@@ -55,11 +73,8 @@ pub struct ScalingArgs {
     #[arg(long)]
     #[serde(skip)]
     pub json: bool,
-    /// How each attempt's scales are found: lp (interior point; every failure
-    /// certified infeasible or reported undecided) or hinge (the older
-    /// projected gradient, whose failures prove nothing).
-    #[arg(long, default_value = "lp")]
-    pub solver: String,
+    #[command(flatten)]
+    pub solver: SolverArg,
     /// Run only slice i of n (0 ≤ i < n ≤ number of breadth points) and write OUT/shard-i-of-n.json; combine slices with `merge`.
     #[arg(long)]
     pub shard: Option<String>,
@@ -68,8 +83,8 @@ pub struct ScalingArgs {
 impl ScalingArgs {
     /// The checked sweep and slice.
     pub fn check(&self) -> Result<(ScalingConfig, Option<Shard>)> {
-        let cfg = scaling_config(self.run.scale(), self.run.seed)?
-            .with_lp_solver(Solver::parse(&self.solver)?);
+        let cfg =
+            scaling_config(self.run.scale(), self.run.seed)?.with_lp_solver(self.solver.parse()?);
         let shard = match &self.shard {
             None => None,
             Some(s) => {
@@ -158,6 +173,8 @@ fn print_scaling(out: &Printer, r: &ScalingResult) -> Result<()> {
 pub struct MergeArgs {
     #[command(flatten)]
     pub run: ScaleArgs,
+    #[command(flatten)]
+    pub solver: SolverArg,
     /// Output folder (created if missing; `--out plots` to replace the committed results).
     #[arg(long, default_value = "runs/scaling", value_parser = non_empty_path)]
     #[serde(skip)]
@@ -171,7 +188,8 @@ pub struct MergeArgs {
 impl MergeArgs {
     /// Read and merge the slices (checking every one against the sweep).
     pub fn check(&self) -> Result<ScalingResult> {
-        let cfg = scaling_config(self.run.scale(), self.run.seed)?;
+        let cfg =
+            scaling_config(self.run.scale(), self.run.seed)?.with_lp_solver(self.solver.parse()?);
         let shards = self
             .files
             .iter()

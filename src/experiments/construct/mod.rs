@@ -182,10 +182,7 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
         seed: cfg.seed,
         eta: cfg.eta,
         update_kind: cfg.update_kind,
-        rule: match cfg.rule {
-            UpdateRule::Sgd => "sgd",
-            UpdateRule::AdamFirstStep { .. } => "adam",
-        },
+        rule: cfg.rule.name(),
         update_size: cfg.update_size,
         queries: cfg.queries,
         redundant: cfg.redundant,

@@ -36,13 +36,6 @@ pub fn units_for(kind: UpdateKind) -> usize {
     }
 }
 
-fn rule_name(rule: UpdateRule) -> &'static str {
-    match rule {
-        UpdateRule::Sgd => "sgd",
-        UpdateRule::AdamFirstStep { .. } => "adam",
-    }
-}
-
 /// A construction that did not produce a twin.
 #[derive(Clone, Debug, Serialize)]
 pub struct ConstructFailure {
@@ -103,7 +96,7 @@ fn run_one(
         Ok(Err(ConstructFailure {
             seed,
             update_kind: kind,
-            rule: rule_name(rule),
+            rule: rule.name(),
             redundant: units_for(kind),
             eta,
             outcome,
@@ -232,7 +225,7 @@ impl crate::experiments::report::Experiment for ConstructSweep {
                 .collect();
             let rule_etas = rule_etas.join(", ");
             for &kind in &self.kinds {
-                let name = rule_name(rule);
+                let name = rule.name();
                 let hits: Vec<f64> = construct
                     .iter()
                     .filter(|r| r.update_kind == kind && r.rule == name)

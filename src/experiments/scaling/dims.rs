@@ -144,9 +144,12 @@ pub fn run_dims(cfg: &BreadthDims, progress: &dyn Progress) -> Result<DimsResult
     for &d in &cfg.dims {
         let pts: Vec<&DimsPoint> = points.iter().filter(|p| p.input_dim == d).collect();
         let m: Vec<f64> = pts.iter().map(|p| p.redundant as f64).collect();
-        let k: Vec<f64> = pts.iter().map(|p| p.k_star.max(1) as f64).collect();
+        let k: Vec<f64> = pts.iter().map(|p| p.k_star as f64).collect();
         let affine = fit_line(&m, &k)?;
-        let power = fit_power_law(&m, &k)?;
+        // The power law is fitted on log–log, which needs K* ≥ 1: a point with
+        // K* = 0 enters it as 1 (its SSR below is against the true 0).
+        let k_pos: Vec<f64> = k.iter().map(|&v| v.max(1.0)).collect();
+        let power = fit_power_law(&m, &k_pos)?;
         per_dim.push(DimFit {
             input_dim: d,
             ssr_affine: ssr(&m, &k, |x| affine.predict(x)),
