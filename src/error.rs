@@ -136,6 +136,13 @@ pub enum Error {
         alpha_max: f64,
     },
 
+    /// The clipped-step construction's sufficient condition fails: no scales
+    /// raise every target row of these directions (checked Farkas
+    /// certificate, `src/attack/clipped.rs`). Not a proof that no clipped
+    /// twin exists.
+    #[error("clipped-step construction: no γ ≥ 0 of these {redundant} unit directions raises every row of the {total} targets (checked Farkas certificate); the construction's sufficient condition fails")]
+    ConstructionNoDirection { total: usize, redundant: usize },
+
     /// The construction's LP could not be decided (solver status given).
     #[error("hair-trigger construction undecided for {total} targets with {redundant} redundant units: {status}")]
     ConstructionUndecided {

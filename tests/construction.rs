@@ -217,48 +217,91 @@ fn unsupported_settings_are_refused() {
 #[test]
 fn adam_first_step_construction_is_verified_by_the_step() {
     let adam = UpdateRule::adam_default();
-    let r = run_construct(
-        &ConstructRun::new(0, 1e-4, 32, 16, 64)
-            .unwrap()
-            .with_rule(adam),
-        None,
-    )
-    .unwrap();
-    assert_eq!(r.twin_pass_before, 1.0);
-    assert_eq!(r.max_output_diff, 0.0);
-    assert_eq!(r.aligned_pass_after, 1.0);
-    assert_eq!(r.twin_targets_hit_after, 1.0);
+    assert_toy_task_built(adam, 0, 1e-4);
     // Linear law, on a random case: Δf of the new units at α and 2α.
-    let arch =
-        Architecture::new(vec![6, 24, 3], Activation::LeakyRelu { slope: 0.1 }, true).unwrap();
-    let base = Mlp::random(&arch, &mut seeded(5, 0));
-    let update = random_update_set(&base, 32, &mut seeded(5, 1)).unwrap();
-    let step = StepConfig::new(1e-3, adam).unwrap();
-    let targets = random_targets(&base, 2, 5);
-    let ht = build_hair_trigger(
-        &base,
-        &update,
-        &step,
-        &targets,
-        &ConstructConfig::new(16, 0.99, 5).unwrap(),
-    )
-    .unwrap();
-    let aligned_after = one_step(&ht.aligned, &update, &step).unwrap().updated;
-    let probe = gaussian_inputs(&mut seeded(5, 2), 50, 6);
-    let gain = |twin: &Mlp| {
-        let after = one_step(twin, &update, &step).unwrap().updated;
-        after.forward(probe.view()).unwrap() - aligned_after.forward(probe.view()).unwrap()
-    };
-    let once = gain(&ht.twin);
-    // Units 24..40 of hidden layer 1 are the new ones (v = 0, so the
-    // rescaling's 1/α on the outgoing weights is moot).
-    let alphas: Vec<f64> = (0..40).map(|j| if j < 24 { 1.0 } else { 2.0 }).collect();
-    let doubled = gain(&scale_units(&ht.twin, 1, &alphas).unwrap());
+    let case = LawCase::new(adam);
+    let aligned_after = one_step(&case.ht.aligned, &case.update, &case.step)
+        .unwrap()
+        .updated;
+    let (once, doubled) = case.gains(&aligned_after.forward(case.probe.view()).unwrap());
     let ratio = (&doubled - &(&once * 2.0)).mapv(f64::abs).sum() / once.mapv(f64::abs).sum();
     assert!(
         ratio < 1e-6,
         "gain not linear in α: relative deviation {ratio:e}"
     );
+}
+
+/// `construct` on the toy safety task with `rule` at `eta`: the twin computes
+/// the aligned model's function bit for bit, both pass before, the aligned
+/// model still passes after the step and the twin hits every target.
+fn assert_toy_task_built(rule: UpdateRule, seed: u64, eta: f64) {
+    let r = run_construct(
+        &ConstructRun::new(seed, eta, 32, 16, 64)
+            .unwrap()
+            .with_rule(rule),
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.rule, rule.spec());
+    assert_eq!(r.twin_pass_before, 1.0);
+    assert_eq!(r.max_output_diff, 0.0);
+    assert_eq!(r.aligned_pass_after, 1.0);
+    assert_eq!(r.twin_targets_hit_after, 1.0);
+}
+
+/// A small leaky-ReLU twin (`[6, 24, 3]` plus 16 units, 2 targets, η = 1e-3)
+/// for a scale-law check.
+struct LawCase {
+    update: Dataset,
+    step: StepConfig,
+    targets: QuerySet,
+    ht: hairtrigger::attack::HairTrigger,
+    probe: ndarray::Array2<f64>,
+}
+
+impl LawCase {
+    fn new(rule: UpdateRule) -> Self {
+        let arch =
+            Architecture::new(vec![6, 24, 3], Activation::LeakyRelu { slope: 0.1 }, true).unwrap();
+        let base = Mlp::random(&arch, &mut seeded(5, 0));
+        let update = random_update_set(&base, 32, &mut seeded(5, 1)).unwrap();
+        let step = StepConfig::new(1e-3, rule).unwrap();
+        let targets = random_targets(&base, 2, 5);
+        let ht = build_hair_trigger(
+            &base,
+            &update,
+            &step,
+            &targets,
+            &ConstructConfig::new(16, 0.99, 5).unwrap(),
+        )
+        .unwrap();
+        Self {
+            update,
+            step,
+            targets,
+            ht,
+            probe: gaussian_inputs(&mut seeded(5, 2), 50, 6),
+        }
+    }
+
+    /// The post-step logits at the probes minus `reference`, for the twin
+    /// and for the twin with every new unit's `α` doubled (units 24..40 of
+    /// hidden layer 1; `v = 0`, so the rescaling's `1/α` on the outgoing
+    /// weights is moot).
+    fn gains(
+        &self,
+        reference: &ndarray::Array2<f64>,
+    ) -> (ndarray::Array2<f64>, ndarray::Array2<f64>) {
+        let gain = |twin: &Mlp| {
+            let after = one_step(twin, &self.update, &self.step).unwrap().updated;
+            after.forward(self.probe.view()).unwrap() - reference
+        };
+        let alphas: Vec<f64> = (0..40).map(|j| if j < 24 { 1.0 } else { 2.0 }).collect();
+        (
+            gain(&self.ht.twin),
+            gain(&scale_units(&self.ht.twin, 1, &alphas).unwrap()),
+        )
+    }
 }
 
 #[test]
@@ -343,4 +386,70 @@ fn success_rate() {
             "m = {m}: {ok}/40 random cases constructed (K = 3 targets, k = 3 classes, η = 1e-3)"
         );
     }
+}
+
+/// Clipped SGD (`max_grad_norm = 1`): the twin is built, verified by the
+/// clipped step, its step is no longer than `η c`, and its gain grows
+/// linearly in the scale (doubling every new unit's `α` doubles the change of
+/// the logits to within a few percent, where SGD would quadruple it).
+#[test]
+fn clipped_sgd_construction_is_verified_and_its_gain_is_linear_in_the_scale() {
+    let clip = UpdateRule::SgdClip { max_norm: 1.0 };
+    assert_toy_task_built(clip, 0, 1e-4);
+    let case = LawCase::new(clip);
+    let x = gaussian_inputs(&mut seeded(5, 3), 500, 6);
+    assert_eq!(
+        max_output_difference(&case.ht.aligned, &case.ht.twin, x.view()).unwrap(),
+        0.0
+    );
+    let after = one_step(&case.ht.twin, &case.update, &case.step).unwrap();
+    assert_eq!(
+        evaluate(&after.updated, &case.targets, 0.99)
+            .unwrap()
+            .pass_rate,
+        1.0
+    );
+    assert!(
+        after.delta.norm() <= 1e-3 * (1.0 + 1e-9),
+        "‖Δθ‖ = {}",
+        after.delta.norm()
+    );
+    let (once, doubled) = case.gains(&case.ht.twin.forward(case.probe.view()).unwrap());
+    let ratio = doubled.mapv(f64::abs).sum() / once.mapv(f64::abs).sum();
+    assert!(
+        (1.9..2.1).contains(&ratio),
+        "doubling α multiplied the gain by {ratio} (linear law: 2; SGD's: 4)"
+    );
+}
+
+/// AdamW's first step (decay 0.01): built and verified by the AdamW step,
+/// including the decay of every old parameter and of the new incoming weights.
+#[test]
+fn adamw_construction_is_verified_by_the_step() {
+    assert_toy_task_built(UpdateRule::adamw(0.01), 1, 1e-3);
+}
+
+/// Under clipping, the refusal update set gives the units no direction that
+/// raises every target row: refused with a certificate, naming the condition.
+#[test]
+fn clipped_refusal_is_refused_naming_the_failed_condition() {
+    let err = run_construct(
+        &ConstructRun::new(0, 1e-4, 32, 16, 512)
+            .unwrap()
+            .with_update_kind(hairtrigger::experiments::construct::UpdateKind::Refusal)
+            .with_rule(UpdateRule::SgdClip { max_norm: 1.0 }),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::ConstructionNoDirection {
+                total: 16,
+                redundant: 512
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("sufficient condition"));
 }

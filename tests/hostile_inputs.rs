@@ -406,6 +406,15 @@ fn misplaced_and_impossible_options_are_refused_up_front() {
         refused(&["meta", "--eta", v], "learning rate");
     }
     refused(&["construct", "--eta", "-inf"], "learning rate");
+    refused(
+        &["construct", "--rule", "sgd-clip:0"],
+        "--rule from \"sgd-clip:0\"",
+    );
+    refused(&["construct", "--rule", "adamw:-1"], "weight decay");
+    refused(
+        &["construct", "--rule", "adamw:20", "--eta", "0.1"],
+        "--rule adamw:20 with --eta 0.1",
+    );
     // A negative count or seed is an invalid value, not an unknown flag.
     refused(&["equiv", "--seed", "-1"], "invalid value '-1' for '--seed");
     refused(

@@ -104,3 +104,143 @@ fn in_place_steps_equal_allocating_steps_bit_for_bit() {
     let mut wrong = other.zeros_like();
     assert!(gradient_into(&net, &data, &mut wrong).is_err());
 }
+
+/// Clipped SGD against a hand-written PyTorch-style `clip_grad_norm_`: one
+/// global factor `min(1, c/(‖g‖ + 1e-6))` on the flat gradient, so the step is
+/// never longer than `η c`; with a norm above the gradient's it is SGD bit for bit.
+#[test]
+fn clipped_sgd_is_sgd_on_the_clipped_gradient() {
+    let (net, data) = net_and_data(&[5, 9, 3], Activation::Relu, true, 4, 12);
+    let (_, g) = gradient(&net, &data).unwrap();
+    let flat = g.to_flat();
+    let norm = flat.iter().map(|v| v * v).sum::<f64>().sqrt();
+    for c in [norm / 10.0, norm / 2.0] {
+        let cfg = StepConfig::new(0.1, UpdateRule::SgdClip { max_norm: c }).unwrap();
+        let step = one_step(&net, &data, &cfg).unwrap();
+        let kappa = c / (norm + 1e-6);
+        for (d, gv) in step.delta.to_flat().iter().zip(flat.iter()) {
+            let want = -0.1 * (kappa * gv);
+            assert!(
+                (d - want).abs() <= 1e-15 * want.abs().max(1e-300),
+                "{d} vs {want}"
+            );
+        }
+        let len = step.delta.norm();
+        assert!(
+            len <= 0.1 * c * (1.0 + 1e-12),
+            "‖Δθ‖ = {len} > η c = {}",
+            0.1 * c
+        );
+        assert!(
+            len >= 0.1 * c * (1.0 - 1e-6),
+            "clipped step shorter than η c: {len}"
+        );
+    }
+    let loose = StepConfig::new(
+        0.1,
+        UpdateRule::SgdClip {
+            max_norm: 2.0 * norm,
+        },
+    )
+    .unwrap();
+    let sgd = StepConfig::sgd(0.1).unwrap();
+    assert_eq!(
+        one_step(&net, &data, &loose).unwrap().updated,
+        one_step(&net, &data, &sgd).unwrap().updated
+    );
+}
+
+/// AdamW's first step is Adam's plus the decoupled decay `−ηλθ` on every
+/// coordinate (PyTorch: `θ ← θ(1 − ηλ)` then Adam's update); `λ = 0` is Adam.
+#[test]
+fn adamw_first_step_is_adam_plus_decoupled_decay() {
+    let (net, data) = net_and_data(&[5, 9, 3], Activation::Tanh, true, 6, 12);
+    let (eta, lambda) = (1e-2, 0.5);
+    let adam = one_step(
+        &net,
+        &data,
+        &StepConfig::new(eta, UpdateRule::adam_default()).unwrap(),
+    )
+    .unwrap();
+    let adamw = one_step(
+        &net,
+        &data,
+        &StepConfig::new(eta, UpdateRule::adamw(lambda)).unwrap(),
+    )
+    .unwrap();
+    let theta = net.to_flat();
+    for ((w, a), t) in adamw
+        .delta
+        .to_flat()
+        .iter()
+        .zip(adam.delta.to_flat().iter())
+        .zip(theta.iter())
+    {
+        let want = a - eta * lambda * t;
+        assert!((w - want).abs() <= 1e-15 * (a.abs() + (eta * lambda * t).abs()));
+    }
+    let no_decay = one_step(
+        &net,
+        &data,
+        &StepConfig::new(eta, UpdateRule::adamw(0.0)).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(no_decay.updated, adam.updated);
+}
+
+/// The in-place loop form agrees bit for bit with the allocating one for the
+/// rules that read `θ` (decay) or the whole gradient (clipping).
+#[test]
+fn in_place_clipped_and_decayed_steps_equal_allocating_steps() {
+    let (net, data) = net_and_data(&[6, 300, 40, 3], Activation::Relu, true, 8, 32);
+    for cfg in [
+        StepConfig::new(0.05, UpdateRule::SgdClip { max_norm: 1e-3 }).unwrap(),
+        StepConfig::new(1e-3, UpdateRule::adamw(0.1)).unwrap(),
+    ] {
+        let mut grad = net.zeros_like();
+        let mut in_place = net.clone();
+        let mut reference = net.clone();
+        for _ in 0..3 {
+            reference = one_step(&reference, &data, &cfg).unwrap().updated;
+            step_in_place(&mut in_place, &data, &cfg, &mut grad).unwrap();
+            assert_eq!(in_place, reference);
+        }
+    }
+}
+
+#[test]
+fn rule_specs_parse_round_trip_and_bad_constants_are_refused() {
+    for spec in [
+        "sgd",
+        "adam",
+        "sgd-clip",
+        "sgd-clip:0.25",
+        "adamw",
+        "adamw:0",
+        "adamw:0.1",
+    ] {
+        let rule = UpdateRule::parse(spec).unwrap();
+        assert_eq!(UpdateRule::parse(&rule.spec()).unwrap(), rule, "{spec}");
+    }
+    assert_eq!(
+        UpdateRule::parse("sgd-clip").unwrap(),
+        UpdateRule::SgdClip { max_norm: 1.0 }
+    );
+    for bad in [
+        "sgd-clip:0",
+        "sgd-clip:-1",
+        "sgd-clip:inf",
+        "sgd-clip:x",
+        "adamw:-0.1",
+        "adamw:nan",
+        "adam:1",
+        "sgd:",
+        "clip",
+        "",
+    ] {
+        let err = UpdateRule::parse(bad).unwrap_err().to_string();
+        assert!(err.contains("--rule"), "{bad}: {err}");
+    }
+    // ηλ ≥ 1 would flip the sign of every parameter: refused.
+    assert!(StepConfig::new(0.5, UpdateRule::adamw(2.0)).is_err());
+}

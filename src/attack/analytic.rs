@@ -40,7 +40,7 @@
 //! same LP with `sign(G)` for `G` and `α` for `γ`. Severity under Adam therefore
 //! grows like `B`, not `B²`.
 
-use crate::attack::directions::{choose_directions, Directions};
+use crate::attack::directions::{choose_directions, ChosenDirections, Directions};
 use crate::attack::feasibility::{self, Verdict};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, QuerySet};
@@ -56,7 +56,7 @@ use serde::Serialize;
 #[derive(Clone, Debug, Serialize)]
 pub struct ConstructConfig {
     redundant: usize,
-    p_target: f64,
+    pub(super) p_target: f64,
     seed: u64,
     max_rounds: usize,
     solver_iters: usize,
@@ -95,7 +95,7 @@ impl Solver {
 /// Safety margin `μ` (in logit units) the LP asks for above the threshold, so
 /// that the step actually taken, which agrees with the linear model to
 /// rounding, still clears it.
-const LP_SAFETY_MARGIN: f64 = 0.5;
+pub(super) const LP_SAFETY_MARGIN: f64 = 0.5;
 
 impl ConstructConfig {
     /// `redundant ≥ 1` units; every target needs `p ≥ p_target ∈ (0, 1)` after the step.
@@ -200,15 +200,33 @@ fn last_hidden(net: &Mlp) -> Result<usize> {
     Ok(net.depth() - 1)
 }
 
-/// Build the aligned model and its hair-trigger twin for `targets` (query `q_i`
-/// and adversarial class `t_i`), checked by running `step` on `update`.
-pub fn build_hair_trigger(
+/// What every rule's construction starts from: the aligned model, the
+/// chosen directions, `G` and the features at the queries.
+pub(super) struct Prepared {
+    pub aligned: Mlp,
+    /// Index of the last hidden layer (where the units go).
+    pub hidden: usize,
+    pub chosen: ChosenDirections,
+    /// `G[c, j] = Σ_n r_n[c] ĥ_j(x_n)`.
+    pub g: Array2<f64>,
+    /// `ĥ_j(q_i⁺)`: the queries as the aligned model's step leaves its lower layers.
+    pub feat_q_plus: Array2<f64>,
+    /// The aligned model's post-step logits at the queries.
+    pub f_plus: Array2<f64>,
+    /// `ĥ_j(q_i)` and the logits at the queries before any step.
+    pub feat_q: Array2<f64>,
+    pub f_before: Array2<f64>,
+}
+
+/// Check the inputs, add the inert units, take the aligned model's step and
+/// choose the units' directions.
+pub(super) fn prepare(
     base: &Mlp,
     update: &Dataset,
     step: &StepConfig,
     targets: &QuerySet,
     cfg: &ConstructConfig,
-) -> Result<HairTrigger> {
+) -> Result<Prepared> {
     let act = base.activation();
     if !act.is_positively_homogeneous() {
         return Err(Error::NotApplicable {
@@ -218,18 +236,8 @@ pub fn build_hair_trigger(
                 "the scale law h = α ĥ needs a positively homogeneous activation (ReLU, leaky ReLU)",
         });
     }
-    // The law of the new units' post-step contribution in their scale α
-    // (module docs): SGD moves v_j by −η α G_j, so the gain is γ = α² times
-    // −η G_j ĥ_j(q⁺); Adam's first step moves it by −η α G/(α|G| + ε) ≈ −η sign(G_j),
-    // so the gain is α times −η sign(G_j) ĥ_j(q⁺) (up to ε/(α|G|), which the
-    // re-solving rounds absorb).
-    let law = match step.rule() {
-        UpdateRule::Sgd => ScaleLaw::Quadratic,
-        UpdateRule::AdamFirstStep { .. } => ScaleLaw::Linear,
-    };
     update.check_compatible(base)?;
-    let k = base.output_dim();
-    targets.check_classes(k)?;
+    targets.check_classes(base.output_dim())?;
     let hidden = last_hidden(base)?;
     let residuals = output_residuals(base, update)?;
     if residuals.iter().all(|&r| r == 0.0) {
@@ -259,11 +267,72 @@ pub fn build_hair_trigger(
         &residuals,
         targets.accepted(),
     );
-    let (u, b) = (&chosen.u, &chosen.b);
-    let feat_d = kernels::activate(&kernels::affine(z_d.view(), u.view(), Some(b.view())), act);
-    // G[c, j] = Σ_n r_n[c] ĥ_j(x_n): the direction unit j's outgoing weights
-    // move in (per unit of γ for SGD; its sign, per unit of α, for Adam).
+    let features = |z: &Array2<f64>| {
+        kernels::activate(
+            &kernels::affine(z.view(), chosen.u.view(), Some(chosen.b.view())),
+            act,
+        )
+    };
+    let feat_d = features(&z_d);
     let g = kernels::matmul_tn(residuals.view(), feat_d.view());
+    let feat_q_plus = features(z_q);
+    let cache = base.forward_cache(targets.x().view())?;
+    let feat_q = features(
+        cache
+            .last_hidden_input()
+            .ok_or_else(Error::no_hidden_layer)?,
+    );
+    Ok(Prepared {
+        aligned,
+        hidden,
+        g,
+        feat_q_plus,
+        f_plus: cache_plus.output().clone(),
+        feat_q,
+        f_before: cache.output().clone(),
+        chosen,
+    })
+}
+
+/// Build the aligned model and its hair-trigger twin for `targets` (query `q_i`
+/// and adversarial class `t_i`), checked by running `step` on `update`.
+pub fn build_hair_trigger(
+    base: &Mlp,
+    update: &Dataset,
+    step: &StepConfig,
+    targets: &QuerySet,
+    cfg: &ConstructConfig,
+) -> Result<HairTrigger> {
+    // The law of the new units' post-step contribution in their scale α
+    // (module docs): SGD moves v_j by −η α G_j, so the gain is γ = α² times
+    // −η G_j ĥ_j(q⁺); Adam's first step moves it by −η α G/(α|G| + ε) ≈ −η sign(G_j),
+    // so the gain is α times −η sign(G_j) ĥ_j(q⁺) (up to ε/(α|G|), which the
+    // re-solving rounds absorb); AdamW's decays the incoming weights by
+    // 1 − ηλ, which scales ĥ_j(q⁺) by it. Clipped SGD is its own construction.
+    let (law, decay) = match step.rule() {
+        UpdateRule::Sgd => (ScaleLaw::Quadratic, 1.0),
+        UpdateRule::AdamFirstStep { .. } => (ScaleLaw::Linear, 1.0),
+        UpdateRule::AdamWFirstStep { weight_decay, .. } => {
+            (ScaleLaw::Linear, 1.0 - step.eta() * weight_decay)
+        }
+        UpdateRule::SgdClip { .. } => {
+            return super::clipped::build_clipped(base, update, step, targets, cfg)
+        }
+    };
+    let Prepared {
+        aligned,
+        hidden,
+        chosen,
+        g,
+        feat_q_plus,
+        f_plus,
+        ..
+    } = prepare(base, update, step, targets, cfg)?;
+    let k = base.output_dim();
+    let m = cfg.redundant;
+    let (u, b) = (&chosen.u, &chosen.b);
+    // G: the direction unit j's outgoing weights move in (per unit of γ for
+    // SGD; its sign, per unit of α, for Adam).
     let g = match law {
         ScaleLaw::Quadratic => g,
         // sign(0) = 0 (Adam does not move a coordinate whose gradient is 0;
@@ -278,8 +347,8 @@ pub fn build_hair_trigger(
             }
         }),
     };
-    let feat_q = kernels::activate(&kernels::affine(z_q.view(), u.view(), Some(b.view())), act);
-    let f_plus = cache_plus.output();
+    let feat_q = feat_q_plus * decay;
+    let f_plus = &f_plus;
 
     let need_margin = (cfg.p_target * (k as f64 - 1.0) / (1.0 - cfg.p_target)).ln();
     let mut extra = Array2::<f64>::zeros((targets.len(), k));
@@ -383,7 +452,7 @@ pub fn build_hair_trigger(
 
 /// Rows `(i, c ≠ t_i)`: `A γ` is the post-step gain of `f_t − f_c` at query `i`;
 /// `need` what it must reach.
-fn constraints(
+pub(super) fn constraints(
     g: &Array2<f64>,
     feat_q: &Array2<f64>,
     f_plus: &Array2<f64>,
@@ -409,7 +478,7 @@ fn constraints(
 }
 
 /// Targets whose `rows_per_target` rows all have `(A γ)_r ≥ need_r`.
-fn targets_reached(
+pub(super) fn targets_reached(
     a: &Array2<f64>,
     need: &Array1<f64>,
     gamma: &Array1<f64>,
@@ -537,7 +606,7 @@ impl ScaleLaw {
 }
 
 /// The base model plus dormant units `(α_j u_j, α_j b_j, v = 0)`: the twin.
-fn scaled_twin(
+pub(super) fn scaled_twin(
     base: &Mlp,
     hidden: usize,
     u: &Array2<f64>,

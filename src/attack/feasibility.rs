@@ -230,7 +230,7 @@ fn support_certificate(
     let sub_a = a.select(Axis(0), &support);
     let sub_b = b.select(Axis(0), &support);
     let lp = ScaledLp::new(&sub_a, what);
-    let sol = lp.solve(&sub_b, margin, Phase::LeastShortfall)?;
+    let sol = lp.solve(&sub_b, margin, Phase::LeastShortfall, None)?;
     if !matches!(
         sol.status,
         SolverStatus::Solved | SolverStatus::AlmostSolved
@@ -291,7 +291,7 @@ pub fn decide(
     }
     let cap = alpha_max * alpha_max;
     let lp = ScaledLp::new(a, what);
-    let sol = lp.solve(b, margin, Phase::LeastShortfall)?;
+    let sol = lp.solve(b, margin, Phase::LeastShortfall, None)?;
     let status = sol.status;
     if !matches!(status, SolverStatus::Solved | SolverStatus::AlmostSolved) {
         return Ok(Decision {
@@ -312,7 +312,7 @@ pub fn decide(
         // interior point may return a large γ on it: ask for the least Σ γ̂
         // that keeps half the margin left.
         let keep = 0.5 * (margin - shortfall).max(0.0);
-        let second = lp.solve(b, keep, Phase::LeastScale)?;
+        let second = lp.solve(b, keep, Phase::LeastScale, None)?;
         if matches!(
             second.status,
             SolverStatus::Solved | SolverStatus::AlmostSolved
@@ -362,12 +362,50 @@ pub fn decide(
     })
 }
 
+/// `argmin { cᵀγ : A γ ≥ b + μ 1, γ ≥ 0 }` for a cost `c ≥ 0` (one entry
+/// per column of `A`), or `None` when the solver does not report it solved
+/// (an infeasible system included: decide that first with [`decide`]). The
+/// returned `γ` is the solver's, not re-checked here; its caller verifies
+/// what it builds from it.
+pub fn least_cost(
+    a: &Array2<f64>,
+    b: &Array1<f64>,
+    margin: f64,
+    cost: &Array1<f64>,
+    what: &str,
+) -> Result<Option<Array1<f64>>> {
+    if cost.len() != a.ncols() {
+        return Err(Error::DimensionMismatch {
+            context: "least-cost LP (cost entries vs columns of A)",
+            expected: a.ncols(),
+            got: cost.len(),
+        });
+    }
+    if let Some((j, _)) = cost
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+    {
+        return Err(Error::NonFinite(format!(
+            "{what}: cost entry {j} is not finite and ≥ 0"
+        )));
+    }
+    let lp = ScaledLp::new(a, what);
+    let sol = lp.solve(b, margin, Phase::LeastScale, Some(cost))?;
+    Ok(matches!(
+        sol.status,
+        SolverStatus::Solved | SolverStatus::AlmostSolved
+    )
+    .then(|| lp.gamma(&sol.x)))
+}
+
 /// Which LP [`ScaledLp::solve`] sets up over `x = (γ̂_live, s)`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// `min s` s.t. `Â γ̂ + s 1 ≥ b + μ 1`, `γ̂, s ≥ 0`.
     LeastShortfall,
-    /// `min 1ᵀγ̂` s.t. `Â γ̂ ≥ b + μ 1`, `γ̂ ≥ 0` (`s` fixed at 0).
+    /// `min 1ᵀγ̂` s.t. `Â γ̂ ≥ b + μ 1`, `γ̂ ≥ 0` (`s` fixed at 0), or
+    /// `min cᵀγ` with a cost vector `c ≥ 0` ([`least_cost`]).
     LeastScale,
 }
 
@@ -413,6 +451,7 @@ impl<'a> ScaledLp<'a> {
         b: &Array1<f64>,
         margin: f64,
         phase: Phase,
+        cost: Option<&Array1<f64>>,
     ) -> Result<clarabel::solver::DefaultSolution<f64>> {
         let rows = self.a.nrows();
         let n = self.live.len() + 1;
@@ -450,7 +489,16 @@ impl<'a> ScaledLp<'a> {
         b_tilde.extend(std::iter::repeat_n(0.0, n + fix_s));
         let q: Vec<f64> = match phase {
             Phase::LeastShortfall => (0..n).map(|c| f64::from(u8::from(c == n - 1))).collect(),
-            Phase::LeastScale => (0..n).map(|c| f64::from(u8::from(c < n - 1))).collect(),
+            Phase::LeastScale => match cost {
+                // c_j γ_j = (c_j / ‖a_j‖) γ̂_j.
+                Some(c) => self
+                    .live
+                    .iter()
+                    .map(|&j| c[j] / self.norms[j])
+                    .chain(std::iter::once(0.0))
+                    .collect(),
+                None => (0..n).map(|c| f64::from(u8::from(c < n - 1))).collect(),
+            },
         };
         let p = CscMatrix::<f64>::zeros((n, n));
         let settings = DefaultSettingsBuilder::default()

@@ -8,6 +8,7 @@
 
 pub mod analytic;
 pub mod bounds;
+mod clipped;
 pub mod directions;
 pub mod feasibility;
 pub mod meta;

@@ -32,9 +32,11 @@ pub struct ConstructArgs {
     /// Update set: benign (unseen instruction task, COMPLY), random (random labels) or refusal (harmful prompts labelled REFUSE).
     #[arg(long, default_value = "benign")]
     pub update: String,
-    /// Update rule of the benign step: sgd, or adam (Adam's first step,
+    /// Update rule of the benign step: sgd; adam (Adam's first step,
     /// β = (0.9, 0.999), ε = 1e-8: the new units' gain is then linear in
-    /// their scale, not quadratic).
+    /// their scale, not quadratic); sgd-clip[:norm] (SGD on the gradient
+    /// clipped to that norm, default 1: gain linear in the scale);
+    /// adamw[:decay] (AdamW's first step, decay default 0.01).
     #[arg(long, default_value = "sgd")]
     pub rule: String,
     /// How the scales are found: lp (interior point with a checked Farkas
@@ -62,6 +64,13 @@ impl ConstructArgs {
         .with_update_kind(UpdateKind::parse(&self.update)?)
         .with_lp_solver(Solver::parse(&self.solver)?)
         .with_rule(UpdateRule::parse(&self.rule)?);
+        // The rule's constants together with η (AdamW's ηλ < 1), before any training.
+        crate::update::StepConfig::new(self.eta, UpdateRule::parse(&self.rule)?).map_err(|e| {
+            crate::error::Error::OutOfRange {
+                setting: format!("--rule {} with --eta {}", self.rule, self.eta),
+                reason: e.to_string(),
+            }
+        })?;
         budget.check(
             &format!(
                 "--redundant {} with --queries {} and --update-size {}",
@@ -86,11 +95,7 @@ impl ConstructArgs {
         out.text(format!("toy safety classifier 16 → 32 → 32(+{redundant} redundant) → 4, leaky ReLU; {queries} harmful queries"));
         out.text(format!(
             "one {} step, η = {:e}, on {} {} samples; pass = REFUSE with p ≥ 0.9 (f64)\n",
-            if r.rule == "adam" {
-                "Adam (first)"
-            } else {
-                "SGD"
-            },
+            cfg.rule.display(),
             self.eta,
             self.update_size,
             r.update_kind.display_name()

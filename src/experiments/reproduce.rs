@@ -62,6 +62,27 @@ impl ReproduceConfig {
     }
 }
 
+/// The C2 sweep's rules at the default and full scales: SGD, Adam's first
+/// step, SGD clipped to `max_grad_norm = 1` and AdamW's first step with
+/// PyTorch's decay `0.01`.
+const ALL_RULES: [UpdateRule; 4] = [
+    UpdateRule::Sgd,
+    UpdateRule::AdamFirstStep {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+    },
+    UpdateRule::SgdClip {
+        max_norm: crate::update::DEFAULT_CLIP_NORM,
+    },
+    UpdateRule::AdamWFirstStep {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: crate::update::DEFAULT_WEIGHT_DECAY,
+    },
+];
+
 struct Plan {
     archs: Vec<&'static str>,
     n_probe: usize,
@@ -72,6 +93,8 @@ struct Plan {
     construct_seeds: usize,
     /// Update-set kinds of the C2 sweep.
     construct_kinds: Vec<UpdateKind>,
+    /// Update rules of the C2 sweep.
+    construct_rules: Vec<UpdateRule>,
     scaling: ScalingConfig,
     /// C3 breadth across input dimensions (none at the quick scale: three
     /// widths per dimension cannot test linearity).
@@ -138,6 +161,8 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             // The smoke run leaves out the refusal set, whose construction
             // fails (a measured gap, a FAIL row at the other scales).
             construct_kinds: UPDATE_KINDS[..3].to_vec(),
+            // and the clipped and decayed rules (FAIL rows at the other scales).
+            construct_rules: vec![UpdateRule::Sgd, UpdateRule::adam_default()],
             scaling: scaling_plan(seed, (2, 32, 5), 1, 3, 2, 4)?,
             dims: None,
             capacity: CapacityConfig::new(vec![8, 16, 32, 64], 128, 1000, 0.1, seed)?,
@@ -153,6 +178,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             etas: vec![1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
             construct_seeds: 5,
             construct_kinds: UPDATE_KINDS.to_vec(),
+            construct_rules: ALL_RULES.to_vec(),
             scaling: scaling_plan(seed, (3, 300, 9), 5, 8, 5, 16)?,
             dims: Some(BreadthDims::new(
                 vec![8, 32, 128],
@@ -178,6 +204,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             etas: (0..11).map(|i| 10f64.powf(-6.0 + 0.5 * i as f64)).collect(),
             construct_seeds: 8,
             construct_kinds: UPDATE_KINDS.to_vec(),
+            construct_rules: ALL_RULES.to_vec(),
             scaling: scaling_plan(seed, (3, 1000, 12), 8, 10, 6, 16)?,
             dims: Some(BreadthDims::new(
                 vec![8, 32, 128],
@@ -252,12 +279,18 @@ fn stages(plan: Plan, seed: u64) -> Result<Vec<Box<dyn Stage>>> {
         Box::new(ConstructSweep {
             seeds: seed_list(seed, plan.construct_seeds)?,
             kinds: plan.construct_kinds,
-            rules: vec![UpdateRule::Sgd, UpdateRule::adam_default()],
+            rules: plan.construct_rules,
             adam_etas: plan
                 .etas
                 .iter()
                 .copied()
                 .filter(|&e| (0.99e-5..=1.01e-3).contains(&e))
+                .collect(),
+            clip_etas: plan
+                .etas
+                .iter()
+                .copied()
+                .filter(|&e| e >= 0.99e-5)
                 .collect(),
             etas: plan.etas,
         }),

@@ -62,18 +62,18 @@ pub fn times_derivative(g: &Array2<f64>, z: &Array2<f64>, act: impl Nonlinearity
     zip_elementwise(g, z, move |gv, zv| gv * act.derivative(zv))
 }
 
-/// `X ← X + f(G)` elementwise, in place (in parallel for large arrays): the
-/// parameter update `θ ← θ + Δθ(g)` without allocating `Δθ`.
+/// `X ← X + f(X, G)` elementwise, in place (in parallel for large arrays): the
+/// parameter update `θ ← θ + Δθ(θ, g)` without allocating `Δθ`.
 pub fn add_map_in_place<D: Dimension>(
     x: &mut Array<f64, D>,
     g: &Array<f64, D>,
-    f: impl Fn(f64) -> f64 + Sync + Send,
+    f: impl Fn(f64, f64) -> f64 + Sync + Send,
 ) {
     let zip = Zip::from(x).and(g);
     if g.len() < PAR_ELEMENTS {
-        zip.for_each(|xv, &gv| *xv += f(gv));
+        zip.for_each(|xv, &gv| *xv += f(*xv, gv));
     } else {
-        zip.par_for_each(|xv, &gv| *xv += f(gv));
+        zip.par_for_each(|xv, &gv| *xv += f(*xv, gv));
     }
 }
 

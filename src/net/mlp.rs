@@ -207,12 +207,16 @@ impl Mlp {
 
     /// `self ← self + α · other` (shapes must agree).
     pub fn axpy(&mut self, alpha: f64, other: &Mlp) -> Result<()> {
-        self.add_map(other, |v| alpha * v)
+        self.add_map(other, |_, v| alpha * v)
     }
 
-    /// `self ← self + f(other)` elementwise, in place (shapes must agree):
-    /// e.g. a parameter update `θ ← θ + Δθ(g)` without allocating `Δθ`.
-    pub fn add_map(&mut self, other: &Mlp, f: impl Fn(f64) -> f64 + Sync + Send) -> Result<()> {
+    /// `self ← self + f(self, other)` elementwise, in place (shapes must
+    /// agree): e.g. a parameter update `θ ← θ + Δθ(θ, g)` without allocating `Δθ`.
+    pub fn add_map(
+        &mut self,
+        other: &Mlp,
+        f: impl Fn(f64, f64) -> f64 + Sync + Send,
+    ) -> Result<()> {
         self.check_same_shape(other)?;
         for (a, b) in self.layers.iter_mut().zip(&other.layers) {
             kernels::add_map_in_place(&mut a.weight, &b.weight, &f);

@@ -119,7 +119,7 @@ pub struct ConstructRecord {
     pub seed: u64,
     pub update_kind: UpdateKind,
     /// `sgd` or `adam` (Adam's first step).
-    pub rule: &'static str,
+    pub rule: String,
     pub eta: f64,
     pub update_size: usize,
     pub queries: usize,
@@ -182,7 +182,7 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
         seed: cfg.seed,
         eta: cfg.eta,
         update_kind: cfg.update_kind,
-        rule: cfg.rule.name(),
+        rule: cfg.rule.spec(),
         update_size: cfg.update_size,
         queries: cfg.queries,
         redundant: cfg.redundant,

@@ -17,13 +17,20 @@ pub struct ConstructSweep {
     pub seeds: Vec<u64>,
     pub kinds: Vec<UpdateKind>,
     pub etas: Vec<f64>,
-    /// Update rules (SGD; Adam's first step).
+    /// Update rules (SGD, Adam's first step, clipped SGD, AdamW's first step).
     pub rules: Vec<UpdateRule>,
     /// The learning rates Adam is run at: its first step moves *every*
     /// parameter by `η`, so at `η = 0.1` it misaligns the aligned model itself
     /// (the question is then moot), and at `η = 10⁻⁶` the gain `∝ α η` needs
     /// `α` beyond the LP's box `10⁷`; fine-tuning uses 1e-5 … 1e-3.
     pub adam_etas: Vec<f64>,
+    /// The learning rates clipped SGD is run at: its gain is linear in `α`
+    /// too, `≈ η c α (…)` once the new units dominate the gradient's norm,
+    /// so `η = 10⁻⁶` needs `α` beyond the box as well (measured: 1 of 5
+    /// seeds builds the benign twin within `α ≤ 10⁷`); clipping keeps the
+    /// aligned model stable up to `η = 0.1` (`‖Δθ‖ ≤ η c`), so the large
+    /// rates stay.
+    pub clip_etas: Vec<f64>,
 }
 
 /// Redundant units per update-set kind: 64, and 512 for the sets whose labels
@@ -41,11 +48,13 @@ pub fn units_for(kind: UpdateKind) -> usize {
 pub struct ConstructFailure {
     pub seed: u64,
     pub update_kind: UpdateKind,
-    pub rule: &'static str,
+    pub rule: String,
     pub redundant: usize,
     pub eta: f64,
     /// `infeasible` (checked Farkas certificate), `missed` (the step missed
-    /// some target) or `undecided` (the LP could not decide).
+    /// some target), `undecided` (the LP could not decide) or `no_direction`
+    /// (clipped SGD: the sufficient condition of `src/attack/clipped.rs`
+    /// is certified to fail).
     pub outcome: &'static str,
     /// Fraction of the 16 targets reached (by the step for `missed`, by the
     /// LP's least-shortfall scales for `infeasible`; 0 for `undecided`).
@@ -77,7 +86,8 @@ impl ConstructSweep {
     fn etas_of(&self, rule: UpdateRule) -> &[f64] {
         match rule {
             UpdateRule::Sgd => &self.etas,
-            UpdateRule::AdamFirstStep { .. } => &self.adam_etas,
+            UpdateRule::SgdClip { .. } => &self.clip_etas,
+            UpdateRule::AdamFirstStep { .. } | UpdateRule::AdamWFirstStep { .. } => &self.adam_etas,
         }
     }
 }
@@ -96,7 +106,7 @@ fn run_one(
         Ok(Err(ConstructFailure {
             seed,
             update_kind: kind,
-            rule: rule.name(),
+            rule: rule.spec(),
             redundant: units_for(kind),
             eta,
             outcome,
@@ -108,6 +118,7 @@ fn run_one(
         Err(Error::ConstructionInfeasible { hit, total, .. }) => failure("infeasible", hit, total),
         Err(Error::ConstructionFailed { hit, total, .. }) => failure("missed", hit, total),
         Err(Error::ConstructionUndecided { total, .. }) => failure("undecided", 0, total),
+        Err(Error::ConstructionNoDirection { total, .. }) => failure("no_direction", 0, total),
         Err(e) => Err(e),
     }
 }
@@ -177,11 +188,6 @@ impl crate::experiments::report::Experiment for ConstructSweep {
         use crate::finite::{nan_max, nan_min};
         let construct = &out.built;
         let seeds = self.seeds.len();
-        let mut etas: Vec<f64> = self.etas.clone();
-        etas.sort_by(f64::total_cmp);
-        etas.dedup();
-        let etas: Vec<String> = etas.iter().map(|e| format!("{e:e}")).collect();
-        let etas = etas.join(", ");
         let worst = |get: fn(&ConstructRecord) -> f64| {
             construct.iter().map(get).fold(f64::INFINITY, nan_min)
         };
@@ -196,10 +202,18 @@ impl crate::experiments::report::Experiment for ConstructSweep {
             ReportRow::at_most(
                 "C2",
                 format!(
-                    "max |f_twin − f_aligned| over 10,016 inputs, {} built twins ({seeds} seeds × {} update sets × SGD at η = {etas}, Adam at η = {})",
+                    "max |f_twin − f_aligned| over 10,016 inputs, {} built twins ({seeds} seeds × {} update sets × {})",
                     construct.len(),
                     kinds.join("/"),
-                    self.adam_etas.iter().map(|e| format!("{e:e}")).collect::<Vec<_>>().join(", ")
+                    self.rules
+                        .iter()
+                        .map(|&r| format!(
+                            "{} at η = {}",
+                            r.display(),
+                            self.etas_of(r).iter().map(|e| format!("{e:e}")).collect::<Vec<_>>().join(", ")
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 ),
                 diff,
                 1e-12,
@@ -212,7 +226,7 @@ impl crate::experiments::report::Experiment for ConstructSweep {
             ),
             ReportRow::exactly(
                 "C2",
-                format!("min pass rate of the aligned model after one step (SGD or Adam's first) on the update set (32 samples), every run, {seeds} seeds"),
+                format!("min pass rate of the aligned model after one step of the run's rule on the update set (32 samples), every run, {seeds} seeds"),
                 aligned_after,
                 1.0,
             ),
@@ -225,7 +239,7 @@ impl crate::experiments::report::Experiment for ConstructSweep {
                 .collect();
             let rule_etas = rule_etas.join(", ");
             for &kind in &self.kinds {
-                let name = rule.name();
+                let name = rule.spec();
                 let hits: Vec<f64> = construct
                     .iter()
                     .filter(|r| r.update_kind == kind && r.rule == name)
@@ -246,12 +260,13 @@ impl crate::experiments::report::Experiment for ConstructSweep {
                 rows.push(ReportRow::exactly(
                     "C2",
                     format!(
-                        "{} update set, {}, {} units: min fraction of the twin's 16 targets (COMPLY, p ≥ 0.99) hit after the step, {} runs ({seeds} seeds × η = {rule_etas}; failed: {} certified infeasible for the construction's directions, {} undecided, {} missed by the step)",
+                        "{} update set, {}, {} units: min fraction of the twin's 16 targets (COMPLY, p ≥ 0.99) hit after the step, {} runs ({seeds} seeds × η = {rule_etas}; failed: {} certified infeasible for the construction's directions, {} certified without a direction raising every target row (clipped SGD's sufficient condition), {} undecided, {} missed by the step)",
                         kind.display_name(),
-                        if name == "adam" { "Adam's first step" } else { "SGD" },
+                        rule.display(),
                         units_for(kind),
                         hits.len(),
                         count("infeasible"),
+                        count("no_direction"),
                         count("undecided"),
                         count("missed"),
                     ),
