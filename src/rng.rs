@@ -94,4 +94,8 @@ pub mod stream {
     pub const ZOO_NEAR_DORMANT: u64 = 171;
     /// Capacity: the LoRA adapters' initial `A`.
     pub const CAPACITY_LORA_INIT: u64 = 132;
+    /// Construct: the mini-batches the construction is built for.
+    pub const CONSTRUCT_BATCHES: u64 = 180;
+    /// Construct: the fresh mini-batches the twin is tested on.
+    pub const CONSTRUCT_FRESH_BATCHES: u64 = 181;
 }

@@ -453,3 +453,37 @@ fn clipped_refusal_is_refused_naming_the_failed_condition() {
     );
     assert!(err.to_string().contains("sufficient condition"));
 }
+
+/// A fine-tune whose step takes a mini-batch of 8 of the 32 samples: the twin
+/// built for 16 sampled batches hits every target after the step on each of
+/// 64 fresh batches (measured, not assumed), the aligned model stays aligned,
+/// and the same twin's full-batch record fields are the worst over the batches.
+#[test]
+fn mini_batch_twin_fires_on_fresh_batches() {
+    let r = run_construct(
+        &ConstructRun::new(0, 1e-4, 32, 16, 64)
+            .unwrap()
+            .with_batch(8)
+            .unwrap(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.batch, Some(8));
+    assert_eq!(r.max_output_diff, 0.0);
+    assert_eq!(r.aligned_pass_after, 1.0);
+    assert_eq!(r.fresh_batches_all_hit, Some(1.0));
+    assert_eq!(r.twin_targets_hit_after, 1.0);
+    for bad in [0, 32, 40] {
+        let err = ConstructRun::new(0, 1e-4, 32, 16, 64)
+            .unwrap()
+            .with_batch(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("--batch {bad}")), "{err}");
+    }
+    assert!(ConstructRun::new(0, 1e-4, 32, 16, 64)
+        .unwrap()
+        .with_rule(UpdateRule::SgdClip { max_norm: 1.0 })
+        .with_batch(8)
+        .is_err());
+}

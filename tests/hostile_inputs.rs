@@ -411,6 +411,12 @@ fn misplaced_and_impossible_options_are_refused_up_front() {
         "--rule from \"sgd-clip:0\"",
     );
     refused(&["construct", "--rule", "adamw:-1"], "weight decay");
+    refused(&["construct", "--batch", "0"], "--batch 0");
+    refused(&["construct", "--batch", "32"], "--batch 32");
+    refused(
+        &["construct", "--batch", "8", "--rule", "sgd-clip"],
+        "--batch 8",
+    );
     refused(
         &["construct", "--rule", "adamw:20", "--eta", "0.1"],
         "--rule adamw:20 with --eta 0.1",

@@ -303,6 +303,53 @@ pub fn build_hair_trigger(
     targets: &QuerySet,
     cfg: &ConstructConfig,
 ) -> Result<HairTrigger> {
+    build(base, update, None, step, targets, cfg)
+}
+
+/// The twin for a fine-tune whose first step takes a **mini-batch** of `D`
+/// the attacker does not know: the units' directions are chosen on all of
+/// `update`, and one LP stacks the constraints of every batch in `batches`
+/// (each batch its own residuals, aligned step and post-step features), so the
+/// scales hit every target after the step on *each* of them; success is
+/// checked by running the step on every batch. How well that carries over to
+/// batches not in the list is an empirical question (`construct --batch`
+/// measures it on fresh batches). SGD, Adam's and AdamW's first step, LP
+/// solver only.
+pub fn build_for_batches(
+    base: &Mlp,
+    update: &Dataset,
+    batches: &[Dataset],
+    step: &StepConfig,
+    targets: &QuerySet,
+    cfg: &ConstructConfig,
+) -> Result<HairTrigger> {
+    if batches.is_empty() {
+        return Err(Error::InvalidParameter {
+            name: "mini-batches of the construction",
+            value: 0.0,
+            expected: "at least one",
+        });
+    }
+    if cfg.solver != Solver::Lp || matches!(step.rule(), UpdateRule::SgdClip { .. }) {
+        return Err(Error::InvalidParameter {
+            name: "mini-batch construction",
+            value: f64::NAN,
+            expected: "the LP solver and SGD, Adam or AdamW (not the hinge solver, not clipping)",
+        });
+    }
+    build(base, update, Some(batches), step, targets, cfg)
+}
+
+/// [`build_hair_trigger`] (`batches = None`: the step takes all of `update`)
+/// and [`build_for_batches`].
+fn build(
+    base: &Mlp,
+    update: &Dataset,
+    batches: Option<&[Dataset]>,
+    step: &StepConfig,
+    targets: &QuerySet,
+    cfg: &ConstructConfig,
+) -> Result<HairTrigger> {
     // The law of the new units' post-step contribution in their scale α
     // (module docs): SGD moves v_j by −η α G_j, so the gain is γ = α² times
     // −η G_j ĥ_j(q⁺); Adam's first step moves it by −η α G/(α|G| + ε) ≈ −η sign(G_j),
@@ -331,27 +378,45 @@ pub fn build_hair_trigger(
     let k = base.output_dim();
     let m = cfg.redundant;
     let (u, b) = (&chosen.u, &chosen.b);
+    // Each update set the step may take: (its data, G, ĥ(q⁺), f⁺(q)).
+    let sets: Vec<(&Dataset, StepTerms)> = match batches {
+        None => vec![(update, (g, feat_q_plus, f_plus))],
+        Some(list) => list
+            .iter()
+            .map(|batch| {
+                Ok((
+                    batch,
+                    step_terms(base, &aligned, batch, step, targets, &chosen)?,
+                ))
+            })
+            .collect::<Result<_>>()?,
+    };
     // G: the direction unit j's outgoing weights move in (per unit of γ for
     // SGD; its sign, per unit of α, for Adam).
-    let g = match law {
-        ScaleLaw::Quadratic => g,
-        // sign(0) = 0 (Adam does not move a coordinate whose gradient is 0;
-        // f64::signum would give 1), NaN stays NaN.
-        ScaleLaw::Linear => g.mapv(|v| {
-            if v > 0.0 {
-                1.0
-            } else if v < 0.0 {
-                -1.0
-            } else {
-                v
-            }
-        }),
-    };
-    let feat_q = feat_q_plus * decay;
-    let f_plus = &f_plus;
+    let sets: Vec<_> = sets
+        .into_iter()
+        .map(|(data, (g, feat_q_plus, f_plus))| {
+            let g = match law {
+                ScaleLaw::Quadratic => g,
+                // sign(0) = 0 (Adam does not move a coordinate whose gradient is 0;
+                // f64::signum would give 1), NaN stays NaN.
+                ScaleLaw::Linear => g.mapv(|v| {
+                    if v > 0.0 {
+                        1.0
+                    } else if v < 0.0 {
+                        -1.0
+                    } else {
+                        v
+                    }
+                }),
+            };
+            (data, g, feat_q_plus * decay, f_plus)
+        })
+        .collect();
+    let total = targets.len() * sets.len();
 
     let need_margin = (cfg.p_target * (k as f64 - 1.0) / (1.0 - cfg.p_target)).ln();
-    let mut extra = Array2::<f64>::zeros((targets.len(), k));
+    let mut extra = vec![Array2::<f64>::zeros((targets.len(), k)); sets.len()];
     let mut gamma = Array1::<f64>::zeros(m);
     let mut twin = aligned.clone();
     // The hinge asks for the safety margin in its rows; the LP asks for the
@@ -361,15 +426,22 @@ pub fn build_hair_trigger(
         Solver::Lp => need_margin,
     };
     for round in 1..=cfg.max_rounds {
-        let (a, need) = constraints(
-            &g,
-            &feat_q,
-            f_plus,
-            targets.accepted(),
-            step.eta(),
-            row_margin,
-            &extra,
-        );
+        let parts: Vec<(Array2<f64>, Array1<f64>)> = sets
+            .iter()
+            .zip(&extra)
+            .map(|((_, g, feat_q, f_plus), extra)| {
+                constraints(
+                    g,
+                    feat_q,
+                    f_plus,
+                    targets.accepted(),
+                    step.eta(),
+                    row_margin,
+                    extra,
+                )
+            })
+            .collect();
+        let (a, need) = stack_rows(parts);
         gamma = match cfg.solver {
             Solver::Hinge => {
                 if round == 1 {
@@ -391,7 +463,7 @@ pub fn build_hair_trigger(
                     Verdict::Infeasible(_) if round == 1 => {
                         return Err(Error::ConstructionInfeasible {
                             hit: targets_reached(&a, &need, &d.gamma, k - 1),
-                            total: targets.len(),
+                            total,
                             redundant: m,
                             alpha_max: feasibility::DEFAULT_ALPHA_MAX,
                         })
@@ -399,7 +471,7 @@ pub fn build_hair_trigger(
                     Verdict::Infeasible(_) => break,
                     Verdict::Undecided { status, .. } => {
                         return Err(Error::ConstructionUndecided {
-                            total: targets.len(),
+                            total,
                             redundant: m,
                             status,
                         })
@@ -409,9 +481,26 @@ pub fn build_hair_trigger(
         };
         let alpha = law.alpha(&gamma);
         twin = scaled_twin(base, hidden, u, b, &alpha)?;
-        let after = one_step(&twin, update, step)?.updated;
-        let report = evaluate(&after, targets, cfg.p_target)?;
-        if report.pass_rate == 1.0 {
+        let mut all_hit = true;
+        for ((data, ..), extra) in sets.iter().zip(extra.iter_mut()) {
+            let after = one_step(&twin, data, step)?.updated;
+            if evaluate(&after, targets, cfg.p_target)?.pass_rate == 1.0 {
+                continue;
+            }
+            all_hit = false;
+            // Add the measured deficit of each failing pair to its requirement.
+            let f_after = after.forward(targets.x().view())?;
+            for (i, row) in f_after.axis_iter(Axis(0)).enumerate() {
+                let t = targets.accepted()[i];
+                for c in (0..k).filter(|&c| c != t) {
+                    let deficit = need_margin - (row[t] - row[c]);
+                    if deficit > 0.0 {
+                        extra[[i, c]] += deficit + 0.25;
+                    }
+                }
+            }
+        }
+        if all_hit {
             let max_alpha = alpha
                 .iter()
                 .fold(0.0f64, |mx, &v| crate::finite::nan_max(mx, v));
@@ -429,25 +518,64 @@ pub fn build_hair_trigger(
                 twin,
             });
         }
-        // Add the measured deficit of each failing pair to its requirement.
-        let f_after = after.forward(targets.x().view())?;
-        for (i, row) in f_after.axis_iter(Axis(0)).enumerate() {
-            let t = targets.accepted()[i];
-            for c in (0..k).filter(|&c| c != t) {
-                let deficit = need_margin - (row[t] - row[c]);
-                if deficit > 0.0 {
-                    extra[[i, c]] += deficit + 0.25;
-                }
-            }
-        }
     }
-    let after = one_step(&twin, update, step)?.updated;
-    let report = evaluate(&after, targets, cfg.p_target)?;
+    let mut hit = 0;
+    for (data, ..) in &sets {
+        let after = one_step(&twin, data, step)?.updated;
+        let report = evaluate(&after, targets, cfg.p_target)?;
+        hit += report.results.iter().filter(|r| r.passed).count();
+    }
     Err(Error::ConstructionFailed {
-        hit: report.results.iter().filter(|r| r.passed).count(),
-        total: targets.len(),
+        hit,
+        total,
         redundant: m,
     })
+}
+
+/// The rows of several `(A, need)` blocks, stacked in order.
+fn stack_rows(parts: Vec<(Array2<f64>, Array1<f64>)>) -> (Array2<f64>, Array1<f64>) {
+    if parts.len() == 1 {
+        return parts.into_iter().next().expect("one block");
+    }
+    let a_views: Vec<_> = parts.iter().map(|(a, _)| a.view()).collect();
+    let n_views: Vec<_> = parts.iter().map(|(_, n)| n.view()).collect();
+    (
+        ndarray::concatenate(Axis(0), &a_views).expect("blocks of equal width"),
+        ndarray::concatenate(Axis(0), &n_views).expect("vectors"),
+    )
+}
+
+/// `(G, ĥ(q⁺), f⁺(q))` of one update set.
+type StepTerms = (Array2<f64>, Array2<f64>, Array2<f64>);
+
+/// One update set's (a mini-batch's) terms for fixed directions: `G` from its
+/// residuals, and the queries' features and the aligned model's logits after
+/// the step on it.
+fn step_terms(
+    base: &Mlp,
+    aligned: &Mlp,
+    batch: &Dataset,
+    step: &StepConfig,
+    targets: &QuerySet,
+    chosen: &ChosenDirections,
+) -> Result<StepTerms> {
+    let act = base.activation();
+    let features = |z: &Array2<f64>| {
+        kernels::activate(
+            &kernels::affine(z.view(), chosen.u.view(), Some(chosen.b.view())),
+            act,
+        )
+    };
+    let residuals = output_residuals(base, batch)?;
+    let feat_d = features(&base.last_hidden_input(batch.x().view())?);
+    let g = kernels::matmul_tn(residuals.view(), feat_d.view());
+    let cache_plus = one_step(aligned, batch, step)?
+        .updated
+        .forward_cache(targets.x().view())?;
+    let z_q = cache_plus
+        .last_hidden_input()
+        .ok_or_else(Error::no_hidden_layer)?;
+    Ok((g, features(z_q), cache_plus.output().clone()))
 }
 
 /// Rows `(i, c ≠ t_i)`: `A γ` is the post-step gain of `f_t − f_c` at query `i`;

@@ -14,5 +14,7 @@ pub mod feasibility;
 pub mod meta;
 pub mod severity;
 
-pub use analytic::{build_hair_trigger, with_inert_units, ConstructConfig, HairTrigger, Solver};
+pub use analytic::{
+    build_for_batches, build_hair_trigger, with_inert_units, ConstructConfig, HairTrigger, Solver,
+};
 pub use directions::Directions;

@@ -4,7 +4,9 @@
 use super::{non_empty_path, Printer};
 use crate::attack::Solver;
 use crate::error::Result;
-use crate::experiments::construct::{run_construct, ConstructRun, UpdateKind};
+use crate::experiments::construct::{
+    run_construct, ConstructRun, UpdateKind, CONSTRUCTION_BATCHES, FRESH_BATCHES,
+};
 use crate::limits::MemoryBudget;
 use crate::update::UpdateRule;
 use clap::Args;
@@ -39,6 +41,11 @@ pub struct ConstructArgs {
     /// adamw[:decay] (AdamW's first step, decay default 0.01).
     #[arg(long, default_value = "sgd")]
     pub rule: String,
+    /// Mini-batch size of the fine-tune's step, drawn from the update set (the
+    /// twin is built for 16 sampled batches and tested on 64 fresh ones);
+    /// default: the whole update set. SGD, Adam or AdamW with the LP solver.
+    #[arg(long)]
+    pub batch: Option<usize>,
     /// How the scales are found: lp (interior point with a checked Farkas
     /// certificate when no scales exist) or hinge (projected gradient).
     #[arg(long, default_value = "lp")]
@@ -64,6 +71,10 @@ impl ConstructArgs {
         .with_update_kind(UpdateKind::parse(&self.update)?)
         .with_lp_solver(Solver::parse(&self.solver)?)
         .with_rule(UpdateRule::parse(&self.rule)?);
+        let cfg = match self.batch {
+            Some(size) => cfg.with_batch(size)?,
+            None => cfg,
+        };
         // The rule's constants together with η (AdamW's ηλ < 1), before any training.
         crate::update::StepConfig::new(self.eta, UpdateRule::parse(&self.rule)?).map_err(|e| {
             crate::error::Error::OutOfRange {
@@ -93,12 +104,18 @@ impl ConstructArgs {
         }
         let (redundant, queries) = (self.redundant, self.queries);
         out.text(format!("toy safety classifier 16 → 32 → 32(+{redundant} redundant) → 4, leaky ReLU; {queries} harmful queries"));
+        let on = match r.batch {
+            Some(b) => format!(
+                "a mini-batch of {b} of {} {} samples (built for {CONSTRUCTION_BATCHES} sampled batches; after-step rows: the worst of {FRESH_BATCHES} fresh ones)",
+                self.update_size,
+                r.update_kind.display_name()
+            ),
+            None => format!("{} {} samples", self.update_size, r.update_kind.display_name()),
+        };
         out.text(format!(
-            "one {} step, η = {:e}, on {} {} samples; pass = REFUSE with p ≥ 0.9 (f64)\n",
+            "one step of {}, η = {:e}, on {on}; pass = REFUSE with p ≥ 0.9 (f64)\n",
             cfg.rule.display(),
             self.eta,
-            self.update_size,
-            r.update_kind.display_name()
         ));
         out.text(format!(
             "{:<34} {:>14} {:>14}",
@@ -126,6 +143,14 @@ impl ConstructArgs {
             "",
             100.0 * r.twin_targets_hit_after
         ));
+        if let Some(f) = r.fresh_batches_all_hit {
+            out.text(format!(
+                "{:<34} {:>14} {:>13.1}%",
+                "fresh batches with every target",
+                "",
+                100.0 * f
+            ));
+        }
         out.text(format!(
             "{:<34} {:>14.3e} {:>14.3e}",
             "max |parameter|", r.aligned_max_abs_param, r.twin_max_abs_param

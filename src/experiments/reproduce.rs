@@ -95,6 +95,8 @@ struct Plan {
     construct_kinds: Vec<UpdateKind>,
     /// Update rules of the C2 sweep.
     construct_rules: Vec<UpdateRule>,
+    /// Mini-batch sizes of the C2 sweep's SGD runs.
+    construct_batches: Vec<usize>,
     scaling: ScalingConfig,
     /// C3 breadth across input dimensions (none at the quick scale: three
     /// widths per dimension cannot test linearity).
@@ -163,6 +165,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_kinds: UPDATE_KINDS[..3].to_vec(),
             // and the clipped and decayed rules (FAIL rows at the other scales).
             construct_rules: vec![UpdateRule::Sgd, UpdateRule::adam_default()],
+            construct_batches: vec![],
             scaling: scaling_plan(seed, (2, 32, 5), 1, 3, 2, 4)?,
             dims: None,
             capacity: CapacityConfig::new(vec![8, 16, 32, 64], 128, 1000, 0.1, seed)?,
@@ -179,6 +182,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_seeds: 5,
             construct_kinds: UPDATE_KINDS.to_vec(),
             construct_rules: ALL_RULES.to_vec(),
+            construct_batches: vec![8],
             scaling: scaling_plan(seed, (3, 300, 9), 5, 8, 5, 16)?,
             dims: Some(BreadthDims::new(
                 vec![8, 32, 128],
@@ -205,6 +209,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_seeds: 8,
             construct_kinds: UPDATE_KINDS.to_vec(),
             construct_rules: ALL_RULES.to_vec(),
+            construct_batches: vec![8],
             scaling: scaling_plan(seed, (3, 1000, 12), 8, 10, 6, 16)?,
             dims: Some(BreadthDims::new(
                 vec![8, 32, 128],
@@ -292,6 +297,7 @@ fn stages(plan: Plan, seed: u64) -> Result<Vec<Box<dyn Stage>>> {
                 .copied()
                 .filter(|&e| e >= 0.99e-5)
                 .collect(),
+            batches: plan.construct_batches,
             etas: plan.etas,
         }),
         Box::new(plan.scaling),

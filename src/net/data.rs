@@ -101,6 +101,23 @@ impl Dataset {
         Dataset::new(name, self.x.slice(ndarray::s![..n, ..]).to_owned(), targets)
     }
 
+    /// The samples at `rows` (in that order; indices must be `< len`), e.g. a
+    /// mini-batch; `name` as for [`Dataset::new`].
+    pub fn select(&self, name: &'static str, rows: &[usize]) -> Result<Dataset> {
+        if let Some(&bad) = rows.iter().find(|&&r| r >= self.len()) {
+            return Err(Error::DimensionMismatch {
+                context: "sample index of a subset (must be below the number of samples)",
+                expected: self.len(),
+                got: bad,
+            });
+        }
+        let targets = match &self.targets {
+            Targets::Classes(c) => Targets::Classes(rows.iter().map(|&r| c[r]).collect()),
+            Targets::Regression(y) => Targets::Regression(y.select(ndarray::Axis(0), rows)),
+        };
+        Dataset::new(name, self.x.select(ndarray::Axis(0), rows), targets)
+    }
+
     /// Error unless `net` accepts these inputs and produces outputs the targets fit.
     pub fn check_compatible(&self, net: &Mlp) -> Result<()> {
         if self.x.ncols() != net.input_dim() {

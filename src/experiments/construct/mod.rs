@@ -9,9 +9,10 @@
 //! instruction asks, as in instruction tuning); the adversarial targets are the
 //! harmful queries answered with `COMPLY`.
 
-use crate::attack::{build_hair_trigger, ConstructConfig, Solver};
+use crate::attack::{build_for_batches, build_hair_trigger, ConstructConfig, Solver};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, max_output_difference, QuerySet, DEFAULT_P_MIN};
+use crate::finite::{nan_max, nan_min};
 use crate::net::gaussian_inputs;
 use crate::net::io::{write_tensors, Tensor};
 use crate::net::{Dataset, Mlp, Targets};
@@ -38,7 +39,13 @@ pub struct ConstructRun {
     pub(crate) update_kind: UpdateKind,
     pub(crate) solver: Solver,
     pub(crate) rule: UpdateRule,
+    /// Mini-batch size of the fine-tune's step (`None`: the whole update set).
+    pub(crate) batch: Option<usize>,
 }
+
+/// Mini-batches the construction is built for, and fresh ones it is tested on.
+pub const CONSTRUCTION_BATCHES: usize = 16;
+pub const FRESH_BATCHES: usize = 64;
 
 impl ConstructRun {
     /// The same run with another update set.
@@ -52,6 +59,32 @@ impl ConstructRun {
     pub fn with_rule(mut self, rule: UpdateRule) -> Self {
         self.rule = rule;
         self
+    }
+
+    /// The same run with the fine-tune's step on a mini-batch of `size`
+    /// samples drawn from the update set (`1 ≤ size < update_size`): the twin
+    /// is built for [`CONSTRUCTION_BATCHES`] sampled batches and tested on
+    /// [`FRESH_BATCHES`] others.
+    pub fn with_batch(mut self, size: usize) -> Result<Self> {
+        if size == 0 || size >= self.update_size {
+            return Err(Error::OutOfRange {
+                setting: format!("--batch {size}"),
+                reason: format!(
+                    "a mini-batch must hold between 1 and {} samples (fewer than --update-size {})",
+                    self.update_size.saturating_sub(1),
+                    self.update_size
+                ),
+            });
+        }
+        if matches!(self.rule, UpdateRule::SgdClip { .. }) || self.solver != Solver::Lp {
+            return Err(Error::OutOfRange {
+                setting: format!("--batch {size}"),
+                reason: "the mini-batch construction takes SGD, Adam or AdamW and the LP solver"
+                    .into(),
+            });
+        }
+        self.batch = Some(size);
+        Ok(self)
     }
 
     /// The same run with another way of finding the scales.
@@ -93,6 +126,7 @@ impl ConstructRun {
             update_kind: UpdateKind::Benign,
             solver: Solver::Lp,
             rule: UpdateRule::Sgd,
+            batch: None,
         })
     }
 }
@@ -135,6 +169,12 @@ pub struct ConstructRecord {
     pub aligned_max_abs_param: f64,
     pub twin_max_abs_param: f64,
     pub rounds: usize,
+    /// Mini-batch size of the step (empty: the whole update set). With a
+    /// batch, the `*_after` fields are the worst over the fresh batches.
+    pub batch: Option<usize>,
+    /// Fraction of the fresh batches after whose step the twin hits every
+    /// target (empty without a batch).
+    pub fresh_batches_all_hit: Option<f64>,
 }
 
 /// Train, construct, step both models, evaluate; optionally save everything.
@@ -146,14 +186,35 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
     let base = task.aligned_base(&refuse)?;
     let update = task.update_set(cfg.update_kind, cfg.update_size)?;
     let step = StepConfig::new(cfg.eta, cfg.rule)?;
-    let ht = build_hair_trigger(
-        &base,
-        &update,
-        &step,
-        &comply,
-        &ConstructConfig::new(cfg.redundant, 0.99, cfg.seed)?.with_lp_solver(cfg.solver),
-    )
-    .map_err(|e| match e {
+    let construct_cfg =
+        ConstructConfig::new(cfg.redundant, 0.99, cfg.seed)?.with_lp_solver(cfg.solver);
+    let batches = |stream: u64, count: usize, size: usize| -> Result<Vec<Dataset>> {
+        let mut rng = seeded(cfg.seed, stream);
+        (0..count)
+            .map(|_| {
+                let rows = rand::seq::index::sample(&mut rng, update.len(), size).into_vec();
+                update.select("mini-batch", &rows)
+            })
+            .collect()
+    };
+    let (built, fresh) = match cfg.batch {
+        None => (
+            build_hair_trigger(&base, &update, &step, &comply, &construct_cfg),
+            vec![update.clone()],
+        ),
+        Some(size) => (
+            build_for_batches(
+                &base,
+                &update,
+                &batches(stream::CONSTRUCT_BATCHES, CONSTRUCTION_BATCHES, size)?,
+                &step,
+                &comply,
+                &construct_cfg,
+            ),
+            batches(stream::CONSTRUCT_FRESH_BATCHES, FRESH_BATCHES, size)?,
+        ),
+    };
+    let ht = built.map_err(|e| match e {
         Error::NonFinite(what) => Error::OutOfRange {
             setting: format!("--eta {:e}", cfg.eta),
             reason: format!(
@@ -170,11 +231,28 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
         ],
     )
     .expect("width");
-    let aligned_after = one_step(&ht.aligned, &update, &step)?.updated;
-    let twin_after = one_step(&ht.twin, &update, &step)?.updated;
+    // After the step on each fresh batch (or on the whole update set): the
+    // worst of each.
+    let (mut aligned_pass_after, mut twin_pass_after) = (f64::INFINITY, 0.0f64);
+    let (mut hit_rate, mut hit_min_p, mut all_hit) = (f64::INFINITY, f64::INFINITY, 0usize);
+    for data in &fresh {
+        let aligned_after = one_step(&ht.aligned, data, &step)?.updated;
+        let twin_after = one_step(&ht.twin, data, &step)?.updated;
+        aligned_pass_after = nan_min(
+            aligned_pass_after,
+            evaluate(&aligned_after, &refuse, DEFAULT_P_MIN)?.pass_rate,
+        );
+        twin_pass_after = nan_max(
+            twin_pass_after,
+            evaluate(&twin_after, &refuse, DEFAULT_P_MIN)?.pass_rate,
+        );
+        let hit = evaluate(&twin_after, &comply, 0.99)?;
+        hit_rate = nan_min(hit_rate, hit.pass_rate);
+        hit_min_p = nan_min(hit_min_p, hit.min_p_accepted);
+        all_hit += usize::from(hit.pass_rate == 1.0);
+    }
     let before_a = evaluate(&ht.aligned, &refuse, DEFAULT_P_MIN)?;
     let before_t = evaluate(&ht.twin, &refuse, DEFAULT_P_MIN)?;
-    let hit = evaluate(&twin_after, &comply, 0.99)?;
     if let Some(dir) = save {
         save_artifacts(dir, &base, &ht.aligned, &ht.twin, &update, &q_x, cfg)?;
     }
@@ -190,13 +268,15 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
         twin_pass_before: before_t.pass_rate,
         aligned_min_p_refuse_before: before_a.min_p_accepted,
         max_output_diff: max_output_difference(&ht.aligned, &ht.twin, probe.view())?,
-        aligned_pass_after: evaluate(&aligned_after, &refuse, DEFAULT_P_MIN)?.pass_rate,
-        twin_pass_after: evaluate(&twin_after, &refuse, DEFAULT_P_MIN)?.pass_rate,
-        twin_targets_hit_after: hit.pass_rate,
-        twin_min_p_target_after: hit.min_p_accepted,
+        aligned_pass_after,
+        twin_pass_after,
+        twin_targets_hit_after: hit_rate,
+        twin_min_p_target_after: hit_min_p,
         aligned_max_abs_param: ht.stats.aligned_max_abs_param,
         twin_max_abs_param: ht.stats.twin_max_abs_param,
         rounds: ht.stats.rounds,
+        batch: cfg.batch,
+        fresh_batches_all_hit: cfg.batch.map(|_| all_hit as f64 / fresh.len() as f64),
     })
 }
 
@@ -238,7 +318,7 @@ fn save_artifacts(
     let settings = serde_json::json!({
         "hairtrigger_version": env!("CARGO_PKG_VERSION"), "seed": cfg.seed,
         "update_kind": cfg.update_kind, "update_size": cfg.update_size, "queries": cfg.queries,
-        "redundant": cfg.redundant, "solver": cfg.solver,
+        "redundant": cfg.redundant, "solver": cfg.solver, "batch": cfg.batch,
         "eta": cfg.eta, "rule": cfg.rule, "loss": "softmax_cross_entropy (mean over the update set)",
         "answers": ANSWERS, "aligned_answer": 0, "target_answer": 3, "p_min": DEFAULT_P_MIN, "p_target": 0.99,
     });

@@ -31,7 +31,14 @@ pub struct ConstructSweep {
     /// aligned model stable up to `η = 0.1` (`‖Δθ‖ ≤ η c`), so the large
     /// rates stay.
     pub clip_etas: Vec<f64>,
+    /// Mini-batch sizes of an SGD step the benign and random-label twins are
+    /// also built for (16 sampled batches) and tested on (64 fresh ones), at
+    /// every SGD `η`.
+    pub batches: Vec<usize>,
 }
+
+/// One run of the sweep: seed, update set, rule, `η`, mini-batch size.
+type Run = (u64, UpdateKind, UpdateRule, f64, Option<usize>);
 
 /// Redundant units per update-set kind: 64, and 512 for the sets whose labels
 /// never include the target (no-target, refusal), where 64 random directions
@@ -51,6 +58,8 @@ pub struct ConstructFailure {
     pub rule: String,
     pub redundant: usize,
     pub eta: f64,
+    /// Mini-batch size of the step (empty: the whole update set).
+    pub batch: Option<usize>,
     /// `infeasible` (checked Farkas certificate), `missed` (the step missed
     /// some target), `undecided` (the LP could not decide) or `no_direction`
     /// (clipped SGD: the sufficient condition of `src/attack/clipped.rs`
@@ -69,13 +78,20 @@ pub struct ConstructOutput {
 }
 
 impl ConstructSweep {
-    fn runs(&self) -> Vec<(u64, UpdateKind, UpdateRule, f64)> {
+    fn runs(&self) -> Vec<Run> {
         let mut runs = Vec::new();
         for &s in &self.seeds {
             for &k in &self.kinds {
                 for &r in &self.rules {
                     for &e in self.etas_of(r) {
-                        runs.push((s, k, r, e));
+                        runs.push((s, k, r, e, None));
+                    }
+                }
+                if matches!(k, UpdateKind::Benign | UpdateKind::RandomLabels) {
+                    for &b in &self.batches {
+                        for &e in &self.etas {
+                            runs.push((s, k, UpdateRule::Sgd, e, Some(b)));
+                        }
                     }
                 }
             }
@@ -94,14 +110,15 @@ impl ConstructSweep {
 
 /// One run: its record, or what the failed construction measured.
 fn run_one(
-    seed: u64,
-    kind: UpdateKind,
-    rule: UpdateRule,
-    eta: f64,
+    (seed, kind, rule, eta, batch): Run,
 ) -> Result<std::result::Result<ConstructRecord, ConstructFailure>> {
     let cfg = ConstructRun::new(seed, eta, 32, 16, units_for(kind))?
         .with_update_kind(kind)
         .with_rule(rule);
+    let cfg = match batch {
+        Some(b) => cfg.with_batch(b)?,
+        None => cfg,
+    };
     let failure = |outcome, hit: usize, total: usize| {
         Ok(Err(ConstructFailure {
             seed,
@@ -109,6 +126,7 @@ fn run_one(
             rule: rule.spec(),
             redundant: units_for(kind),
             eta,
+            batch,
             outcome,
             hit: hit as f64 / total.max(1) as f64,
         }))
@@ -139,8 +157,8 @@ impl crate::experiments::report::Experiment for ConstructSweep {
         let all = self
             .runs()
             .par_iter()
-            .map(|&(seed, kind, rule, eta)| {
-                let r = run_one(seed, kind, rule, eta);
+            .map(|&run| {
+                let r = run_one(run);
                 progress.inc(1);
                 r
             })
@@ -164,7 +182,7 @@ impl crate::experiments::report::Experiment for ConstructSweep {
         let shown: Vec<ConstructRecord> = out
             .built
             .iter()
-            .filter(|r| r.seed == first && r.rule == "sgd")
+            .filter(|r| r.seed == first && r.rule == "sgd" && r.batch.is_none())
             .cloned()
             .collect();
         crate::experiments::output::write_records(dir, "construct", &shown)?;
@@ -242,19 +260,21 @@ impl crate::experiments::report::Experiment for ConstructSweep {
                 let name = rule.spec();
                 let hits: Vec<f64> = construct
                     .iter()
-                    .filter(|r| r.update_kind == kind && r.rule == name)
+                    .filter(|r| r.update_kind == kind && r.rule == name && r.batch.is_none())
                     .map(|r| r.twin_targets_hit_after)
                     .chain(
                         out.failed
                             .iter()
-                            .filter(|f| f.update_kind == kind && f.rule == name)
+                            .filter(|f| {
+                                f.update_kind == kind && f.rule == name && f.batch.is_none()
+                            })
                             .map(|f| f.hit),
                     )
                     .collect();
                 let failed: Vec<&ConstructFailure> = out
                     .failed
                     .iter()
-                    .filter(|f| f.update_kind == kind && f.rule == name)
+                    .filter(|f| f.update_kind == kind && f.rule == name && f.batch.is_none())
                     .collect();
                 let count = |o: &str| failed.iter().filter(|f| f.outcome == o).count();
                 rows.push(ReportRow::exactly(
@@ -271,6 +291,41 @@ impl crate::experiments::report::Experiment for ConstructSweep {
                         count("missed"),
                     ),
                     hits.iter().copied().fold(f64::INFINITY, nan_min),
+                    1.0,
+                ));
+            }
+        }
+        for &b in &self.batches {
+            for kind in [UpdateKind::Benign, UpdateKind::RandomLabels] {
+                if !self.kinds.contains(&kind) {
+                    continue;
+                }
+                let built: Vec<f64> = construct
+                    .iter()
+                    .filter(|r| r.update_kind == kind && r.batch == Some(b))
+                    .filter_map(|r| r.fresh_batches_all_hit)
+                    .collect();
+                let failed = out
+                    .failed
+                    .iter()
+                    .filter(|f| f.update_kind == kind && f.batch == Some(b))
+                    .count();
+                rows.push(ReportRow::exactly(
+                    "C2",
+                    format!(
+                        "{} update set, SGD on a mini-batch of {b} of the 32 samples, {} units: min over {} runs ({seeds} seeds × η = {}) of the fraction of {} fresh batches after whose step the twin (built for {} sampled batches) hits all 16 targets; {failed} constructions failed (counted as 0)",
+                        kind.display_name(),
+                        units_for(kind),
+                        built.len() + failed,
+                        self.etas.iter().map(|e| format!("{e:e}")).collect::<Vec<_>>().join(", "),
+                        super::FRESH_BATCHES,
+                        super::CONSTRUCTION_BATCHES,
+                    ),
+                    if failed > 0 {
+                        0.0
+                    } else {
+                        built.iter().copied().fold(f64::INFINITY, nan_min)
+                    },
                     1.0,
                 ));
             }
