@@ -98,4 +98,8 @@ pub mod stream {
     pub const CONSTRUCT_BATCHES: u64 = 180;
     /// Construct: the fresh mini-batches the twin is tested on.
     pub const CONSTRUCT_FRESH_BATCHES: u64 = 181;
+    /// Bounded activations: the random tanh network, update set and queries.
+    pub const BOUNDED_TASK: u64 = 182;
+    /// Bounded activations: the dormant units' directions.
+    pub const BOUNDED_DIRECTIONS: u64 = 183;
 }

@@ -487,3 +487,37 @@ fn mini_batch_twin_fires_on_fresh_batches() {
         .with_batch(8)
         .is_err());
 }
+
+/// Dormant tanh units: the measured post-step gap change never exceeds the
+/// proved bound `m η Σ_n |r_n[t] − r_n[c]|`, comes within a stated fraction of
+/// it at large scale, saturates in the scale (the gain at α = 1e6 is not α²
+/// times the gain at α = 1), and at η = 1e-4 the bound proves every target
+/// unreachable — and no target is ever both hit and proved unreachable.
+#[test]
+fn tanh_dormant_units_obey_the_proved_bound() {
+    use hairtrigger::experiments::construct::BoundedActivations;
+    use hairtrigger::experiments::report::Experiment;
+    let stage = BoundedActivations {
+        seeds: vec![0, 1],
+        units: vec![16, 512],
+        alphas: vec![1.0, 1e4, 1e6],
+        etas: vec![1e-4, 1e-1],
+    };
+    let out = stage.run(&hairtrigger::progress::NoProgress).unwrap();
+    assert_eq!(out.len(), 24);
+    for r in &out {
+        assert!(r.max_ratio_to_bound <= 1.0 + 1e-9, "{r:?}");
+        assert!(r.max_gap_change > 0.0, "{r:?}");
+        assert_eq!(r.hit_and_proved_unreachable, 0);
+    }
+    // The bound is not vacuous: saturated units of a large scale come within
+    // a factor 20 of it somewhere.
+    let best = out
+        .iter()
+        .filter(|r| r.alpha == 1e6)
+        .map(|r| r.max_ratio_to_bound)
+        .fold(0.0, f64::max);
+    assert!(best > 0.05, "bound loose by more than 20×: {best}");
+    let rows = stage.claims(&out);
+    assert!(rows.iter().all(|r| r.pass), "{rows:?}");
+}

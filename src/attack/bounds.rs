@@ -71,3 +71,34 @@ pub fn sign_pattern_upper_bound(
     }
     hi
 }
+
+/// The most one SGD step can move a logit gap through `m` dormant units of a
+/// **bounded** activation (`|σ| ≤ H`, e.g. tanh with `H = 1`), whatever their
+/// incoming weights: `B[t, c] = m η H² Σ_n |r_n[t] − r_n[c]|`.
+///
+/// Proof. A dormant unit `j` (`v_j = 0`) has no incoming gradient, so after
+/// the step its feature is `h_j(q⁺)` with `|h_j| ≤ H`, and its outgoing weights
+/// are `v_j⁺ = −η Σ_n r_n h_j(x_n)`. The twin's post-step logits are the base
+/// model's plus `Σ_j v_j⁺ h_j(q⁺)` exactly (the old parameters move as in the
+/// base model), so the gap `f_t − f_c` moves by
+/// `|Σ_j h_j(q⁺) η Σ_n (r_n[t] − r_n[c]) h_j(x_n)| ≤ m η H² Σ_n |r_n[t] − r_n[c]|`. ∎
+///
+/// So severity through dormant units is linear in `m` and **bounded in their
+/// scale**, unlike ReLU's `∝ α²`; `residuals` is `N × k`, rows `r_n`.
+pub fn bounded_dormant_gap_bound(
+    residuals: &ndarray::Array2<f64>,
+    eta: f64,
+    m: usize,
+    h_max: f64,
+) -> ndarray::Array2<f64> {
+    let k = residuals.ncols();
+    let scale = m as f64 * eta * h_max * h_max;
+    ndarray::Array2::from_shape_fn((k, k), |(t, c)| {
+        scale
+            * residuals
+                .rows()
+                .into_iter()
+                .map(|r| (r[t] - r[c]).abs())
+                .sum::<f64>()
+    })
+}

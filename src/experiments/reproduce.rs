@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use crate::experiments::capacity::{CapacityConfig, LoraSweep};
 use crate::experiments::chain::ChainSweep;
-use crate::experiments::construct::{ConstructSweep, UpdateKind};
+use crate::experiments::construct::{BoundedActivations, ConstructSweep, UpdateKind};
 use crate::experiments::equiv::{EquivConfig, EquivSweep};
 use crate::experiments::meta::{MetaAblation, MetaHeadline, MetaTable, Start};
 use crate::experiments::output::write_json;
@@ -97,6 +97,8 @@ struct Plan {
     construct_rules: Vec<UpdateRule>,
     /// Mini-batch sizes of the C2 sweep's SGD runs.
     construct_batches: Vec<usize>,
+    /// Dormant tanh units against their proved bound (none at the quick scale).
+    bounded: Option<BoundedActivations>,
     scaling: ScalingConfig,
     /// C3 breadth across input dimensions (none at the quick scale: three
     /// widths per dimension cannot test linearity).
@@ -166,6 +168,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             // and the clipped and decayed rules (FAIL rows at the other scales).
             construct_rules: vec![UpdateRule::Sgd, UpdateRule::adam_default()],
             construct_batches: vec![],
+            bounded: None,
             scaling: scaling_plan(seed, (2, 32, 5), 1, 3, 2, 4)?,
             dims: None,
             capacity: CapacityConfig::new(vec![8, 16, 32, 64], 128, 1000, 0.1, seed)?,
@@ -183,6 +186,12 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_kinds: UPDATE_KINDS.to_vec(),
             construct_rules: ALL_RULES.to_vec(),
             construct_batches: vec![8],
+            bounded: Some(BoundedActivations {
+                seeds: seed_list(seed, 5)?,
+                units: vec![16, 64, 512],
+                alphas: vec![1.0, 1e2, 1e4, 1e6],
+                etas: vec![1e-4, 1e-1],
+            }),
             scaling: scaling_plan(seed, (3, 300, 9), 5, 8, 5, 16)?,
             dims: Some(BreadthDims::new(
                 vec![8, 32, 128],
@@ -210,6 +219,12 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_kinds: UPDATE_KINDS.to_vec(),
             construct_rules: ALL_RULES.to_vec(),
             construct_batches: vec![8],
+            bounded: Some(BoundedActivations {
+                seeds: seed_list(seed, 5)?,
+                units: vec![16, 64, 512],
+                alphas: vec![1.0, 1e2, 1e4, 1e6],
+                etas: vec![1e-4, 1e-1],
+            }),
             scaling: scaling_plan(seed, (3, 1000, 12), 8, 10, 6, 16)?,
             dims: Some(BreadthDims::new(
                 vec![8, 32, 128],
@@ -310,6 +325,9 @@ fn stages(plan: Plan, seed: u64) -> Result<Vec<Box<dyn Stage>>> {
     ];
     if let Some(dims) = plan.dims {
         stages.insert(4, Box::new(dims));
+    }
+    if let Some(bounded) = plan.bounded {
+        stages.insert(3, Box::new(bounded));
     }
     if let Some(meta) = plan.meta {
         // The committed `plots/meta*` tables and the ablation come from

@@ -20,8 +20,10 @@ use crate::rng::{seeded, stream};
 pub use crate::tasks::classifier::UpdateKind;
 use crate::tasks::classifier::{ToyClassifierTask, ANSWERS, DIM};
 
+mod bounded;
 mod sweep;
 use crate::update::{one_step, StepConfig, UpdateRule};
+pub use bounded::{BoundedActivations, BoundedRecord};
 use ndarray::{concatenate, Array2, Axis};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
