@@ -36,9 +36,9 @@ pub struct ConstructArgs {
     pub update: String,
     /// Update rule of the benign step: sgd; adam (Adam's first step,
     /// β = (0.9, 0.999), ε = 1e-8: the new units' gain is then linear in
-    /// their scale, not quadratic); sgd-clip[:norm] (SGD on the gradient
+    /// their scale, not quadratic); sgd-clip or sgd-clip:NORM (SGD on the gradient
     /// clipped to that norm, default 1: gain linear in the scale);
-    /// adamw[:decay] (AdamW's first step, decay default 0.01).
+    /// adamw or adamw:DECAY (AdamW's first step, decay default 0.01).
     #[arg(long, default_value = "sgd")]
     pub rule: String,
     /// Mini-batch size of the fine-tune's step, drawn from the update set (the
