@@ -55,8 +55,9 @@ pub struct BoundedRecord {
     /// dormant tanh units at this `η`.
     pub proved_unreachable: f64,
     /// Median over the targets of the fewest dormant units the bound allows
-    /// to reach it (`∞` when a row's bound is 0).
-    pub median_units_needed: f64,
+    /// to reach it (empty when that median target has a row whose bound is 0:
+    /// no number of units reaches it).
+    pub median_units_needed: Option<f64>,
     /// Targets both hit and proved unreachable (0 unless the bound is wrong).
     pub hit_and_proved_unreachable: usize,
 }
@@ -123,7 +124,17 @@ fn run_one(seed: u64, eta: f64, m: usize, alpha: f64) -> Result<BoundedRecord> {
             proved |= gap_base + bound[[t, c]] < threshold;
             // The bound is linear in m: the fewest units it lets reach row c.
             let per_unit = bound[[t, c]] / m as f64;
-            need_i = nan_max(need_i, ((threshold - gap_base) / per_unit).max(0.0).ceil());
+            let short = threshold - gap_base;
+            need_i = nan_max(
+                need_i,
+                if short <= 0.0 {
+                    0.0
+                } else if per_unit > 0.0 {
+                    (short / per_unit).ceil()
+                } else {
+                    f64::INFINITY
+                },
+            );
         }
         hit += usize::from(reached);
         unreachable += usize::from(proved);
@@ -140,7 +151,7 @@ fn run_one(seed: u64, eta: f64, m: usize, alpha: f64) -> Result<BoundedRecord> {
         max_ratio_to_bound: max_ratio,
         targets_hit: hit as f64 / QUERIES as f64,
         proved_unreachable: unreachable as f64 / QUERIES as f64,
-        median_units_needed: needed[QUERIES / 2],
+        median_units_needed: Some(needed[QUERIES / 2]).filter(|v| v.is_finite()),
         hit_and_proved_unreachable: both,
     })
 }
