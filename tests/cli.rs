@@ -467,6 +467,29 @@ fn audit_and_canonicalize_on_construct_output() {
         t["steps"][0]["canonical_changed_by_step"], 0,
         "canonicalization defuses it"
     );
+    // Every rule `construct` takes is accepted by `audit` too, by the same parser.
+    let (ok, out, err) = hairtrigger(&[
+        "audit",
+        &s(&save.join("twin.safetensors")),
+        "--data",
+        &data,
+        "--rule",
+        "sgd-clip,adamw:0.1",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let steps = &json_lines(&out)[0]["steps"];
+    assert_eq!(steps[0]["rule"], "sgd-clip");
+    assert_eq!(steps[1]["rule"], "adamw:0.1");
+    let (ok, _, err) = hairtrigger(&[
+        "audit",
+        &s(&save.join("twin.safetensors")),
+        "--data",
+        &data,
+        "--rule",
+        "sgd-clip:0",
+    ]);
+    assert!(!ok && err.contains("--rule"), "{err}");
     let twin = save.join("twin.safetensors");
     let before = std::fs::read(&twin).unwrap();
     let out = d.join("canon.safetensors");

@@ -71,7 +71,7 @@ pub struct AuditArgs {
     /// The fine-tuner's learning rate: of the first-order reach and of the step.
     #[arg(long, default_value_t = 1e-4, allow_hyphen_values = true)]
     pub eta: f64,
-    /// Update rules of the exact step, comma-separated: sgd, adam (Adam's first step, PyTorch defaults).
+    /// Update rules of the exact step, comma-separated: sgd, adam (Adam's first step, PyTorch defaults), sgd-clip or sgd-clip:NORM (clipped SGD), adamw or adamw:DECAY.
     #[arg(long, value_delimiter = ',', default_value = "sgd,adam")]
     pub rule: Vec<String>,
     /// Seed of the probe inputs.
@@ -106,17 +106,10 @@ pub struct AuditOutput {
     pub steps: Vec<StepAudit>,
 }
 
-/// Parse `sgd` or `adam` at learning rate `eta`.
+/// Parse a rule ([`UpdateRule::parse`]: `sgd`, `adam`, `sgd-clip[:c]`,
+/// `adamw[:λ]`) at learning rate `eta`.
 fn parse_rule(name: &str, eta: f64) -> Result<StepConfig> {
-    match name {
-        "sgd" => StepConfig::sgd(eta),
-        "adam" => StepConfig::new(eta, UpdateRule::adam_default()),
-        _ => Err(Error::Parse {
-            what: "--rule",
-            input: name.to_string(),
-            reason: "expected sgd or adam".into(),
-        }),
-    }
+    StepConfig::new(eta, UpdateRule::parse(name)?)
 }
 
 fn data_error(path: &Path, reason: String) -> Error {
