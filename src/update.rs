@@ -242,7 +242,10 @@ impl StepConfig {
     /// `norm` is called only when the rule clips.
     pub fn gradient_scale(&self, norm: impl FnOnce() -> f64) -> f64 {
         match self.rule {
-            UpdateRule::SgdClip { max_norm } => (max_norm / (norm() + 1e-6)).min(1.0),
+            // NaN-propagating: a NaN norm must not read as "no clipping".
+            UpdateRule::SgdClip { max_norm } => {
+                crate::finite::nan_min(max_norm / (norm() + 1e-6), 1.0)
+            }
             _ => 1.0,
         }
     }

@@ -45,7 +45,7 @@ use crate::attack::feasibility::{self, Verdict};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, QuerySet};
 use crate::kernels;
-use crate::net::{output_residuals, Dataset, Mlp};
+use crate::net::{output_residuals, Activation, Dataset, Mlp};
 use crate::reparam::add_dormant_units;
 use crate::rng::{seeded, stream};
 use crate::update::{one_step, StepConfig, UpdateRule};
@@ -267,12 +267,7 @@ pub(super) fn prepare(
         &residuals,
         targets.accepted(),
     );
-    let features = |z: &Array2<f64>| {
-        kernels::activate(
-            &kernels::affine(z.view(), chosen.u.view(), Some(chosen.b.view())),
-            act,
-        )
-    };
+    let features = |z: &Array2<f64>| unit_features(z, &chosen, act);
     let feat_d = features(&z_d);
     let g = kernels::matmul_tn(residuals.view(), feat_d.view());
     let feat_q_plus = features(z_q);
@@ -545,6 +540,14 @@ fn stack_rows(parts: Vec<(Array2<f64>, Array1<f64>)>) -> (Array2<f64>, Array1<f6
     )
 }
 
+/// `ĥ_j = σ(û_j·z + b̂_j)`: the units' features at inputs `z` of the last hidden layer.
+fn unit_features(z: &Array2<f64>, chosen: &ChosenDirections, act: Activation) -> Array2<f64> {
+    kernels::activate(
+        &kernels::affine(z.view(), chosen.u.view(), Some(chosen.b.view())),
+        act,
+    )
+}
+
 /// `(G, ĥ(q⁺), f⁺(q))` of one update set.
 type StepTerms = (Array2<f64>, Array2<f64>, Array2<f64>);
 
@@ -559,13 +562,7 @@ fn step_terms(
     targets: &QuerySet,
     chosen: &ChosenDirections,
 ) -> Result<StepTerms> {
-    let act = base.activation();
-    let features = |z: &Array2<f64>| {
-        kernels::activate(
-            &kernels::affine(z.view(), chosen.u.view(), Some(chosen.b.view())),
-            act,
-        )
-    };
+    let features = |z: &Array2<f64>| unit_features(z, chosen, base.activation());
     let residuals = output_residuals(base, batch)?;
     let feat_d = features(&base.last_hidden_input(batch.x().view())?);
     let g = kernels::matmul_tn(residuals.view(), feat_d.view());

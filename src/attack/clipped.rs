@@ -128,7 +128,7 @@ pub(super) fn build_clipped(
         )));
     }
     // Unit directions of the scales, the largest 1: the twin at `t` has max α = t.
-    let direction = gamma.mapv(|v| (v.max(0.0) / top).sqrt());
+    let direction = gamma.mapv(|v| (nan_max(v, 0.0) / top).sqrt());
     let probe = |t: f64| -> Result<(usize, Mlp)> {
         let twin = scaled_twin(base, p.hidden, &p.chosen.u, &p.chosen.b, &(&direction * t))?;
         let after = one_step(&twin, update, step)?.updated;

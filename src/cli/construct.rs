@@ -61,6 +61,7 @@ pub struct ConstructArgs {
 impl ConstructArgs {
     /// The checked configuration (its memory estimate within `budget`).
     pub fn check(&self, budget: &MemoryBudget) -> Result<ConstructRun> {
+        let rule = UpdateRule::parse(&self.rule)?;
         let cfg = ConstructRun::new(
             self.seed,
             self.eta,
@@ -70,13 +71,13 @@ impl ConstructArgs {
         )?
         .with_update_kind(UpdateKind::parse(&self.update)?)
         .with_lp_solver(Solver::parse(&self.solver)?)
-        .with_rule(UpdateRule::parse(&self.rule)?);
+        .with_rule(rule);
         let cfg = match self.batch {
             Some(size) => cfg.with_batch(size)?,
             None => cfg,
         };
         // The rule's constants together with η (AdamW's ηλ < 1), before any training.
-        crate::update::StepConfig::new(self.eta, UpdateRule::parse(&self.rule)?).map_err(|e| {
+        crate::update::StepConfig::new(self.eta, rule).map_err(|e| {
             crate::error::Error::OutOfRange {
                 setting: format!("--rule {} with --eta {}", self.rule, self.eta),
                 reason: e.to_string(),

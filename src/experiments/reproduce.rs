@@ -153,6 +153,17 @@ pub fn scaling_config(scale: Scale, seed: u64) -> Result<ScalingConfig> {
     Ok(plan(scale, seed)?.scaling)
 }
 
+/// The tanh-bound stage (default and full scales): 5 seeds × m ∈ {16, 64,
+/// 512} × α ∈ {1, 1e2, 1e4, 1e6} × η ∈ {1e-4, 1e-1}.
+fn bounded_plan(seed: u64) -> Result<BoundedActivations> {
+    Ok(BoundedActivations {
+        seeds: seed_list(seed, 5)?,
+        units: vec![16, 64, 512],
+        alphas: vec![1.0, 1e2, 1e4, 1e6],
+        etas: vec![1e-4, 1e-1],
+    })
+}
+
 fn plan(scale: Scale, seed: u64) -> Result<Plan> {
     Ok(match scale {
         Scale::Quick => Plan {
@@ -186,12 +197,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_kinds: UPDATE_KINDS.to_vec(),
             construct_rules: ALL_RULES.to_vec(),
             construct_batches: vec![8],
-            bounded: Some(BoundedActivations {
-                seeds: seed_list(seed, 5)?,
-                units: vec![16, 64, 512],
-                alphas: vec![1.0, 1e2, 1e4, 1e6],
-                etas: vec![1e-4, 1e-1],
-            }),
+            bounded: Some(bounded_plan(seed)?),
             scaling: scaling_plan(seed, (3, 300, 9), 5, 8, 5, 16)?,
             dims: Some(BreadthDims::new(
                 vec![8, 32, 128],
@@ -219,12 +225,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_kinds: UPDATE_KINDS.to_vec(),
             construct_rules: ALL_RULES.to_vec(),
             construct_batches: vec![8],
-            bounded: Some(BoundedActivations {
-                seeds: seed_list(seed, 5)?,
-                units: vec![16, 64, 512],
-                alphas: vec![1.0, 1e2, 1e4, 1e6],
-                etas: vec![1e-4, 1e-1],
-            }),
+            bounded: Some(bounded_plan(seed)?),
             scaling: scaling_plan(seed, (3, 1000, 12), 8, 10, 6, 16)?,
             dims: Some(BreadthDims::new(
                 vec![8, 32, 128],
