@@ -238,6 +238,74 @@ proptest! {
     }
 
     #[test]
+    fn zero_input_units(w in widths(), seed in any::<u64>(), act_i in 0usize..5, m in 1usize..6) {
+        let act = common::ACTIVATIONS[act_i];
+        let (net, data) = net_and_data(&w, act, true, seed, 6);
+        let l = pick_hidden(&w, seed);
+        let mut rng = seeded(seed, 6);
+        let v = Array2::from_shape_fn((w[l + 1], m), |_| rng.random_range(-1.0..1.0));
+        let twin = add_zero_input_units(&net, l, &v).unwrap();
+        // σ(0) = 0 for every activation here: bit-identical, not just close.
+        let x = gaussian_inputs(&mut seeded(seed, 77), 64, net.input_dim());
+        prop_assert_eq!(net.forward(x.view()).unwrap(), twin.forward(x.view()).unwrap());
+        let got = grads(&twin, &data);
+        let n = w[l];
+        // Their outgoing weights get exactly zero gradient (σ(0) = 0) ...
+        prop_assert!(got.layers()[l].weight.columns().into_iter().skip(n).all(|c| c.iter().all(|&g| g == 0.0)));
+        // ... and every original coordinate keeps its gradient (u = 0 sends nothing back).
+        let g = grads(&net, &data);
+        let restricted = predict(&got, l, |inc, out| {
+            inc.weight = inc.weight.slice(ndarray::s![..n, ..]).to_owned();
+            inc.bias = inc.bias.as_ref().map(|b| b.slice(ndarray::s![..n]).to_owned());
+            out.weight = out.weight.slice(ndarray::s![.., ..n]).to_owned();
+        });
+        prop_assert!(rel_err(&restricted, &g) <= GRAD_TOL);
+        if act == Activation::Relu {
+            // σ'(0) = 0: the units never move.
+            prop_assert!(got.layers()[l - 1].weight.rows().into_iter().skip(n).all(|r| r.iter().all(|&g| g == 0.0)));
+        }
+    }
+
+    #[test]
+    fn zero_input_units_post_step_law(w in widths(), seed in any::<u64>(), act_i in 0usize..5, m in 1usize..6) {
+        // In the last hidden layer the one-step future is closed-form:
+        // incoming gradient σ'(0) Σ_n (v_j·r_n) (z_n, 1), and after the step the
+        // function gains Σ_j v_j σ(π_j(x)), π_j(x) = −η σ'(0) Σ_n (v_j·r_n)(z_n·z⁺(x) + 1).
+        let act = common::ACTIVATIONS[act_i];
+        let (net, data) = net_and_data(&w, act, true, seed, 6);
+        let l = w.len() - 2;
+        let mut rng = seeded(seed, 6);
+        let v = Array2::from_shape_fn((w[l + 1], m), |_| rng.random_range(-1.0..1.0));
+        let twin = add_zero_input_units(&net, l, &v).unwrap();
+        let r = hairtrigger::net::output_residuals(&net, &data).unwrap();
+        let z = net.last_hidden_input(data.x().view()).unwrap();
+        let d0 = act.derivative(0.0);
+        let vr = r.dot(&v); // N × m: v_j·r_n
+        let pred_u = vr.t().dot(&z) * d0; // m × n_in
+        let pred_b = vr.sum_axis(Axis(0)) * d0;
+        let got = grads(&twin, &data);
+        let (gu, gb) = (&got.layers()[l - 1].weight, got.layers()[l - 1].bias.as_ref().unwrap());
+        let n = w[l];
+        let scale = pred_u.iter().chain(pred_b.iter()).fold(1e-300f64, |a, x| a.max(x.abs()));
+        let err_u = (&gu.slice(ndarray::s![n.., ..]) - &pred_u).iter().fold(0.0f64, |a, x| a.max(x.abs()));
+        let err_b = (&gb.slice(ndarray::s![n..]) - &pred_b).iter().fold(0.0f64, |a, x| a.max(x.abs()));
+        prop_assert!(err_u.max(err_b) <= 1e-12 * scale, "incoming gradient off by {:e} (scale {scale:e})", err_u.max(err_b));
+        // Ground truth by taking the step on the twin and on the base.
+        let eta = 1e-2;
+        let cfg = StepConfig::sgd(eta).unwrap();
+        let twin_plus = one_step(&twin, &data, &cfg).unwrap().updated;
+        let base_plus = one_step(&net, &data, &cfg).unwrap().updated;
+        let xq = gaussian_inputs(&mut seeded(seed, 79), 16, net.input_dim());
+        let zq = base_plus.last_hidden_input(xq.view()).unwrap();
+        let pi = (zq.dot(&z.t()) + 1.0).dot(&vr) * (-eta * d0); // 16 × m
+        let gain = pi.mapv(|p| act.apply(p)).dot(&v.t()); // 16 × k
+        let measured = twin_plus.forward(xq.view()).unwrap() - base_plus.forward(xq.view()).unwrap();
+        let tol = 1e-9 * (1.0 + base_plus.forward(xq.view()).unwrap().iter().fold(0.0f64, |a, x| a.max(x.abs())));
+        let err = (&measured - &gain).iter().fold(0.0f64, |a, x| a.max(x.abs()));
+        prop_assert!(err <= tol, "post-step gain off by {err:e}");
+    }
+
+    #[test]
     fn cancelling_pairs(w in widths(), seed in any::<u64>(), act_i in 0usize..5) {
         let act = common::ACTIVATIONS[act_i];
         let (net, data) = net_and_data(&w, act, true, seed, 6);

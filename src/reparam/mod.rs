@@ -15,6 +15,7 @@
 //! | split `v → βv, (1−β)v` | [`split`] | all | no |
 //! | dormant units (`v = 0`) | [`dormant`] | all | no |
 //! | cancelling pair `+v, −v` | [`cancel`] | all | no |
+//! | zero-input units (`u = 0, b = 0`, any `v`) | [`zero_input`] | `σ(0) = 0` (leaky ReLU, tanh, GELU, ReLU) | no |
 //!
 //! [`ReparamKind`] names each kind and draws a random instance of it.
 //!
@@ -28,6 +29,7 @@ pub mod kind;
 pub mod permute;
 pub mod scaling;
 pub mod split;
+pub mod zero_input;
 
 pub use cancel::add_cancelling_pair;
 pub use chain::{rescale_linear_chain, scalar_chain_post_step, ScalarChainStep};
@@ -36,6 +38,7 @@ pub use kind::ReparamKind;
 pub use permute::permute_units;
 pub use scaling::{flip_signs, scale_units};
 pub use split::split_unit;
+pub use zero_input::add_zero_input_units;
 
 use crate::error::{Error, Result};
 use crate::net::{Layer, Mlp};
