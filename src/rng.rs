@@ -102,4 +102,6 @@ pub mod stream {
     pub const BOUNDED_TASK: u64 = 182;
     /// Bounded activations: the dormant units' directions.
     pub const BOUNDED_DIRECTIONS: u64 = 183;
+    /// Outgoing directions of the zero-input construction's units.
+    pub const ZERO_INPUT_DIRECTIONS: u64 = 184;
 }

@@ -521,3 +521,111 @@ fn tanh_dormant_units_obey_the_proved_bound() {
     let rows = stage.claims(&out);
     assert!(rows.iter().all(|r| r.pass), "{rows:?}");
 }
+
+/// Zero-input units (`u = 0, b = 0`, scaled outgoing weights) reach targets
+/// no label of the update set shows: after one step on 32 harmful prompts
+/// labelled REFUSE (SGD and Adam's first step, η = 1e-4), or on benign
+/// prompts never answered COMPLY, the twin — bit-identical before — answers
+/// COMPLY on every query while the aligned model still refuses. Dormant units
+/// on the same refusal set are certified infeasible.
+#[test]
+fn zero_input_twin_fires_after_a_refusal_step() {
+    use hairtrigger::attack::Units;
+    use hairtrigger::experiments::construct::UpdateKind;
+    for (kind, rule) in [
+        (UpdateKind::Refusal, UpdateRule::Sgd),
+        (UpdateKind::Refusal, UpdateRule::adam_default()),
+        (UpdateKind::NoTarget, UpdateRule::Sgd),
+    ] {
+        let run = ConstructRun::new(1, 1e-4, 32, 16, 64)
+            .unwrap()
+            .with_update_kind(kind)
+            .with_rule(rule);
+        let r = run_construct(&run.clone().with_units(Units::ZeroInput).unwrap(), None).unwrap();
+        assert_eq!(r.units, "zero-input");
+        assert_eq!(r.twin_pass_before, 1.0, "{kind:?} {rule:?}");
+        assert_eq!(r.max_output_diff, 0.0, "{kind:?} {rule:?}");
+        assert_eq!(r.aligned_pass_after, 1.0, "{kind:?} {rule:?}");
+        assert_eq!(r.twin_targets_hit_after, 1.0, "{kind:?} {rule:?}");
+        if kind == UpdateKind::Refusal && rule == UpdateRule::Sgd {
+            let err = run_construct(&run, None).unwrap_err();
+            assert!(matches!(err, Error::ConstructionInfeasible { .. }), "{err}");
+        }
+    }
+}
+
+/// The zero-input twin's gain obeys its scale law, measured by the step:
+/// doubling every new unit's outgoing weights multiplies the post-step change
+/// by 4 under SGD (`γ = s²`, exact for leaky ReLU) and by 2 under Adam's first
+/// step (`∝ s`, the incoming step being `−η sign(g)` whatever `s`).
+#[test]
+fn zero_input_gain_is_quadratic_under_sgd_and_linear_under_adam() {
+    use hairtrigger::attack::Units;
+    let arch =
+        Architecture::new(vec![6, 24, 3], Activation::LeakyRelu { slope: 0.1 }, true).unwrap();
+    let base = Mlp::random(&arch, &mut seeded(5, 0));
+    let update = random_update_set(&base, 32, &mut seeded(5, 1)).unwrap();
+    let targets = random_targets(&base, 1, 5);
+    let probe = gaussian_inputs(&mut seeded(5, 2), 50, 6);
+    for (rule, factor) in [(UpdateRule::Sgd, 4.0), (UpdateRule::adam_default(), 2.0)] {
+        let step = StepConfig::new(1e-3, rule).unwrap();
+        let cfg = ConstructConfig::new(16, 0.99, 5)
+            .unwrap()
+            .with_units(Units::ZeroInput);
+        let ht = build_hair_trigger(&base, &update, &step, &targets, &cfg).unwrap();
+        assert_eq!(
+            max_output_difference(&ht.aligned, &ht.twin, probe.view()).unwrap(),
+            0.0
+        );
+        let reference = one_step(&ht.aligned, &update, &step)
+            .unwrap()
+            .updated
+            .forward(probe.view())
+            .unwrap();
+        let gain = |twin: &Mlp| {
+            let after = one_step(twin, &update, &step).unwrap().updated;
+            after.forward(probe.view()).unwrap() - &reference
+        };
+        let mut doubled = ht.twin.clone();
+        doubled.layers_mut()[1]
+            .weight
+            .slice_mut(ndarray::s![.., 24..])
+            .mapv_inplace(|v| 2.0 * v);
+        let (g1, g2) = (gain(&ht.twin), gain(&doubled));
+        let scale = g1.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        assert!(
+            scale > 1.0,
+            "{rule:?}: the twin's gain {scale} is not a trigger"
+        );
+        let err = (&g2 - &(&g1 * factor))
+            .iter()
+            .fold(0.0f64, |a, v| a.max(v.abs()));
+        assert!(
+            err <= 1e-6 * factor * scale,
+            "{rule:?}: off the law by {err:e} of {scale:e}"
+        );
+    }
+}
+
+/// Plain ReLU has σ'(0) = 0: zero-input units never move, and the
+/// construction is refused naming the condition.
+#[test]
+fn zero_input_construction_refuses_relu() {
+    use hairtrigger::attack::Units;
+    let arch = Architecture::new(vec![6, 24, 3], Activation::Relu, true).unwrap();
+    let base = Mlp::random(&arch, &mut seeded(5, 0));
+    let update = random_update_set(&base, 32, &mut seeded(5, 1)).unwrap();
+    let cfg = ConstructConfig::new(16, 0.99, 5)
+        .unwrap()
+        .with_units(Units::ZeroInput);
+    let err = build_hair_trigger(
+        &base,
+        &update,
+        &StepConfig::sgd(1e-3).unwrap(),
+        &random_targets(&base, 2, 5),
+        &cfg,
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::NotApplicable { .. }), "{err}");
+    assert!(err.to_string().contains("σ'(0)"), "{err}");
+}

@@ -62,6 +62,41 @@ pub struct ConstructConfig {
     solver_iters: usize,
     directions: Directions,
     solver: Solver,
+    units: Units,
+}
+
+/// Which new units carry the hair trigger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Units {
+    /// Dormant units (`v = 0`, scaled incoming weights): the gain lies in the
+    /// cone of the residuals (this module; positively homogeneous σ).
+    Dormant,
+    /// Zero-input units (`u = 0, b = 0`, scaled outgoing weights): the gain is
+    /// `−M r̃(q)` for any `M ⪰ 0` ([`super::zero_input`]; σ(0) = 0, σ'(0) ≠ 0).
+    ZeroInput,
+}
+
+impl Units {
+    /// Parse `dormant` or `zero-input`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "dormant" => Ok(Self::Dormant),
+            "zero-input" | "zero_input" => Ok(Self::ZeroInput),
+            _ => Err(Error::Parse {
+                what: "--units",
+                input: s.into(),
+                reason: "expected dormant or zero-input".into(),
+            }),
+        }
+    }
+    /// The name the records use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dormant => "dormant",
+            Self::ZeroInput => "zero-input",
+        }
+    }
 }
 
 /// How the scales `γ` are found.
@@ -122,6 +157,7 @@ impl ConstructConfig {
             solver_iters: 20_000,
             directions: Directions::Random,
             solver: Solver::Lp,
+            units: Units::Dormant,
         })
     }
     /// Choose how `γ` is found (default [`Solver::Lp`]).
@@ -157,9 +193,30 @@ impl ConstructConfig {
         self.directions = directions;
         Ok(self)
     }
+    /// Which units carry the trigger (default [`Units::Dormant`]).
+    pub fn with_units(mut self, units: Units) -> Self {
+        self.units = units;
+        self
+    }
     /// Number of redundant units `m`.
     pub fn redundant(&self) -> usize {
         self.redundant
+    }
+    /// The seed of the units' directions.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    /// How `γ` is found.
+    pub fn solver(&self) -> Solver {
+        self.solver
+    }
+    /// Solve-and-verify rounds at most.
+    pub fn max_rounds(&self) -> usize {
+        self.max_rounds
+    }
+    /// Which units carry the trigger.
+    pub fn units(&self) -> Units {
+        self.units
     }
 }
 
@@ -345,6 +402,16 @@ fn build(
     targets: &QuerySet,
     cfg: &ConstructConfig,
 ) -> Result<HairTrigger> {
+    if cfg.units == Units::ZeroInput {
+        return match batches {
+            None => super::zero_input::build_zero_input(base, update, step, targets, cfg),
+            Some(_) => Err(Error::InvalidParameter {
+                name: "zero-input construction",
+                value: f64::NAN,
+                expected: "the whole update set (no --batch)",
+            }),
+        };
+    }
     // The law of the new units' post-step contribution in their scale α
     // (module docs): SGD moves v_j by −η α G_j, so the gain is γ = α² times
     // −η G_j ĥ_j(q⁺); Adam's first step moves it by −η α G/(α|G| + ε) ≈ −η sign(G_j),

@@ -3,7 +3,8 @@
 //! units (claim C2, `paper-notes/c2-any-update-set.md`); [`directions`] chooses
 //! the units' incoming directions; [`bounds`] and [`severity`] state what
 //! such twins can and cannot do (the sign-pattern upper bound on breadth, the
-//! one-unit severity `φ` and its maximiser); [`meta`] finds hair triggers by
+//! one-unit severity `φ` and its maximiser); `zero_input` builds it from
+//! zero-input units, for update sets that never show the target; [`meta`] finds hair triggers by
 //! adversarial meta-learning (claim C4).
 
 pub mod analytic;
@@ -13,8 +14,10 @@ pub mod directions;
 pub mod feasibility;
 pub mod meta;
 pub mod severity;
+mod zero_input;
 
 pub use analytic::{
     build_for_batches, build_hair_trigger, with_inert_units, ConstructConfig, HairTrigger, Solver,
+    Units,
 };
 pub use directions::Directions;

@@ -2,7 +2,7 @@
 //! classifier, before and after one benign SGD step (C2).
 
 use super::{non_empty_path, Printer};
-use crate::attack::Solver;
+use crate::attack::{Solver, Units};
 use crate::error::Result;
 use crate::experiments::construct::{
     run_construct, ConstructRun, UpdateKind, CONSTRUCTION_BATCHES, FRESH_BATCHES,
@@ -31,7 +31,7 @@ pub struct ConstructArgs {
     /// Redundant hidden units given to both models.
     #[arg(long, default_value_t = ConstructRun::DEFAULT_REDUNDANT)]
     pub redundant: usize,
-    /// Update set: benign (unseen instruction task, COMPLY), random (random labels) or refusal (harmful prompts labelled REFUSE).
+    /// Update set: benign (unseen instruction task, COMPLY), random (random labels), no-target (benign prompts answered ANSWER_A/ANSWER_B) or refusal (harmful prompts labelled REFUSE).
     #[arg(long, default_value = "benign")]
     pub update: String,
     /// Update rule of the benign step: sgd; adam (Adam's first step,
@@ -46,6 +46,13 @@ pub struct ConstructArgs {
     /// default: the whole update set. SGD, Adam or AdamW with the LP solver.
     #[arg(long)]
     pub batch: Option<usize>,
+    /// Which new units carry the trigger: dormant (zero outgoing weights,
+    /// scaled incoming ones; gains in the cone of the residuals) or zero-input
+    /// (zero incoming weights and bias, scaled outgoing ones; reaches targets
+    /// no label of the update set shows, e.g. with --update refusal; leaky
+    /// ReLU, SGD, Adam or AdamW, whole update set).
+    #[arg(long, default_value = "dormant")]
+    pub units: String,
     /// How the scales are found: lp (interior point with a checked Farkas
     /// certificate when no scales exist) or hinge (projected gradient).
     #[arg(long, default_value = "lp")]
@@ -76,6 +83,7 @@ impl ConstructArgs {
             Some(size) => cfg.with_batch(size)?,
             None => cfg,
         };
+        let cfg = cfg.with_units(Units::parse(&self.units)?)?;
         // The rule's constants together with η (AdamW's ηλ < 1), before any training.
         crate::update::StepConfig::new(self.eta, rule).map_err(|e| {
             crate::error::Error::OutOfRange {

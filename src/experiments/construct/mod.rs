@@ -9,7 +9,7 @@
 //! instruction asks, as in instruction tuning); the adversarial targets are the
 //! harmful queries answered with `COMPLY`.
 
-use crate::attack::{build_for_batches, build_hair_trigger, ConstructConfig, Solver};
+use crate::attack::{build_for_batches, build_hair_trigger, ConstructConfig, Solver, Units};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, max_output_difference, QuerySet, DEFAULT_P_MIN};
 use crate::finite::{nan_max, nan_min};
@@ -43,6 +43,8 @@ pub struct ConstructRun {
     pub(crate) rule: UpdateRule,
     /// Mini-batch size of the fine-tune's step (`None`: the whole update set).
     pub(crate) batch: Option<usize>,
+    /// Which new units carry the trigger.
+    pub(crate) units: Units,
 }
 
 /// Mini-batches the construction is built for, and fresh ones it is tested on.
@@ -89,6 +91,19 @@ impl ConstructRun {
         Ok(self)
     }
 
+    /// The same run with the trigger carried by `units` (default dormant).
+    pub fn with_units(mut self, units: Units) -> Result<Self> {
+        if units == Units::ZeroInput && self.batch.is_some() {
+            return Err(Error::OutOfRange {
+                setting: "--units zero-input".into(),
+                reason: "the zero-input construction takes the whole update set (no --batch)"
+                    .into(),
+            });
+        }
+        self.units = units;
+        Ok(self)
+    }
+
     /// The same run with another way of finding the scales.
     pub fn with_lp_solver(mut self, solver: Solver) -> Self {
         self.solver = solver;
@@ -129,6 +144,7 @@ impl ConstructRun {
             solver: Solver::Lp,
             rule: UpdateRule::Sgd,
             batch: None,
+            units: Units::Dormant,
         })
     }
 }
@@ -177,6 +193,8 @@ pub struct ConstructRecord {
     /// Fraction of the fresh batches after whose step the twin hits every
     /// target (empty without a batch).
     pub fresh_batches_all_hit: Option<f64>,
+    /// `dormant` or `zero-input`: which new units carry the trigger.
+    pub units: String,
 }
 
 /// Train, construct, step both models, evaluate; optionally save everything.
@@ -188,8 +206,9 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
     let base = task.aligned_base(&refuse)?;
     let update = task.update_set(cfg.update_kind, cfg.update_size)?;
     let step = StepConfig::new(cfg.eta, cfg.rule)?;
-    let construct_cfg =
-        ConstructConfig::new(cfg.redundant, 0.99, cfg.seed)?.with_lp_solver(cfg.solver);
+    let construct_cfg = ConstructConfig::new(cfg.redundant, 0.99, cfg.seed)?
+        .with_lp_solver(cfg.solver)
+        .with_units(cfg.units);
     let batches = |stream: u64, count: usize, size: usize| -> Result<Vec<Dataset>> {
         let mut rng = seeded(cfg.seed, stream);
         (0..count)
@@ -279,6 +298,7 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
         rounds: ht.stats.rounds,
         batch: cfg.batch,
         fresh_batches_all_hit: cfg.batch.map(|_| all_hit as f64 / fresh.len() as f64),
+        units: cfg.units.name().into(),
     })
 }
 

@@ -1,0 +1,256 @@
+//! The zero-input hair trigger: a construction for update sets that never
+//! show the target, including a refusal set (claim C2).
+//!
+//! Dormant units ([`super::analytic`]) move only their outgoing weights, so
+//! their post-step gain lies in the span of the residuals `r_n`, reached with
+//! the signs of their features; with ReLU features (`≥ 0`) and a refusal set
+//! (`r_n ≈ ε_n (p̃_n − e_REFUSE)`, `p̃_n[COMPLY] ≈ 0`) no combination raises
+//! `COMPLY` above `REFUSE`. Zero-input units ([`crate::reparam::zero_input`])
+//! move the other way: incoming weights and bias `0`, outgoing `v_j = s_j ŵ_j`
+//! (a unit direction `ŵ_j` in logit space and a scale `s_j > 0`). They are
+//! silent before the step (`σ(0) = 0`), their outgoing weights do not move,
+//! their incoming weights do (`σ'(0) ≠ 0`), and the rest of the network steps
+//! exactly as in the aligned model. After one SGD step, at a query `q`,
+//!
+//! `f_{θ'⁺}(q) = f_{θ⁺}(q) + Σ_j v_j σ(π_j(q))`,
+//! `π_j(q) = −η σ'(0) s_j ŵ_j·r̃(q)`,  `r̃(q) = Σ_n r_n (z(x_n)·z⁺(q) + 1)`,
+//!
+//! with `z` the last hidden layer's input before the step and `z⁺` after it
+//! (the aligned model's; the `+1` is the bias). For a positively homogeneous
+//! `σ` (leaky ReLU) this is `Σ_j γ_j ŵ_j σ(−η σ'(0) ŵ_j·r̃(q))`, `γ_j = s_j²`:
+//! **exactly linear in `γ`**, the same LP as the dormant construction with
+//! `ŵ_j` in the place of `−η G_j` and `σ(−η σ'(0) ŵ_j·r̃(q))` in the place of
+//! the feature.
+//!
+//! **What it can reach (proved in `paper-notes/c2-any-update-set.md`).** The
+//! gain at `q` is `−M r̃(q)` with `M = Σ_j γ_j c_j ŵ_j ŵ_jᵀ ⪰ 0` (`c_j` the
+//! slope `σ` takes, 1 or `a`), so it always has `gain · r̃(q) ≤ 0`; and any
+//! direction `u` with `u · r̃(q) < 0` is reached by one unit with `ŵ = u`. A
+//! single target `(q, t)` is therefore reachable iff some `u` has
+//! `u_t > u_c` for every `c ≠ t` and `u · r̃(q) < 0`, i.e. (Farkas) iff
+//! `r̃(q) ∉ cone{e_t − e_c}`: **iff some class other than `t` has
+//! `r̃(q)[c] > 0`** — the step, weighted by the kernel `z·z⁺ + 1`, pushes down
+//! at least one class that is not the target. A refusal set pushes down
+//! `ANSWER_A`/`ANSWER_B` (their probability under the base is small but not
+//! zero), so `COMPLY` is reachable. It fails for `R = 0`, and for a binary
+//! task trained towards the other class (`r̃ = ε(e_t − e_c)`). For several
+//! targets the LP decides.
+//!
+//! **Adam's first step** moves the incoming weights by `−η sign(g)`, where
+//! `g = σ'(0) s_j Σ_n (ŵ_j·r_n) (z(x_n), 1)` has a sign independent of `s_j`:
+//! `π_j(q) = −η Σ_i sign(g_i) (z⁺(q), 1)_i` does not depend on the scale, and
+//! the gain `s_j ŵ_j σ(π_j(q))` is linear in `s_j` for any `σ` (AdamW
+//! multiplies it by the outgoing weights' decay `1 − ηλ`). For SGD and a
+//! non-homogeneous `σ` (tanh, GELU) the gain `s_j ŵ_j σ(s_j a_j)` is used in
+//! its small-signal form `γ_j ŵ_j σ'(0) a_j`, and the measured deficits of the
+//! real step are added back, as for every construction here. Plain ReLU has
+//! `σ'(0) = 0` (PyTorch's convention): the units never move, and the
+//! construction is refused. Success is always decided by running the step.
+
+use super::analytic::{
+    constraints, with_inert_units, ConstructConfig, ConstructStats, HairTrigger,
+};
+use super::analytic::{Solver, LP_SAFETY_MARGIN};
+use super::feasibility::{self, Verdict, DEFAULT_ALPHA_MAX};
+use crate::error::{Error, Result};
+use crate::eval::{evaluate, QuerySet};
+use crate::finite::nan_max;
+use crate::net::{gaussian_inputs, output_residuals, Dataset, Mlp};
+use crate::reparam::add_zero_input_units;
+use crate::rng::{seeded, stream};
+use crate::update::{one_step, StepConfig, UpdateRule};
+use ndarray::{Array1, Array2, Axis};
+
+/// How the gain grows with the units' scale `s`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Law {
+    /// SGD: `∝ γ = s²` (exact for homogeneous σ, small-signal otherwise).
+    Quadratic,
+    /// Adam's and AdamW's first step: `∝ s`, exact.
+    Linear,
+}
+
+/// The zero-input twin of `base` for `targets` after `step` on `update`
+/// (module docs): SGD, Adam's or AdamW's first step, LP solver.
+pub(super) fn build_zero_input(
+    base: &Mlp,
+    update: &Dataset,
+    step: &StepConfig,
+    targets: &QuerySet,
+    cfg: &ConstructConfig,
+) -> Result<HairTrigger> {
+    let act = base.activation();
+    let slope0 = act.derivative(0.0);
+    if act.apply(0.0) != 0.0 || slope0 == 0.0 {
+        return Err(Error::NotApplicable {
+            construction: "zero-input hair trigger",
+            activation: act.name(),
+            reason: "zero-input units need σ(0) = 0 (silent) and σ'(0) ≠ 0 (trainable); \
+                     ReLU's σ'(0) = 0 leaves them frozen",
+        });
+    }
+    let (law, decay) = match step.rule() {
+        UpdateRule::Sgd => (Law::Quadratic, 1.0),
+        UpdateRule::AdamFirstStep { .. } => (Law::Linear, 1.0),
+        UpdateRule::AdamWFirstStep { weight_decay, .. } => {
+            (Law::Linear, 1.0 - step.eta() * weight_decay)
+        }
+        UpdateRule::SgdClip { .. } => {
+            return Err(Error::InvalidParameter {
+                name: "zero-input construction",
+                value: f64::NAN,
+                expected: "SGD, Adam or AdamW (the clipped step is built for dormant units only)",
+            })
+        }
+    };
+    if cfg.solver() != Solver::Lp {
+        return Err(Error::InvalidParameter {
+            name: "zero-input construction",
+            value: f64::NAN,
+            expected: "the LP solver (--solver lp)",
+        });
+    }
+    update.check_compatible(base)?;
+    targets.check_classes(base.output_dim())?;
+    if base.depth() < 2 {
+        return Err(Error::no_hidden_layer());
+    }
+    let hidden = base.depth() - 1;
+    let residuals = output_residuals(base, update)?;
+    if residuals.iter().all(|&r| r == 0.0) {
+        return Err(Error::DegenerateUpdateSet(
+            "every residual ∂ℓ/∂f(x_n) is zero: the step does not move the model".into(),
+        ));
+    }
+    let (k, m) = (base.output_dim(), cfg.redundant());
+    let aligned = with_inert_units(base, m)?;
+    let cache_plus = one_step(&aligned, update, step)?
+        .updated
+        .forward_cache(targets.x().view())?;
+    let f_plus = cache_plus.output().clone();
+    let z_q = cache_plus
+        .last_hidden_input()
+        .ok_or_else(Error::no_hidden_layer)?;
+    let z_d = base.last_hidden_input(update.x().view())?;
+    let bias = if base.has_bias() { 1.0 } else { 0.0 };
+    // Unit directions ŵ_j in logit space: seeded, uniform on the sphere.
+    let mut w = gaussian_inputs(&mut seeded(cfg.seed(), stream::ZERO_INPUT_DIRECTIONS), m, k);
+    for mut row in w.axis_iter_mut(Axis(0)) {
+        let norm = row.dot(&row).sqrt().max(1e-300);
+        row /= norm;
+    }
+    let w = w.reversed_axes(); // k × m, one column per unit
+    let vr = crate::kernels::matmul(residuals.view(), w.view()); // N × m: ŵ_j·r_n
+    let eta = step.eta();
+    let feat = match law {
+        Law::Quadratic => {
+            // r̃(q)·ŵ_j = Σ_n (z_n·z⁺_q + 1)(ŵ_j·r_n)
+            let kernel = crate::kernels::matmul_nt(z_q.view(), z_d.view()) + bias; // K × N
+            let pre = crate::kernels::matmul(kernel.view(), vr.view()) * (-eta * slope0);
+            if act.is_positively_homogeneous() {
+                pre.mapv(|p| act.apply(p))
+            } else {
+                pre * slope0
+            }
+        }
+        Law::Linear => {
+            let sign = |g: f64| {
+                if g > 0.0 {
+                    1.0
+                } else if g < 0.0 {
+                    -1.0
+                } else {
+                    g
+                }
+            };
+            // g_j = Σ_n (ŵ_j·r_n) z_n (σ'(0) > 0 does not change its sign).
+            let gu = crate::kernels::matmul_tn(vr.view(), z_d.view()).mapv(sign); // m × n_in
+            let gb = vr.sum_axis(Axis(0)).mapv(sign) * bias;
+            let pre = (crate::kernels::matmul_nt(z_q.view(), gu.view()) + &gb) * -eta;
+            pre.mapv(|p| act.apply(p) * decay)
+        }
+    };
+    feat.iter()
+        .chain(w.iter())
+        .all(|v| v.is_finite())
+        .then_some(())
+        .ok_or_else(|| Error::NonFinite("zero-input construction terms".into()))?;
+    let need_margin = (cfg.p_target * (k as f64 - 1.0) / (1.0 - cfg.p_target)).ln();
+    let alpha_max = match law {
+        Law::Quadratic => DEFAULT_ALPHA_MAX,
+        Law::Linear => DEFAULT_ALPHA_MAX.sqrt(),
+    };
+    let mut extra = Array2::<f64>::zeros((targets.len(), k));
+    let mut twin = aligned.clone();
+    for round in 1..=cfg.max_rounds() {
+        // `constraints` multiplies the columns by −eta: pass −1 for a gain of ŵ·F.
+        let (a, need) = constraints(
+            &w,
+            &feat,
+            &f_plus,
+            targets.accepted(),
+            -1.0,
+            need_margin,
+            &extra,
+        );
+        let d = feasibility::decide(&a, &need, LP_SAFETY_MARGIN, alpha_max, "zero-input LP")?;
+        let x = match d.verdict {
+            Verdict::Feasible => d.gamma,
+            Verdict::Infeasible(_) if round == 1 => {
+                return Err(Error::ConstructionInfeasible {
+                    hit: super::analytic::targets_reached(&a, &need, &d.gamma, k - 1),
+                    total: targets.len(),
+                    redundant: m,
+                    alpha_max: DEFAULT_ALPHA_MAX,
+                })
+            }
+            Verdict::Infeasible(_) => break,
+            Verdict::Undecided { status, .. } => {
+                return Err(Error::ConstructionUndecided {
+                    total: targets.len(),
+                    redundant: m,
+                    status,
+                })
+            }
+        };
+        let scale: Array1<f64> = match law {
+            Law::Quadratic => x.mapv(|g| g.max(0.0).sqrt()),
+            Law::Linear => x.mapv(|s| s.max(0.0)),
+        };
+        twin = add_zero_input_units(base, hidden, &(&w * &scale.view().insert_axis(Axis(0))))?;
+        twin.check_finite("zero-input twin")?;
+        let after = one_step(&twin, update, step)?.updated;
+        if evaluate(&after, targets, cfg.p_target)?.pass_rate == 1.0 {
+            return Ok(HairTrigger {
+                stats: ConstructStats {
+                    redundant: m,
+                    targets: targets.len(),
+                    rounds: round,
+                    active_units: scale.iter().filter(|&&v| v > 0.0).count(),
+                    max_alpha: scale.iter().fold(0.0f64, |mx, &v| nan_max(mx, v)),
+                    twin_max_abs_param: twin.max_abs(),
+                    aligned_max_abs_param: aligned.max_abs(),
+                },
+                aligned,
+                twin,
+            });
+        }
+        let f_after = after.forward(targets.x().view())?;
+        for (i, row) in f_after.axis_iter(Axis(0)).enumerate() {
+            let t = targets.accepted()[i];
+            for c in (0..k).filter(|&c| c != t) {
+                let deficit = need_margin - (row[t] - row[c]);
+                if deficit > 0.0 {
+                    extra[[i, c]] += deficit + 0.25;
+                }
+            }
+        }
+    }
+    let after = one_step(&twin, update, step)?.updated;
+    let report = evaluate(&after, targets, cfg.p_target)?;
+    Err(Error::ConstructionFailed {
+        hit: report.results.iter().filter(|r| r.passed).count(),
+        total: targets.len(),
+        redundant: m,
+    })
+}
