@@ -73,7 +73,7 @@ pub enum Units {
     /// cone of the residuals (this module; positively homogeneous σ).
     Dormant,
     /// Zero-input units (`u = 0, b = 0`, scaled outgoing weights): the gain is
-    /// `−M r̃(q)` for any `M ⪰ 0` ([`super::zero_input`]; σ(0) = 0, σ'(0) ≠ 0).
+    /// `−M r̃(q)` for any `M ⪰ 0` (`attack::zero_input`; σ(0) = 0, σ'(0) ≠ 0).
     ZeroInput,
 }
 
