@@ -127,7 +127,7 @@ pub enum Error {
 
     /// The construction's LP is infeasible for the chosen directions, with a
     /// checked Farkas certificate (`paper-notes/c3-scaling.md`).
-    #[error("hair-trigger construction is infeasible for these {redundant} unit directions and {total} targets with hidden scales α ≤ {alpha_max:.1e} (checked Farkas certificate)")]
+    #[error("hair-trigger construction is infeasible for these {redundant} unit directions and {total} targets with unit scales ≤ {alpha_max:.1e} (the hidden scales α of dormant units, the outgoing scales s of zero-input units; checked Farkas certificate)")]
     ConstructionInfeasible {
         /// Targets the least-shortfall `γ` reaches (by the exact linear model).
         hit: usize,

@@ -9,6 +9,7 @@ use hairtrigger::attack::{
 };
 use hairtrigger::eval::{evaluate, max_output_difference, QuerySet};
 use hairtrigger::experiments::construct::{run_construct, ConstructRun};
+use hairtrigger::finite::{max_abs, max_abs_diff};
 use hairtrigger::net::{gaussian_inputs, random_update_set};
 use hairtrigger::reparam::scale_units;
 use hairtrigger::rng::seeded;
@@ -592,14 +593,12 @@ fn zero_input_gain_is_quadratic_under_sgd_and_linear_under_adam() {
             .slice_mut(ndarray::s![.., 24..])
             .mapv_inplace(|v| 2.0 * v);
         let (g1, g2) = (gain(&ht.twin), gain(&doubled));
-        let scale = g1.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        let scale = max_abs(&g1);
         assert!(
             scale > 1.0,
             "{rule:?}: the twin's gain {scale} is not a trigger"
         );
-        let err = (&g2 - &(&g1 * factor))
-            .iter()
-            .fold(0.0f64, |a, v| a.max(v.abs()));
+        let err = max_abs_diff(&g2, &(&g1 * factor));
         assert!(
             err <= 1e-6 * factor * scale,
             "{rule:?}: off the law by {err:e} of {scale:e}"

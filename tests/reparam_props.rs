@@ -12,6 +12,7 @@
 mod common;
 
 use common::{net_and_data, rel_err};
+use hairtrigger::finite::{max_abs, max_abs_diff};
 use hairtrigger::net::gaussian_inputs;
 use hairtrigger::net::{gradient, loss_value, Layer};
 use hairtrigger::reparam::*;
@@ -59,6 +60,19 @@ fn predict(g: &Mlp, l: usize, f: impl FnOnce(&mut Layer, &mut Layer)) -> Mlp {
 }
 
 /// The update set's loss after one SGD step, to compare post-step futures.
+/// A gradient of a network with units appended to hidden layer `l`,
+/// restricted to the `n` original units' coordinates.
+fn original_units(g: &Mlp, l: usize, n: usize) -> Mlp {
+    predict(g, l, |inc, out| {
+        inc.weight = inc.weight.slice(ndarray::s![..n, ..]).to_owned();
+        inc.bias = inc
+            .bias
+            .as_ref()
+            .map(|b| b.slice(ndarray::s![..n]).to_owned());
+        out.weight = out.weight.slice(ndarray::s![.., ..n]).to_owned();
+    })
+}
+
 fn post_step_outputs(net: &Mlp, data: &Dataset, seed: u64) -> Array2<f64> {
     let plus = one_step(net, data, &StepConfig::sgd(1e-3).unwrap())
         .unwrap()
@@ -216,11 +230,7 @@ proptest! {
         prop_assert!(got.layers()[l - 1].weight.rows().into_iter().skip(n).all(|r| r.iter().all(|&v| v == 0.0)));
         prop_assert!(got.layers()[l - 1].bias.as_ref().unwrap().iter().skip(n).all(|&v| v == 0.0));
         // Every original coordinate's gradient is unchanged.
-        let restricted = predict(&got, l, |inc, out| {
-            inc.weight = inc.weight.slice(ndarray::s![..n, ..]).to_owned();
-            inc.bias = inc.bias.as_ref().map(|b| b.slice(ndarray::s![..n]).to_owned());
-            out.weight = out.weight.slice(ndarray::s![.., ..n]).to_owned();
-        });
+        let restricted = original_units(&got, l, n);
         prop_assert!(rel_err(&restricted, &g) <= GRAD_TOL);
         // The new outgoing gradient matches a finite difference along those coordinates.
         let dir = twin.map(|_| 0.0);
@@ -254,11 +264,7 @@ proptest! {
         prop_assert!(got.layers()[l].weight.columns().into_iter().skip(n).all(|c| c.iter().all(|&g| g == 0.0)));
         // ... and every original coordinate keeps its gradient (u = 0 sends nothing back).
         let g = grads(&net, &data);
-        let restricted = predict(&got, l, |inc, out| {
-            inc.weight = inc.weight.slice(ndarray::s![..n, ..]).to_owned();
-            inc.bias = inc.bias.as_ref().map(|b| b.slice(ndarray::s![..n]).to_owned());
-            out.weight = out.weight.slice(ndarray::s![.., ..n]).to_owned();
-        });
+        let restricted = original_units(&got, l, n);
         prop_assert!(rel_err(&restricted, &g) <= GRAD_TOL);
         if act == Activation::Relu {
             // σ'(0) = 0: the units never move.
@@ -286,10 +292,10 @@ proptest! {
         let got = grads(&twin, &data);
         let (gu, gb) = (&got.layers()[l - 1].weight, got.layers()[l - 1].bias.as_ref().unwrap());
         let n = w[l];
-        let scale = pred_u.iter().chain(pred_b.iter()).fold(1e-300f64, |a, x| a.max(x.abs()));
-        let err_u = (&gu.slice(ndarray::s![n.., ..]) - &pred_u).iter().fold(0.0f64, |a, x| a.max(x.abs()));
-        let err_b = (&gb.slice(ndarray::s![n..]) - &pred_b).iter().fold(0.0f64, |a, x| a.max(x.abs()));
-        prop_assert!(err_u.max(err_b) <= 1e-12 * scale, "incoming gradient off by {:e} (scale {scale:e})", err_u.max(err_b));
+        let scale = max_abs(&pred_u).max(max_abs(&pred_b)).max(1e-300);
+        let err_u = max_abs_diff(&gu.slice(ndarray::s![n.., ..]), &pred_u);
+        let err_b = max_abs_diff(&gb.slice(ndarray::s![n..]), &pred_b);
+        prop_assert!(err_u <= 1e-12 * scale && err_b <= 1e-12 * scale, "incoming gradient off by {:e} (scale {scale:e})", err_u.max(err_b));
         // Ground truth by taking the step on the twin and on the base.
         let eta = 1e-2;
         let cfg = StepConfig::sgd(eta).unwrap();
@@ -300,8 +306,8 @@ proptest! {
         let pi = (zq.dot(&z.t()) + 1.0).dot(&vr) * (-eta * d0); // 16 × m
         let gain = pi.mapv(|p| act.apply(p)).dot(&v.t()); // 16 × k
         let measured = twin_plus.forward(xq.view()).unwrap() - base_plus.forward(xq.view()).unwrap();
-        let tol = 1e-9 * (1.0 + base_plus.forward(xq.view()).unwrap().iter().fold(0.0f64, |a, x| a.max(x.abs())));
-        let err = (&measured - &gain).iter().fold(0.0f64, |a, x| a.max(x.abs()));
+        let tol = 1e-9 * (1.0 + max_abs(&base_plus.forward(xq.view()).unwrap()));
+        let err = max_abs_diff(&measured, &gain);
         prop_assert!(err <= tol, "post-step gain off by {err:e}");
     }
 
@@ -324,11 +330,7 @@ proptest! {
         prop_assert!((&to.weight.column(n) - &to.weight.column(n + 1)).iter().all(|d| d.abs() <= GRAD_TOL * scale));
         // Original coordinates keep their gradient.
         let g = grads(&net, &data);
-        let restricted = predict(&got, l, |inc, out| {
-            inc.weight = inc.weight.slice(ndarray::s![..n, ..]).to_owned();
-            inc.bias = inc.bias.as_ref().map(|b| b.slice(ndarray::s![..n]).to_owned());
-            out.weight = out.weight.slice(ndarray::s![.., ..n]).to_owned();
-        });
+        let restricted = original_units(&got, l, n);
         prop_assert!(rel_err(&restricted, &g) <= GRAD_TOL);
     }
 }

@@ -218,6 +218,11 @@ impl ConstructConfig {
     pub fn units(&self) -> Units {
         self.units
     }
+    /// The logit gap `ln(p*(k−1)/(1−p*))` every `f_t − f_c` must reach for
+    /// `p_t ≥ p*` among `k` classes.
+    pub(super) fn need_margin(&self, k: usize) -> f64 {
+        (self.p_target * (k as f64 - 1.0) / (1.0 - self.p_target)).ln()
+    }
 }
 
 /// The pair of indistinguishable models and what the construction needed.
@@ -257,6 +262,25 @@ fn last_hidden(net: &Mlp) -> Result<usize> {
     Ok(net.depth() - 1)
 }
 
+/// Check that `update` and `targets` fit `base` and that the step moves it:
+/// the index of the last hidden layer and the residuals `R` of `update`.
+pub(super) fn checked_residuals(
+    base: &Mlp,
+    update: &Dataset,
+    targets: &QuerySet,
+) -> Result<(usize, Array2<f64>)> {
+    update.check_compatible(base)?;
+    targets.check_classes(base.output_dim())?;
+    let hidden = last_hidden(base)?;
+    let residuals = output_residuals(base, update)?;
+    if residuals.iter().all(|&r| r == 0.0) {
+        return Err(Error::DegenerateUpdateSet(
+            "every residual ∂ℓ/∂f(x_n) is zero: the step does not move the model".into(),
+        ));
+    }
+    Ok((hidden, residuals))
+}
+
 /// What every rule's construction starts from: the aligned model, the
 /// chosen directions, `G` and the features at the queries.
 pub(super) struct Prepared {
@@ -293,15 +317,7 @@ pub(super) fn prepare(
                 "the scale law h = α ĥ needs a positively homogeneous activation (ReLU, leaky ReLU)",
         });
     }
-    update.check_compatible(base)?;
-    targets.check_classes(base.output_dim())?;
-    let hidden = last_hidden(base)?;
-    let residuals = output_residuals(base, update)?;
-    if residuals.iter().all(|&r| r == 0.0) {
-        return Err(Error::DegenerateUpdateSet(
-            "every residual ∂ℓ/∂f(x_n) is zero: the step does not move the model".into(),
-        ));
-    }
+    let (hidden, residuals) = checked_residuals(base, update, targets)?;
     let m = cfg.redundant;
     let aligned = with_inert_units(base, m)?;
     let aligned_plus = one_step(&aligned, update, step)?.updated;
@@ -418,15 +434,8 @@ fn build(
     // so the gain is α times −η sign(G_j) ĥ_j(q⁺) (up to ε/(α|G|), which the
     // re-solving rounds absorb); AdamW's decays the incoming weights by
     // 1 − ηλ, which scales ĥ_j(q⁺) by it. Clipped SGD is its own construction.
-    let (law, decay) = match step.rule() {
-        UpdateRule::Sgd => (ScaleLaw::Quadratic, 1.0),
-        UpdateRule::AdamFirstStep { .. } => (ScaleLaw::Linear, 1.0),
-        UpdateRule::AdamWFirstStep { weight_decay, .. } => {
-            (ScaleLaw::Linear, 1.0 - step.eta() * weight_decay)
-        }
-        UpdateRule::SgdClip { .. } => {
-            return super::clipped::build_clipped(base, update, step, targets, cfg)
-        }
+    let Some((law, decay)) = ScaleLaw::of(step) else {
+        return super::clipped::build_clipped(base, update, step, targets, cfg);
     };
     let Prepared {
         aligned,
@@ -460,24 +469,14 @@ fn build(
         .map(|(data, (g, feat_q_plus, f_plus))| {
             let g = match law {
                 ScaleLaw::Quadratic => g,
-                // sign(0) = 0 (Adam does not move a coordinate whose gradient is 0;
-                // f64::signum would give 1), NaN stays NaN.
-                ScaleLaw::Linear => g.mapv(|v| {
-                    if v > 0.0 {
-                        1.0
-                    } else if v < 0.0 {
-                        -1.0
-                    } else {
-                        v
-                    }
-                }),
+                ScaleLaw::Linear => g.mapv(adam_sign),
             };
             (data, g, feat_q_plus * decay, f_plus)
         })
         .collect();
     let total = targets.len() * sets.len();
 
-    let need_margin = (cfg.p_target * (k as f64 - 1.0) / (1.0 - cfg.p_target)).ln();
+    let need_margin = cfg.need_margin(k);
     let mut extra = vec![Array2::<f64>::zeros((targets.len(), k)); sets.len()];
     let mut gamma = Array1::<f64>::zeros(m);
     let mut twin = aligned.clone();
@@ -550,17 +549,7 @@ fn build(
                 continue;
             }
             all_hit = false;
-            // Add the measured deficit of each failing pair to its requirement.
-            let f_after = after.forward(targets.x().view())?;
-            for (i, row) in f_after.axis_iter(Axis(0)).enumerate() {
-                let t = targets.accepted()[i];
-                for c in (0..k).filter(|&c| c != t) {
-                    let deficit = need_margin - (row[t] - row[c]);
-                    if deficit > 0.0 {
-                        extra[[i, c]] += deficit + 0.25;
-                    }
-                }
-            }
+            add_deficits(&after, targets, need_margin, extra)?;
         }
         if all_hit {
             let max_alpha = alpha
@@ -769,9 +758,43 @@ fn solve_nonneg_hinge(
     x / &scale
 }
 
+/// Add the measured deficit of each failing `(target, class)` pair of the
+/// stepped twin `after` (plus 0.25) to its requirement in `extra`.
+pub(super) fn add_deficits(
+    after: &Mlp,
+    targets: &QuerySet,
+    need_margin: f64,
+    extra: &mut Array2<f64>,
+) -> Result<()> {
+    let f_after = after.forward(targets.x().view())?;
+    for (i, row) in f_after.axis_iter(Axis(0)).enumerate() {
+        let t = targets.accepted()[i];
+        for c in (0..row.len()).filter(|&c| c != t) {
+            let deficit = need_margin - (row[t] - row[c]);
+            if deficit > 0.0 {
+                extra[[i, c]] += deficit + 0.25;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The sign Adam's first step moves a coordinate by: `sign(0) = 0` (Adam does
+/// not move a coordinate whose gradient is 0; `f64::signum` would give 1),
+/// NaN stays NaN.
+pub(super) fn adam_sign(v: f64) -> f64 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        v
+    }
+}
+
 /// How the new units' post-step gain grows with their scale `α`.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum ScaleLaw {
+pub(super) enum ScaleLaw {
     /// SGD: `∝ γ = α²`.
     Quadratic,
     /// Adam's first step: `∝ α`.
@@ -779,8 +802,22 @@ enum ScaleLaw {
 }
 
 impl ScaleLaw {
+    /// The law of `step`'s rule and the factor AdamW's decay puts on the gain
+    /// (`1 − ηλ`; 1 otherwise); `None` for clipped SGD, whose gain is not a
+    /// fixed law in the scale (its own construction).
+    pub(super) fn of(step: &StepConfig) -> Option<(Self, f64)> {
+        match step.rule() {
+            UpdateRule::Sgd => Some((Self::Quadratic, 1.0)),
+            UpdateRule::AdamFirstStep { .. } => Some((Self::Linear, 1.0)),
+            UpdateRule::AdamWFirstStep { weight_decay, .. } => {
+                Some((Self::Linear, 1.0 - step.eta() * weight_decay))
+            }
+            UpdateRule::SgdClip { .. } => None,
+        }
+    }
+
     /// The scales `α` from the LP's variables (`γ` or `α` itself).
-    fn alpha(self, x: &Array1<f64>) -> Array1<f64> {
+    pub(super) fn alpha(self, x: &Array1<f64>) -> Array1<f64> {
         match self {
             Self::Quadratic => x.mapv(f64::sqrt),
             Self::Linear => x.clone(),
@@ -789,7 +826,7 @@ impl ScaleLaw {
 
     /// The LP's box `α_max²` on `γ`, or `α_max` on `α`, written as the
     /// `α_max` [`feasibility::decide`] squares.
-    fn lp_alpha_max(self, alpha_max: f64) -> f64 {
+    pub(super) fn lp_alpha_max(self, alpha_max: f64) -> f64 {
         match self {
             Self::Quadratic => alpha_max,
             Self::Linear => alpha_max.sqrt(),

@@ -48,27 +48,18 @@
 //! construction is refused. Success is always decided by running the step.
 
 use super::analytic::{
-    constraints, with_inert_units, ConstructConfig, ConstructStats, HairTrigger,
+    adam_sign, add_deficits, checked_residuals, constraints, with_inert_units, ConstructConfig,
+    ConstructStats, HairTrigger, ScaleLaw, Solver, LP_SAFETY_MARGIN,
 };
-use super::analytic::{Solver, LP_SAFETY_MARGIN};
 use super::feasibility::{self, Verdict, DEFAULT_ALPHA_MAX};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, QuerySet};
 use crate::finite::nan_max;
-use crate::net::{gaussian_inputs, output_residuals, Dataset, Mlp};
+use crate::net::{gaussian_inputs, Dataset, Mlp};
 use crate::reparam::add_zero_input_units;
 use crate::rng::{seeded, stream};
-use crate::update::{one_step, StepConfig, UpdateRule};
-use ndarray::{Array1, Array2, Axis};
-
-/// How the gain grows with the units' scale `s`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Law {
-    /// SGD: `∝ γ = s²` (exact for homogeneous σ, small-signal otherwise).
-    Quadratic,
-    /// Adam's and AdamW's first step: `∝ s`, exact.
-    Linear,
-}
+use crate::update::{one_step, StepConfig};
+use ndarray::{Array2, Axis};
 
 /// The zero-input twin of `base` for `targets` after `step` on `update`
 /// (module docs): SGD, Adam's or AdamW's first step, LP solver.
@@ -89,19 +80,12 @@ pub(super) fn build_zero_input(
                      ReLU's σ'(0) = 0 leaves them frozen",
         });
     }
-    let (law, decay) = match step.rule() {
-        UpdateRule::Sgd => (Law::Quadratic, 1.0),
-        UpdateRule::AdamFirstStep { .. } => (Law::Linear, 1.0),
-        UpdateRule::AdamWFirstStep { weight_decay, .. } => {
-            (Law::Linear, 1.0 - step.eta() * weight_decay)
-        }
-        UpdateRule::SgdClip { .. } => {
-            return Err(Error::InvalidParameter {
-                name: "zero-input construction",
-                value: f64::NAN,
-                expected: "SGD, Adam or AdamW (the clipped step is built for dormant units only)",
-            })
-        }
+    let Some((law, decay)) = ScaleLaw::of(step) else {
+        return Err(Error::InvalidParameter {
+            name: "zero-input construction",
+            value: f64::NAN,
+            expected: "SGD, Adam or AdamW (the clipped step is built for dormant units only)",
+        });
     };
     if cfg.solver() != Solver::Lp {
         return Err(Error::InvalidParameter {
@@ -110,18 +94,7 @@ pub(super) fn build_zero_input(
             expected: "the LP solver (--solver lp)",
         });
     }
-    update.check_compatible(base)?;
-    targets.check_classes(base.output_dim())?;
-    if base.depth() < 2 {
-        return Err(Error::no_hidden_layer());
-    }
-    let hidden = base.depth() - 1;
-    let residuals = output_residuals(base, update)?;
-    if residuals.iter().all(|&r| r == 0.0) {
-        return Err(Error::DegenerateUpdateSet(
-            "every residual ∂ℓ/∂f(x_n) is zero: the step does not move the model".into(),
-        ));
-    }
+    let (hidden, residuals) = checked_residuals(base, update, targets)?;
     let (k, m) = (base.output_dim(), cfg.redundant());
     let aligned = with_inert_units(base, m)?;
     let cache_plus = one_step(&aligned, update, step)?
@@ -143,7 +116,7 @@ pub(super) fn build_zero_input(
     let vr = crate::kernels::matmul(residuals.view(), w.view()); // N × m: ŵ_j·r_n
     let eta = step.eta();
     let feat = match law {
-        Law::Quadratic => {
+        ScaleLaw::Quadratic => {
             // r̃(q)·ŵ_j = Σ_n (z_n·z⁺_q + 1)(ŵ_j·r_n)
             let kernel = crate::kernels::matmul_nt(z_q.view(), z_d.view()) + bias; // K × N
             let pre = crate::kernels::matmul(kernel.view(), vr.view()) * (-eta * slope0);
@@ -153,33 +126,19 @@ pub(super) fn build_zero_input(
                 pre * slope0
             }
         }
-        Law::Linear => {
-            let sign = |g: f64| {
-                if g > 0.0 {
-                    1.0
-                } else if g < 0.0 {
-                    -1.0
-                } else {
-                    g
-                }
-            };
+        ScaleLaw::Linear => {
             // g_j = Σ_n (ŵ_j·r_n) z_n (σ'(0) > 0 does not change its sign).
-            let gu = crate::kernels::matmul_tn(vr.view(), z_d.view()).mapv(sign); // m × n_in
-            let gb = vr.sum_axis(Axis(0)).mapv(sign) * bias;
+            let gu = crate::kernels::matmul_tn(vr.view(), z_d.view()).mapv(adam_sign); // m × n_in
+            let gb = vr.sum_axis(Axis(0)).mapv(adam_sign) * bias;
             let pre = (crate::kernels::matmul_nt(z_q.view(), gu.view()) + &gb) * -eta;
             pre.mapv(|p| act.apply(p) * decay)
         }
     };
-    feat.iter()
-        .chain(w.iter())
-        .all(|v| v.is_finite())
-        .then_some(())
-        .ok_or_else(|| Error::NonFinite("zero-input construction terms".into()))?;
-    let need_margin = (cfg.p_target * (k as f64 - 1.0) / (1.0 - cfg.p_target)).ln();
-    let alpha_max = match law {
-        Law::Quadratic => DEFAULT_ALPHA_MAX,
-        Law::Linear => DEFAULT_ALPHA_MAX.sqrt(),
-    };
+    if !feat.iter().all(|v| v.is_finite()) {
+        return Err(Error::NonFinite("zero-input construction features".into()));
+    }
+    let need_margin = cfg.need_margin(k);
+    let alpha_max = law.lp_alpha_max(DEFAULT_ALPHA_MAX);
     let mut extra = Array2::<f64>::zeros((targets.len(), k));
     let mut twin = aligned.clone();
     for round in 1..=cfg.max_rounds() {
@@ -213,10 +172,7 @@ pub(super) fn build_zero_input(
                 })
             }
         };
-        let scale: Array1<f64> = match law {
-            Law::Quadratic => x.mapv(|g| g.max(0.0).sqrt()),
-            Law::Linear => x.mapv(|s| s.max(0.0)),
-        };
+        let scale = law.alpha(&x);
         twin = add_zero_input_units(base, hidden, &(&w * &scale.view().insert_axis(Axis(0))))?;
         twin.check_finite("zero-input twin")?;
         let after = one_step(&twin, update, step)?.updated;
@@ -235,16 +191,7 @@ pub(super) fn build_zero_input(
                 twin,
             });
         }
-        let f_after = after.forward(targets.x().view())?;
-        for (i, row) in f_after.axis_iter(Axis(0)).enumerate() {
-            let t = targets.accepted()[i];
-            for c in (0..k).filter(|&c| c != t) {
-                let deficit = need_margin - (row[t] - row[c]);
-                if deficit > 0.0 {
-                    extra[[i, c]] += deficit + 0.25;
-                }
-            }
-        }
+        add_deficits(&after, targets, need_margin, &mut extra)?;
     }
     let after = one_step(&twin, update, step)?.updated;
     let report = evaluate(&after, targets, cfg.p_target)?;
