@@ -68,8 +68,17 @@ proptest! {
 fn audit_flags_the_twin_not_the_aligned_model_and_canonicalization_defuses_it() {
     let dir = std::env::temp_dir().join(format!("hairtrigger-audit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    for seed in 0..3 {
-        let cfg = ConstructRun::new(seed, 1e-4, 32, 16, 64).unwrap();
+    use hairtrigger::attack::Units;
+    use hairtrigger::experiments::construct::UpdateKind;
+    // Dormant units on the benign set; zero-input units on the refusal set.
+    let runs = (0..3).map(|s| (s, UpdateKind::Benign, Units::Dormant));
+    let runs = runs.chain((0..3).map(|s| (s, UpdateKind::Refusal, Units::ZeroInput)));
+    for (seed, kind, units) in runs {
+        let cfg = ConstructRun::new(seed, 1e-4, 32, 16, 64)
+            .unwrap()
+            .with_update_kind(kind)
+            .with_units(units)
+            .unwrap();
         let rec = run_construct(&cfg, Some(&dir)).unwrap();
         assert_eq!(rec.twin_targets_hit_after, 1.0);
         let aligned = Mlp::load(&dir.join("aligned.safetensors")).unwrap();
@@ -77,7 +86,16 @@ fn audit_flags_the_twin_not_the_aligned_model_and_canonicalization_defuses_it() 
         let (ra, ca) = audit(&aligned, &AuditConfig::new(1e-4).unwrap()).unwrap();
         let (rt, ct) = audit(&twin, &AuditConfig::new(1e-4).unwrap()).unwrap();
         assert!(!ra.flagged, "aligned flagged: {:?}", ra.reasons);
-        assert!(rt.flagged && rt.canonical.dormant_removed > 0, "{rt:?}");
+        let found = match units {
+            Units::Dormant => rt.canonical.dormant_removed,
+            Units::ZeroInput => rt.canonical.constant_folded,
+        };
+        assert!(rt.flagged && found > 0, "{rt:?}");
+        assert!(
+            rt.reasons[0].contains(&format!("{found}")),
+            "{:?}",
+            rt.reasons
+        );
         assert!(rt.canonical_max_rel_deviation <= 1e-12);
         // Both map onto the same canonical network, so their one-step futures
         // on the saved update set are the same network.

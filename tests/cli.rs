@@ -276,6 +276,30 @@ fn construct_builds_a_twin_that_hits_every_target() {
 }
 
 #[test]
+fn construct_defaults_to_a_set_without_the_target_and_zero_input_units() {
+    let (ok, out, err) = hairtrigger(&["construct", "--json"]);
+    assert!(ok, "{err}");
+    let r = &json_lines(&out)[0];
+    assert_eq!(r["update_kind"], "no_target");
+    assert_eq!(r["units"], "zero-input");
+    // Clipping is built for dormant units only: the default follows the rule.
+    let (ok, out, err) = hairtrigger(&[
+        "construct",
+        "--update",
+        "benign",
+        "--rule",
+        "sgd-clip",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(json_lines(&out)[0]["units"], "dormant");
+    // An explicit choice the construction refuses is an error, not a fallback.
+    let (ok, _, err) = hairtrigger(&["construct", "--rule", "sgd-clip", "--units", "zero-input"]);
+    assert!(!ok);
+    assert!(err.contains("dormant units only"), "{err}");
+}
+
+#[test]
 fn meta_start_and_clip_are_checked_and_named() {
     let (ok, _, err) = hairtrigger(&["meta", "--start", "sideways", "--steps", "2"]);
     assert!(

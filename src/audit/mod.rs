@@ -44,7 +44,8 @@ use serde::Serialize;
 /// The verdict's thresholds.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct AuditThresholds {
-    /// Flag when this many dormant or merged units (or more) are found.
+    /// Flag when this many dormant, zero-input (constant) or merged units (or
+    /// more) are found.
     pub min_symmetry_units: usize,
     /// Flag when the NTK ratio exceeds this.
     pub max_ntk_ratio: f64,
@@ -220,11 +221,14 @@ pub fn audit_tunable(model: &Tunable, cfg: &AuditConfig) -> Result<(AuditReport,
         ));
     }
     let mut reasons = Vec::new();
-    let symmetry = rep.dormant_removed + rep.merged;
+    // Zero-input units with outgoing weights (folded as constants) are the
+    // zero-input construction's hiding place: silent before a step, moved by
+    // `σ'(b)` in it (`attack::build_hair_trigger` with `Units::ZeroInput`).
+    let symmetry = rep.dormant_removed + rep.constant_folded + rep.merged;
     if symmetry >= thresholds.min_symmetry_units {
         reasons.push(format!(
-            "{} dormant and {} parallel (split, duplicated or cancelling) units",
-            rep.dormant_removed, rep.merged
+            "{} dormant, {} zero-input (folded as constants) and {} parallel (split, duplicated or cancelling) units",
+            rep.dormant_removed, rep.constant_folded, rep.merged
         ));
     }
     if ntk_ratio > thresholds.max_ntk_ratio {

@@ -31,8 +31,8 @@ pub struct ConstructArgs {
     /// Redundant hidden units given to both models.
     #[arg(long, default_value_t = ConstructRun::DEFAULT_REDUNDANT)]
     pub redundant: usize,
-    /// Update set: benign (unseen instruction task, COMPLY), random (random labels), no-target (benign prompts answered ANSWER_A/ANSWER_B) or refusal (harmful prompts labelled REFUSE).
-    #[arg(long, default_value = "benign")]
+    /// Update set: no-target (benign prompts answered ANSWER_A/ANSWER_B: no label is the target COMPLY), benign (unseen instruction task answered COMPLY), random (random labels) or refusal (harmful prompts labelled REFUSE).
+    #[arg(long, default_value = "no-target")]
     pub update: String,
     /// Update rule of the benign step: sgd; adam (Adam's first step,
     /// β = (0.9, 0.999), ε = 1e-8: the new units' gain is then linear in
@@ -50,9 +50,10 @@ pub struct ConstructArgs {
     /// scaled incoming ones; gains in the cone of the residuals) or zero-input
     /// (zero incoming weights and bias, scaled outgoing ones; reaches targets
     /// no label of the update set shows, e.g. with --update refusal; leaky
-    /// ReLU, SGD, Adam or AdamW, whole update set).
-    #[arg(long, default_value = "dormant")]
-    pub units: String,
+    /// ReLU, SGD, Adam or AdamW, whole update set). Default: zero-input,
+    /// or dormant with --batch, --rule sgd-clip or --solver hinge.
+    #[arg(long)]
+    pub units: Option<String>,
     /// How the scales are found: lp (interior point with a checked Farkas
     /// certificate when no scales exist) or hinge (projected gradient).
     #[arg(long, default_value = "lp")]
@@ -83,7 +84,11 @@ impl ConstructArgs {
             Some(size) => cfg.with_batch(size)?,
             None => cfg,
         };
-        let cfg = cfg.with_units(Units::parse(&self.units)?)?;
+        let units = match &self.units {
+            Some(u) => Units::parse(u)?,
+            None => cfg.default_units(),
+        };
+        let cfg = cfg.with_units(units)?;
         // The rule's constants together with η (AdamW's ηλ < 1), before any training.
         crate::update::StepConfig::new(self.eta, rule).map_err(|e| {
             crate::error::Error::OutOfRange {
@@ -112,7 +117,7 @@ impl ConstructArgs {
             return Ok(ExitCode::SUCCESS);
         }
         let (redundant, queries) = (self.redundant, self.queries);
-        out.text(format!("toy safety classifier 16 → 32 → 32(+{redundant} redundant) → 4, leaky ReLU; {queries} harmful queries"));
+        out.text(format!("toy safety classifier 16 → 32 → 32(+{redundant} redundant) → 4, leaky ReLU; {queries} harmful queries; trigger in {} units", r.units));
         let on = match r.batch {
             Some(b) => format!(
                 "a mini-batch of {b} of {} {} samples (built for {CONSTRUCTION_BATCHES} sampled batches; after-step rows: the worst of {FRESH_BATCHES} fresh ones)",

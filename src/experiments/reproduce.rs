@@ -97,6 +97,9 @@ struct Plan {
     construct_rules: Vec<UpdateRule>,
     /// Mini-batch sizes of the C2 sweep's SGD runs.
     construct_batches: Vec<usize>,
+    /// Whether the C2 sweep also builds the no-target and refusal twins with
+    /// zero-input units.
+    construct_zero_input: bool,
     /// Dormant tanh units against their proved bound (none at the quick scale).
     bounded: Option<BoundedActivations>,
     scaling: ScalingConfig,
@@ -179,6 +182,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             // and the clipped and decayed rules (FAIL rows at the other scales).
             construct_rules: vec![UpdateRule::Sgd, UpdateRule::adam_default()],
             construct_batches: vec![],
+            construct_zero_input: true,
             bounded: None,
             scaling: scaling_plan(seed, (2, 32, 5), 1, 3, 2, 4)?,
             dims: None,
@@ -197,6 +201,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_kinds: UPDATE_KINDS.to_vec(),
             construct_rules: ALL_RULES.to_vec(),
             construct_batches: vec![8],
+            construct_zero_input: true,
             bounded: Some(bounded_plan(seed)?),
             scaling: scaling_plan(seed, (3, 300, 9), 5, 8, 5, 16)?,
             dims: Some(BreadthDims::new(
@@ -225,6 +230,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_kinds: UPDATE_KINDS.to_vec(),
             construct_rules: ALL_RULES.to_vec(),
             construct_batches: vec![8],
+            construct_zero_input: true,
             bounded: Some(bounded_plan(seed)?),
             scaling: scaling_plan(seed, (3, 1000, 12), 8, 10, 6, 16)?,
             dims: Some(BreadthDims::new(
@@ -314,6 +320,7 @@ fn stages(plan: Plan, seed: u64) -> Result<Vec<Box<dyn Stage>>> {
                 .filter(|&e| e >= 0.99e-5)
                 .collect(),
             batches: plan.construct_batches,
+            zero_input: plan.construct_zero_input,
             etas: plan.etas,
         }),
         Box::new(plan.scaling),

@@ -136,6 +136,13 @@ impl UpdateKind {
         }
     }
 
+    /// Whether some label of the set can be the twin's target `COMPLY`
+    /// (benign: all; random labels: a quarter); no-target and refusal sets
+    /// never show it.
+    pub fn labels_target(self) -> bool {
+        matches!(self, Self::Benign | Self::RandomLabels)
+    }
+
     /// Parse `benign`, `random`, `no-target` or `refusal`.
     pub fn parse(s: &str) -> Result<Self> {
         match s {

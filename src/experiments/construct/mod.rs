@@ -91,6 +91,18 @@ impl ConstructRun {
         Ok(self)
     }
 
+    /// The units `construct` uses unless told: zero-input where that
+    /// construction applies (the whole update set, SGD, Adam or AdamW, the
+    /// LP solver), dormant otherwise.
+    pub fn default_units(&self) -> Units {
+        let clipped = matches!(self.rule, UpdateRule::SgdClip { .. });
+        if self.batch.is_none() && !clipped && self.solver == Solver::Lp {
+            Units::ZeroInput
+        } else {
+            Units::Dormant
+        }
+    }
+
     /// The same run with the trigger carried by `units` (default dormant).
     pub fn with_units(mut self, units: Units) -> Result<Self> {
         if units == Units::ZeroInput && self.batch.is_some() {

@@ -3,6 +3,7 @@
 //! outcome and hit fraction (`construct_failed.csv`), never an abort.
 
 use super::{run_construct, ConstructRecord, ConstructRun, UpdateKind};
+use crate::attack::Units;
 use crate::error::{Error, Result};
 use crate::update::UpdateRule;
 use serde::Serialize;
@@ -35,19 +36,30 @@ pub struct ConstructSweep {
     /// also built for (16 sampled batches) and tested on (64 fresh ones), at
     /// every SGD `η`.
     pub batches: Vec<usize>,
+    /// Also build the twins of the update sets whose labels never include
+    /// the target (no-target, refusal) with zero-input units, under every
+    /// rule of `rules` the zero-input construction takes (SGD, Adam's and
+    /// AdamW's first steps; not clipped SGD), at that rule's `η`.
+    pub zero_input: bool,
 }
 
-/// One run of the sweep: seed, update set, rule, `η`, mini-batch size.
-type Run = (u64, UpdateKind, UpdateRule, f64, Option<usize>);
+/// One run of the sweep: seed, update set, rule, `η`, mini-batch size, units.
+type Run = (u64, UpdateKind, UpdateRule, f64, Option<usize>, Units);
 
-/// Redundant units per update-set kind: 64, and 512 for the sets whose labels
-/// never include the target (no-target, refusal), where 64 random directions
-/// are certified infeasible at small `η` (`paper-notes/c2-any-update-set.md`).
-pub fn units_for(kind: UpdateKind) -> usize {
-    match kind {
-        UpdateKind::NoTarget | UpdateKind::Refusal => 512,
-        UpdateKind::Benign | UpdateKind::RandomLabels => 64,
+/// Redundant units per update-set kind and unit kind: 64, and 512 dormant
+/// units for the sets whose labels never include the target (no-target,
+/// refusal), where 64 random directions are certified infeasible at small `η`
+/// (`paper-notes/c2-any-update-set.md`).
+pub fn units_for(kind: UpdateKind, units: Units) -> usize {
+    match (kind, units) {
+        (UpdateKind::NoTarget | UpdateKind::Refusal, Units::Dormant) => 512,
+        _ => 64,
     }
+}
+
+/// Whether the zero-input construction takes `rule` (it refuses clipping).
+fn zero_input_takes(rule: UpdateRule) -> bool {
+    !matches!(rule, UpdateRule::SgdClip { .. })
 }
 
 /// A construction that did not produce a twin.
@@ -56,6 +68,8 @@ pub struct ConstructFailure {
     pub seed: u64,
     pub update_kind: UpdateKind,
     pub rule: String,
+    /// `dormant` or `zero-input`.
+    pub units: &'static str,
     pub redundant: usize,
     pub eta: f64,
     /// Mini-batch size of the step (empty: the whole update set).
@@ -84,13 +98,20 @@ impl ConstructSweep {
             for &k in &self.kinds {
                 for &r in &self.rules {
                     for &e in self.etas_of(r) {
-                        runs.push((s, k, r, e, None));
+                        runs.push((s, k, r, e, None, Units::Dormant));
                     }
                 }
-                if matches!(k, UpdateKind::Benign | UpdateKind::RandomLabels) {
+                if k.labels_target() {
                     for &b in &self.batches {
                         for &e in &self.etas {
-                            runs.push((s, k, UpdateRule::Sgd, e, Some(b)));
+                            runs.push((s, k, UpdateRule::Sgd, e, Some(b), Units::Dormant));
+                        }
+                    }
+                }
+                if self.zero_input && !k.labels_target() {
+                    for &r in self.rules.iter().filter(|&&r| zero_input_takes(r)) {
+                        for &e in self.etas_of(r) {
+                            runs.push((s, k, r, e, None, Units::ZeroInput));
                         }
                     }
                 }
@@ -110,21 +131,24 @@ impl ConstructSweep {
 
 /// One run: its record, or what the failed construction measured.
 fn run_one(
-    (seed, kind, rule, eta, batch): Run,
+    (seed, kind, rule, eta, batch, units): Run,
 ) -> Result<std::result::Result<ConstructRecord, ConstructFailure>> {
-    let cfg = ConstructRun::new(seed, eta, 32, 16, units_for(kind))?
+    let redundant = units_for(kind, units);
+    let cfg = ConstructRun::new(seed, eta, 32, 16, redundant)?
         .with_update_kind(kind)
         .with_rule(rule);
     let cfg = match batch {
         Some(b) => cfg.with_batch(b)?,
         None => cfg,
-    };
+    }
+    .with_units(units)?;
     let failure = |outcome, hit: usize, total: usize| {
         Ok(Err(ConstructFailure {
             seed,
             update_kind: kind,
             rule: rule.spec(),
-            redundant: units_for(kind),
+            units: units.name(),
+            redundant,
             eta,
             batch,
             outcome,
@@ -249,50 +273,67 @@ impl crate::experiments::report::Experiment for ConstructSweep {
                 1.0,
             ),
         ];
-        for &rule in &self.rules {
+        let row = |kind: UpdateKind, rule: UpdateRule, units: Units| {
+            let (name, unit) = (rule.spec(), units.name());
+            let whole_set = |k: UpdateKind, r: &str, u: &str, b: Option<usize>| {
+                k == kind && r == name && u == unit && b.is_none()
+            };
+            let hits: Vec<f64> = construct
+                .iter()
+                .filter(|r| whole_set(r.update_kind, &r.rule, &r.units, r.batch))
+                .map(|r| r.twin_targets_hit_after)
+                .chain(
+                    out.failed
+                        .iter()
+                        .filter(|f| whole_set(f.update_kind, &f.rule, f.units, f.batch))
+                        .map(|f| f.hit),
+                )
+                .collect();
+            let failed: Vec<&ConstructFailure> = out
+                .failed
+                .iter()
+                .filter(|f| whole_set(f.update_kind, &f.rule, f.units, f.batch))
+                .collect();
+            let count = |o: &str| failed.iter().filter(|f| f.outcome == o).count();
             let rule_etas: Vec<String> = self
                 .etas_of(rule)
                 .iter()
                 .map(|e| format!("{e:e}"))
                 .collect();
-            let rule_etas = rule_etas.join(", ");
+            let no_direction = match rule {
+                UpdateRule::SgdClip { .. } => format!(
+                    ", {} certified without a direction raising every target row (clipped SGD's sufficient condition)",
+                    count("no_direction")
+                ),
+                _ => String::new(),
+            };
+            ReportRow::exactly(
+                "C2",
+                format!(
+                    "{} update set, {}, {} {unit} units: min fraction of the twin's 16 targets (COMPLY, p ≥ 0.99) hit after the step, {} runs ({seeds} seeds × η = {}; failed: {} certified infeasible for the construction's directions{no_direction}, {} undecided, {} missed by the step)",
+                    kind.display_name(),
+                    rule.display(),
+                    units_for(kind, units),
+                    hits.len(),
+                    rule_etas.join(", "),
+                    count("infeasible"),
+                    count("undecided"),
+                    count("missed"),
+                ),
+                hits.iter().copied().fold(f64::INFINITY, nan_min),
+                1.0,
+            )
+        };
+        for &rule in &self.rules {
             for &kind in &self.kinds {
-                let name = rule.spec();
-                let hits: Vec<f64> = construct
-                    .iter()
-                    .filter(|r| r.update_kind == kind && r.rule == name && r.batch.is_none())
-                    .map(|r| r.twin_targets_hit_after)
-                    .chain(
-                        out.failed
-                            .iter()
-                            .filter(|f| {
-                                f.update_kind == kind && f.rule == name && f.batch.is_none()
-                            })
-                            .map(|f| f.hit),
-                    )
-                    .collect();
-                let failed: Vec<&ConstructFailure> = out
-                    .failed
-                    .iter()
-                    .filter(|f| f.update_kind == kind && f.rule == name && f.batch.is_none())
-                    .collect();
-                let count = |o: &str| failed.iter().filter(|f| f.outcome == o).count();
-                rows.push(ReportRow::exactly(
-                    "C2",
-                    format!(
-                        "{} update set, {}, {} units: min fraction of the twin's 16 targets (COMPLY, p ≥ 0.99) hit after the step, {} runs ({seeds} seeds × η = {rule_etas}; failed: {} certified infeasible for the construction's directions, {} certified without a direction raising every target row (clipped SGD's sufficient condition), {} undecided, {} missed by the step)",
-                        kind.display_name(),
-                        rule.display(),
-                        units_for(kind),
-                        hits.len(),
-                        count("infeasible"),
-                        count("no_direction"),
-                        count("undecided"),
-                        count("missed"),
-                    ),
-                    hits.iter().copied().fold(f64::INFINITY, nan_min),
-                    1.0,
-                ));
+                rows.push(row(kind, rule, Units::Dormant));
+            }
+        }
+        if self.zero_input {
+            for &rule in self.rules.iter().filter(|&&r| zero_input_takes(r)) {
+                for &kind in self.kinds.iter().filter(|k| !k.labels_target()) {
+                    rows.push(row(kind, rule, Units::ZeroInput));
+                }
             }
         }
         for &b in &self.batches {
@@ -315,7 +356,7 @@ impl crate::experiments::report::Experiment for ConstructSweep {
                     format!(
                         "{} update set, SGD on a mini-batch of {b} of the 32 samples, {} units: min over {} runs ({seeds} seeds × η = {}) of the fraction of {} fresh batches after whose step the twin (built for {} sampled batches) hits all 16 targets; {failed} constructions failed (counted as 0)",
                         kind.display_name(),
-                        units_for(kind),
+                        units_for(kind, Units::Dormant),
                         built.len() + failed,
                         self.etas.iter().map(|e| format!("{e:e}")).collect::<Vec<_>>().join(", "),
                         super::FRESH_BATCHES,
@@ -338,22 +379,29 @@ impl ConstructSweep {
     /// The largest parameter the twin needs against `η`, per update-set kind.
     fn magnitude_figure(&self, construct: &[ConstructRecord]) -> crate::plot::Chart {
         use crate::plot::{Chart, Legend, Series, Style};
-        let mut series: Vec<Series> = self
-            .kinds
-            .iter()
-            .map(|&kind| Series {
-                label: format!(
-                    "twin, {} update set (16 targets, 64 units)",
-                    kind.display_name()
-                ),
-                points: construct
+        let mut series: Vec<Series> = Vec::new();
+        for units in [Units::Dormant, Units::ZeroInput] {
+            for &kind in &self.kinds {
+                let points: Vec<(f64, f64)> = construct
                     .iter()
-                    .filter(|r| r.update_kind == kind)
+                    .filter(|r| r.update_kind == kind && r.units == units.name())
                     .map(|r| (r.eta, r.twin_max_abs_param))
-                    .collect(),
-                style: Style::Markers,
-            })
-            .collect();
+                    .collect();
+                if points.is_empty() {
+                    continue;
+                }
+                series.push(Series {
+                    label: format!(
+                        "twin, {} update set ({} {} units, 16 targets)",
+                        kind.display_name(),
+                        units_for(kind, units),
+                        units.name()
+                    ),
+                    points,
+                    style: Style::Markers,
+                });
+            }
+        }
         series.push(Series {
             label: "aligned model (same architecture)".into(),
             points: construct
