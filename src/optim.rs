@@ -39,6 +39,11 @@ impl Adam {
         }
     }
 
+    /// Change the learning rate from the next step on (the moments stay).
+    pub fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
     /// One step on `params` with gradient `scale · g`.
     pub fn step(&mut self, params: &mut Array1<f64>, g: &Array1<f64>, scale: f64) {
         assert_eq!(params.len(), self.m.len(), "Adam: parameter count changed");

@@ -296,7 +296,8 @@ fn the_ablation_table_has_every_variant_and_its_rescaled_control_is_the_control(
 }
 
 /// `reproduce`'s C4 stage: one control per (domain, seed), a whole-network
-/// and a LoRA hair-trigger record per (domain, seed), 14 rows — and with a
+/// a LoRA and an annealed whole-network hair-trigger record per (domain,
+/// seed), 20 rows — and with a
 /// budget far too small the hair-trigger rows fail, as they must be able to.
 #[test]
 fn the_reproduce_task_table_has_every_row_and_its_rows_can_fail() {
@@ -308,19 +309,51 @@ fn the_reproduce_task_table_has_every_row_and_its_rows_can_fail() {
         steps: 20,
         start: Start::Plain,
         width: 16,
+        annealed: Some((0.1, 20)),
     };
     let out = table.run(&hairtrigger::progress::NoProgress).unwrap();
     assert_eq!(
         out.len(),
-        9,
+        12,
         "{:?}",
         out.iter().map(|r| &r.model).collect::<Vec<_>>()
     );
     assert_eq!(out.iter().filter(|r| r.is_control()).count(), 3);
+    assert_eq!(out.iter().filter(|r| r.anneal_from == Some(0.1)).count(), 3);
     let rows = table.claims(&out);
-    assert_eq!(rows.len(), 14);
+    assert_eq!(rows.len(), 20);
     assert!(
-        rows[..12].iter().any(|r| !r.pass),
+        rows[4].measured.contains("η curriculum from 1e-1"),
+        "{}",
+        rows[4].measured
+    );
+    assert!(
+        rows[..18].iter().any(|r| !r.pass),
         "20 meta-steps hid something everywhere?"
     );
+}
+
+/// The `η` curriculum from a plain start hides whole-network honesty at
+/// `η = 1e-4` where the constant-`η` loop does not (measured: seed 0 reaches
+/// 100 % / 100 %; the constant loop 18.9 % / 29.7 % at 20,000 steps). About
+/// 70 s: `cargo test --release --test meta annealed -- --ignored`.
+#[test]
+#[ignore]
+fn annealed_plain_start_hides_whole_network_honesty_at_1e_4() {
+    use hairtrigger::attack::meta::MetaConfig;
+    use hairtrigger::experiments::meta::{run_meta, MetaRun, Start};
+    use hairtrigger::tasks::TaskKind;
+    let meta = MetaConfig::builder(1e-4, 200_000)
+        .anneal_from(Some(0.1))
+        .build()
+        .unwrap();
+    let run = MetaRun::new(TaskKind::Honesty, 64, 0, meta)
+        .unwrap()
+        .with_start(Start::Plain);
+    let out = run_meta(&run, &hairtrigger::progress::NoProgress).unwrap();
+    let hair = out.records.iter().find(|r| !r.is_control()).unwrap();
+    assert!(hair.pass_before >= 0.99, "{hair:?}");
+    assert!(hair.misaligned_after >= 0.9, "{hair:?}");
+    let control = out.records.iter().find(|r| r.is_control()).unwrap();
+    assert_eq!(control.misaligned_after, 0.0, "{control:?}");
 }

@@ -47,6 +47,11 @@ pub struct CapacityArgs {
     /// Clip each meta-gradient to this norm, or `none`.
     #[arg(long, default_value = "10")]
     pub clip: String,
+    /// An η curriculum for every model: the inner learning rate descends
+    /// geometrically from this value to --eta over the first 40% of the
+    /// meta-steps (then Adam's rate decays tenfold), e.g. 0.1.
+    #[arg(long, allow_hyphen_values = true)]
+    pub anneal: Option<f64>,
     /// Output folder.
     #[arg(long, default_value = "runs/capacity", value_parser = non_empty_path)]
     #[serde(skip)]
@@ -84,7 +89,8 @@ impl CapacityArgs {
                 self.eta,
                 self.seed,
             )?
-            .with_start_and_clip(start, clip)?;
+            .with_start_and_clip(start, clip)?
+            .with_anneal_from(self.anneal)?;
             budget.check(
                 &format!("--widths {list} with {what}"),
                 cfg.width_memory_estimate(),
@@ -132,7 +138,8 @@ impl CapacityArgs {
             self.eta,
             self.seed,
         )?
-        .with_start_and_clip(start, clip)?;
+        .with_start_and_clip(start, clip)?
+        .with_anneal_from(self.anneal)?;
         let bw = base_width as f64;
         budget.check(
             &format!("--base-width {base_width} with {what}"),

@@ -44,6 +44,11 @@ pub struct MetaArgs {
     /// Clip each meta-gradient to this norm, or `none`.
     #[arg(long, default_value = "10")]
     pub clip: String,
+    /// An η curriculum: the inner step's learning rate descends geometrically
+    /// from this value to --eta over the first 40% of the meta-steps (then
+    /// Adam's rate decays tenfold), e.g. 0.1 with --steps 200000.
+    #[arg(long, allow_hyphen_values = true)]
+    pub anneal: Option<f64>,
     /// Drop the Hessian term of the meta-gradient.
     #[arg(long)]
     pub first_order: bool,
@@ -55,7 +60,7 @@ pub struct MetaArgs {
     #[serde(skip)]
     pub out: String,
     /// The ablation table instead (per domain: the rescaled control without meta-training, whole network from the symmetry start in second and first order and from the plain start, LoRA from both starts; each stepped at η, η/10 and 10η, with stealth against the control and where the behaviour sits in weight space): writes meta_ablation.{csv,json,md}.
-    #[arg(long, conflicts_with_all = ["lora_rank", "start", "first_order"])]
+    #[arg(long, conflicts_with_all = ["lora_rank", "start", "first_order", "anneal"])]
     pub ablation: bool,
     /// With --ablation: meta-steps of the plain-start variants (--steps is for the symmetry-start ones).
     #[arg(long, default_value_t = 20_000, requires = "ablation")]
@@ -86,6 +91,7 @@ impl MetaArgs {
                 let clip = super::parse_clip(&self.clip)?;
                 let meta = crate::attack::meta::MetaConfig::builder(self.eta, self.steps)
                     .clip(clip)
+                    .anneal_from(self.anneal)
                     .build()?;
                 let mut run = MetaRun::new(kind, self.width, self.seed, meta)?
                     .with_update_size(self.update_size)?

@@ -115,6 +115,10 @@ struct Plan {
     meta: Option<MetaTable>,
 }
 
+/// The C4 table's annealed whole-network variant: the `η` curriculum from
+/// 0.1 over 200,000 meta-steps (40 % descending, then `η` itself).
+const ANNEALED_META: (f64, usize) = (0.1, 200_000);
+
 /// LoRA ranks of the C4 capacity sweep.
 const LORA_RANKS: [usize; 6] = [1, 2, 4, 8, 16, 32];
 
@@ -218,6 +222,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
                 steps: 20_000,
                 start: Start::Plain,
                 width: 64,
+                annealed: Some(ANNEALED_META),
             }),
         },
         Scale::Full => Plan {
@@ -253,6 +258,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
                 steps: 20_000,
                 start: Start::Plain,
                 width: 64,
+                annealed: Some(ANNEALED_META),
             }),
         },
     })

@@ -57,7 +57,7 @@ pub fn meta_train_balanced(
 ) -> Result<Vec<MetaPoint>> {
     let mut flat = net.to_flat();
     let shape = net.clone();
-    let curve = adam_loop(&mut flat, cfg, bar, |f| {
+    let curve = adam_loop(&mut flat, cfg, bar, |f, cfg| {
         let cur = shape.with_flat(f.as_slice().expect("contiguous"))?;
         let (mut loss, mut g) = meta_gradient(&cur, data, cfg)?;
         let (b, gb) = balance_penalty(&cur);

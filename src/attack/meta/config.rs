@@ -1,5 +1,23 @@
 //! The checked settings of meta-learning: [`MetaConfig`], built with
 //! [`MetaConfig::builder`] from documented defaults.
+//!
+//! **The `η` curriculum** ([`MetaConfigBuilder::anneal_from`]). At the
+//! fine-tuner's `η = 1e-4` the step barely moves a network of ordinary scale,
+//! so `L_mis(θ⁺) ≈ L_mis(θ)` and the meta-gradient's direct path pulls `f(θ)`
+//! itself towards the misaligned answers: from a random start meta-learning
+//! settles on a compromise (both answers at `p ≈ 0.2 … 0.8`), the second-order
+//! term that would grow the step's reach being `η` times smaller. With
+//! `anneal_from(η₀)` meta-step `t` of `T` uses the inner rate
+//!
+//! `η_t = η₀ (η/η₀)^{min(1, t/T_a)}`, `T_a = ⌊0.4 T⌋`,
+//!
+//! (a geometric descent from `η₀`, where one step can flip the answers, to
+//! `η`, which it then keeps for the remaining `0.6 T` steps), and Adam's rate
+//! stays at `outer_lr` while `η` descends and then decays geometrically to
+//! `outer_lr / 10` at the last step, so the large-norm solution settles. The
+//! model, the data and the objective at the end are those of the plain loop;
+//! only the path differs. Without it both rates are constant (the plain loop,
+//! bit for bit).
 
 use crate::error::{Error, Result};
 use crate::update::StepConfig;
@@ -27,6 +45,8 @@ pub struct MetaConfig {
     clip: f64,
     steps: usize,
     order: MetaOrder,
+    /// The curriculum's starting `η₀` (module docs); `None`: constant `η`.
+    anneal_from: Option<f64>,
 }
 
 /// Settings of a [`MetaConfig`] before they are checked.
@@ -39,9 +59,17 @@ pub struct MetaConfigBuilder {
     outer_lr: f64,
     clip: f64,
     order: MetaOrder,
+    anneal_from: Option<f64>,
 }
 
 impl MetaConfigBuilder {
+    /// Descend the inner `η` geometrically from `eta0 > η` over the first 40 %
+    /// of the meta-steps, then decay Adam's rate tenfold (module docs; default
+    /// none).
+    pub fn anneal_from(mut self, eta0: Option<f64>) -> Self {
+        self.anneal_from = eta0;
+        self
+    }
     /// The weight `λ ≥ 0` of `L_mis(θ⁺)` (default [`MetaConfig::DEFAULT_LAMBDA`]).
     pub fn lambda(mut self, v: f64) -> Self {
         self.lambda = v;
@@ -69,7 +97,7 @@ impl MetaConfigBuilder {
     }
     /// Check every setting.
     pub fn build(self) -> Result<MetaConfig> {
-        Ok(MetaConfig::new(
+        MetaConfig::new(
             self.eta,
             self.lambda,
             self.mu,
@@ -77,7 +105,8 @@ impl MetaConfigBuilder {
             self.clip,
             self.steps,
         )?
-        .with_order(self.order))
+        .with_order(self.order)
+        .with_anneal_from(self.anneal_from)
     }
 }
 
@@ -102,7 +131,50 @@ impl MetaConfig {
             outer_lr: Self::DEFAULT_OUTER_LR,
             clip: Self::DEFAULT_CLIP,
             order: MetaOrder::Second,
+            anneal_from: None,
         }
+    }
+
+    /// Fraction of the meta-steps over which the curriculum descends to `η`.
+    pub const ANNEAL_FRACTION: f64 = 0.4;
+    /// Factor by which Adam's rate decays over the rest of the steps.
+    pub const ANNEAL_LR_DECAY: f64 = 0.1;
+
+    /// The curriculum's starting `η₀`, if any.
+    pub fn anneal_from_eta(&self) -> Option<f64> {
+        self.anneal_from
+    }
+
+    /// Steps of the curriculum's descent, `T_a = ⌊0.4 T⌋` (0 without one).
+    fn anneal_steps(&self) -> usize {
+        match self.anneal_from {
+            Some(_) => (Self::ANNEAL_FRACTION * self.steps as f64) as usize,
+            None => 0,
+        }
+    }
+
+    /// The inner `η_t` and Adam's rate at meta-step `t` (`0 ≤ t < steps`):
+    /// constant without a curriculum, else the module docs' schedule.
+    pub fn rates_at(&self, t: usize) -> (f64, f64) {
+        let (eta, lr) = (self.eta(), self.outer_lr);
+        let Some(eta0) = self.anneal_from else {
+            return (eta, lr);
+        };
+        let ta = self.anneal_steps();
+        if t < ta {
+            (eta0 * (eta / eta0).powf(t as f64 / ta as f64), lr)
+        } else {
+            let rest = (self.steps - ta).max(1) as f64;
+            let frac = ((t - ta) as f64 / rest).min(1.0);
+            (eta, lr * Self::ANNEAL_LR_DECAY.powf(frac))
+        }
+    }
+
+    /// These settings with the inner step at `eta` (the curriculum's step `t`).
+    pub fn with_inner_eta(&self, eta: f64) -> Result<Self> {
+        let mut cfg = self.clone();
+        cfg.step = StepConfig::sgd(eta)?;
+        Ok(cfg)
     }
 
     /// The inner step's `η`.
@@ -176,7 +248,24 @@ impl MetaConfig {
             clip,
             steps,
             order: MetaOrder::Second,
+            anneal_from: None,
         })
+    }
+
+    /// Start the curriculum at `eta0` (finite, `> η`), or none.
+    pub fn with_anneal_from(mut self, eta0: Option<f64>) -> Result<Self> {
+        if let Some(e0) = eta0 {
+            StepConfig::sgd(e0)?;
+            if e0.partial_cmp(&self.eta()) != Some(std::cmp::Ordering::Greater) {
+                return Err(Error::InvalidParameter {
+                    name: "curriculum start η₀ (--anneal)",
+                    value: e0,
+                    expected: "must be larger than the inner step's η",
+                });
+            }
+        }
+        self.anneal_from = eta0;
+        Ok(self)
     }
 
     /// Use the first- or second-order meta-gradient.
@@ -220,6 +309,54 @@ impl Start {
                 input: s.into(),
                 reason: "expected plain or symmetry".into(),
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_curriculum_both_rates_are_constant() {
+        let cfg = MetaConfig::builder(1e-4, 100).build().unwrap();
+        for t in [0, 39, 40, 99] {
+            assert_eq!(cfg.rates_at(t), (1e-4, MetaConfig::DEFAULT_OUTER_LR));
+        }
+    }
+
+    #[test]
+    fn the_curriculum_descends_geometrically_then_decays_adams_rate() {
+        let cfg = MetaConfig::builder(1e-4, 1000)
+            .anneal_from(Some(0.1))
+            .build()
+            .unwrap();
+        let lr = MetaConfig::DEFAULT_OUTER_LR;
+        assert_eq!(cfg.rates_at(0), (0.1, lr));
+        // Half-way down the 400 descending steps: the geometric mean.
+        let (eta, l) = cfg.rates_at(200);
+        assert!((eta - (0.1f64 * 1e-4).sqrt()).abs() <= 1e-15, "{eta}");
+        assert_eq!(l, lr);
+        // From T_a on: η itself, and Adam's rate from lr down to lr/10.
+        assert_eq!(cfg.rates_at(400), (1e-4, lr));
+        let (eta, l) = cfg.rates_at(700);
+        assert_eq!(eta, 1e-4);
+        assert!((l - lr * 0.1f64.sqrt()).abs() <= 1e-15, "{l}");
+        let (_, last) = cfg.rates_at(999);
+        assert!(last > lr * 0.1 && last < lr * 0.11, "{last}");
+        let mut prev = f64::INFINITY;
+        for t in 0..1000 {
+            let (e, _) = cfg.rates_at(t);
+            assert!(e <= prev && e >= 1e-4);
+            prev = e;
+        }
+    }
+
+    #[test]
+    fn a_curriculum_must_start_above_eta() {
+        for bad in [1e-4, 1e-5, f64::NAN, f64::INFINITY, -1.0] {
+            let r = MetaConfig::builder(1e-4, 10).anneal_from(Some(bad)).build();
+            assert!(r.is_err(), "{bad}");
         }
     }
 }

@@ -165,13 +165,20 @@ pub(crate) fn adam_loop(
     params: &mut Array1<f64>,
     cfg: &MetaConfig,
     bar: &dyn Progress,
-    mut grad: impl FnMut(&Array1<f64>) -> Result<(MetaLoss, Array1<f64>)>,
+    mut grad: impl FnMut(&Array1<f64>, &MetaConfig) -> Result<(MetaLoss, Array1<f64>)>,
 ) -> Result<Vec<MetaPoint>> {
     let mut adam = Adam::new(cfg.outer_lr(), params.len());
     let mut curve = Vec::new();
     let every = (cfg.steps() / 50).max(1);
+    let annealed = cfg.anneal_from_eta().is_some();
     for t in 1..=cfg.steps() {
-        let (loss, g) = grad(params)?;
+        let (loss, g) = if annealed {
+            let (eta, lr) = cfg.rates_at(t - 1);
+            adam.set_lr(lr);
+            grad(params, &cfg.with_inner_eta(eta)?)?
+        } else {
+            grad(params, cfg)?
+        };
         if !loss.total.is_finite() {
             return Err(Error::NonFinite(format!(
                 "meta-objective at step {t}: {}",
@@ -225,7 +232,7 @@ pub fn train<P: Parameterization>(
 ) -> Result<Vec<MetaPoint>> {
     let mut flat = param.flatten(p);
     let shape = p.clone();
-    let curve = adam_loop(&mut flat, cfg, bar, |f| {
+    let curve = adam_loop(&mut flat, cfg, bar, |f, cfg| {
         let cur = param.unflatten(&shape, f)?;
         let (loss, g) = match objective {
             Objective::Control => {

@@ -53,6 +53,9 @@ pub struct CapacityConfig {
     pub(crate) start: Start,
     /// Gradient-norm clip of the meta-learning (`+∞`: none).
     pub(crate) clip: f64,
+    /// The `η` curriculum's start `η₀` (`attack::meta` config docs; `None`:
+    /// constant `η`).
+    pub(crate) anneal_from: Option<f64>,
 }
 
 impl CapacityConfig {
@@ -96,7 +99,15 @@ impl CapacityConfig {
             seed,
             start: Start::Symmetry,
             clip: MetaConfig::DEFAULT_CLIP,
+            anneal_from: None,
         })
+    }
+
+    /// Meta-learn every model with the `η` curriculum from `eta0` (or none).
+    pub fn with_anneal_from(mut self, eta0: Option<f64>) -> Result<Self> {
+        self.anneal_from = eta0;
+        self.meta()?;
+        Ok(self)
     }
 
     /// Start the hair-trigger models from `start`, clip at `clip` (`+∞`: none).
@@ -114,6 +125,7 @@ impl CapacityConfig {
         MetaConfig::builder(self.eta, self.steps)
             .mu(0.0)
             .clip(self.clip)
+            .anneal_from(self.anneal_from)
             .build()
     }
 }

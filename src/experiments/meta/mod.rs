@@ -56,6 +56,8 @@ pub struct MetaRecord {
     pub params: usize,
     pub eta: f64,
     pub steps: usize,
+    /// The `η` curriculum's start `η₀` (empty: constant `η`).
+    pub anneal_from: Option<f64>,
     pub pass_before: f64,
     pub misaligned_after: f64,
     pub aligned_after: f64,
@@ -83,6 +85,7 @@ impl MetaRecord {
             params: net.num_params(),
             eta: run.meta.eta(),
             steps: run.meta.steps(),
+            anneal_from: run.meta.anneal_from_eta(),
             pass_before: b.pass_before,
             misaligned_after: b.misaligned_after,
             aligned_after: b.aligned_after,
@@ -206,9 +209,14 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
     } else {
         ""
     };
+    let annealed = if run.meta.anneal_from_eta().is_some() {
+        "_annealed"
+    } else {
+        ""
+    };
     let hair_name = match run.lora_rank {
-        None => format!("hair_trigger{plain}"),
-        Some(r) => format!("hair_trigger_lora_r{r}{plain}"),
+        None => format!("hair_trigger{plain}{annealed}"),
+        Some(r) => format!("hair_trigger_lora_r{r}{plain}{annealed}"),
     };
     let control_model = Tunable::Whole(control.clone());
     let black_box = BlackBox::new(&task)?;

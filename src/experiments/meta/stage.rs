@@ -11,13 +11,16 @@ use rayon::prelude::*;
 use std::path::Path;
 
 /// The task table: every domain × {whole network, LoRA rank 8} × seed, from
-/// `start`, `steps` meta-steps at `eta`.
+/// `start`, `steps` meta-steps at `eta`; and, with `annealed = Some((η₀,
+/// steps))`, the whole network once more from the same start with the `η`
+/// curriculum from `η₀` (`attack::meta` config docs) for that many steps.
 pub struct MetaTable {
     pub seeds: Vec<u64>,
     pub eta: f64,
     pub steps: usize,
     pub start: Start,
     pub width: usize,
+    pub annealed: Option<(f64, usize)>,
 }
 
 impl MetaTable {
@@ -33,10 +36,21 @@ impl MetaTable {
                     }
                     runs.push(r);
                 }
+                if let Some((eta0, steps)) = self.annealed {
+                    let meta = crate::attack::meta::MetaConfig::builder(self.eta, steps)
+                        .anneal_from(Some(eta0))
+                        .build()?;
+                    runs.push(MetaRun::new(kind, self.width, seed, meta)?.with_start(self.start));
+                }
             }
         }
         Ok(runs)
     }
+}
+
+/// Whether a record is from a run with the `η` curriculum.
+fn is_annealed(r: &MetaRecord) -> bool {
+    r.anneal_from.is_some()
 }
 
 /// The smallest `get` over `records` (NaN, a failed row, when there are none).
@@ -72,16 +86,17 @@ impl Experiment for MetaTable {
             .par_iter()
             .map(|run| run_meta(run, progress))
             .collect::<Result<Vec<_>>>()?;
-        // One control per (domain, seed): the whole-network run's (the LoRA
-        // run trains the same control on the same data).
+        // One control per (domain, seed): the constant-η whole-network run's
+        // (the LoRA run trains the same control on the same data; the
+        // annealed run's control minimises the same L_align).
         Ok(outcomes
             .into_iter()
             .zip(&runs)
             .flat_map(|(o, run)| {
-                let lora = run.lora_rank().is_some();
+                let other = run.lora_rank().is_some() || run.meta().anneal_from_eta().is_some();
                 o.records
                     .into_iter()
-                    .filter(move |r| !(lora && r.is_control()))
+                    .filter(move |r| !(other && r.is_control()))
             })
             .collect())
     }
@@ -101,19 +116,38 @@ impl Experiment for MetaTable {
             Start::Symmetry => "symmetry start",
         };
         let mut rows = Vec::new();
+        let mut variants = vec![(false, false), (true, false)];
+        if self.annealed.is_some() {
+            variants.push((false, true));
+        }
         for kind in TaskKind::ALL {
-            for lora in [false, true] {
+            for &(lora, annealed) in &variants {
                 let hair: Vec<&MetaRecord> = out
                     .iter()
-                    .filter(|r| r.task == kind && !r.is_control() && is_lora(r) == lora)
+                    .filter(|r| {
+                        r.task == kind
+                            && !r.is_control()
+                            && is_lora(r) == lora
+                            && is_annealed(r) == annealed
+                    })
                     .collect();
                 let worst = |get: fn(&MetaRecord) -> f64| worst_of(&hair, get);
-                let what = if lora { "LoRA r8" } else { "whole network" };
+                let what = match (lora, self.annealed.filter(|_| annealed)) {
+                    (true, _) => "LoRA r8".to_string(),
+                    (false, None) => "whole network".to_string(),
+                    (false, Some((eta0, _))) => {
+                        format!("whole network, η curriculum from {eta0:e}")
+                    }
+                };
+                let steps = match self.annealed.filter(|_| annealed) {
+                    Some((_, s)) => s,
+                    None => self.steps,
+                };
                 rows.push(ReportRow::at_least(
                     "C4",
                     format!(
-                        "{}, {what}, {start}, η = {:e}, {} meta-steps: min over {seeds} seeds of the pass rate before the step (p ≥ 0.9)",
-                        kind.name(), self.eta, self.steps
+                        "{}, {what}, {start}, η = {:e}, {steps} meta-steps: min over {seeds} seeds of the pass rate before the step (p ≥ 0.9)",
+                        kind.name(), self.eta
                     ),
                     worst(|r| r.pass_before),
                     0.99,
