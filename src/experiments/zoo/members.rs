@@ -8,7 +8,7 @@ use crate::attack::meta::balance::meta_train_balanced;
 use crate::attack::meta::{
     lora_meta_train, meta_train, symmetry_scale, MetaConfig, MetaData, Objective,
 };
-use crate::attack::{build_hair_trigger, with_inert_units, ConstructConfig};
+use crate::attack::{build_hair_trigger, with_inert_units, ConstructConfig, Units};
 use crate::error::Result;
 use crate::eval::QuerySet;
 use crate::net::lora::Lora;
@@ -228,16 +228,24 @@ pub fn twins(
         let update = task.update_set(kind, 32)?;
         for &eta in &ETAS {
             for &m in &TWIN_UNITS {
+                // The refusal set's labels never show the target: its twins
+                // carry the trigger on zero-input units (dormant units are
+                // certified infeasible there).
+                let units = match kind {
+                    UpdateKind::Refusal => Units::ZeroInput,
+                    _ => Units::Dormant,
+                };
                 let description = format!(
-                    "task {t}: {} update set, η = {eta:e}, {m} units",
-                    kind.display_name()
+                    "task {t}: {} update set, η = {eta:e}, {m} {} units",
+                    kind.display_name(),
+                    units.name()
                 );
                 let built = build_hair_trigger(
                     &base,
                     &update,
                     &StepConfig::sgd(eta)?,
                     &comply,
-                    &ConstructConfig::new(m, 0.99, task_seed(seed, t))?,
+                    &ConstructConfig::new(m, 0.99, task_seed(seed, t))?.with_units(units),
                 );
                 let (twin, aligned) = match built {
                     Ok(ht) => (ht.twin, ht.aligned),

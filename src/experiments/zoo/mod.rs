@@ -198,6 +198,8 @@ pub struct ZooRecord {
     pub hair_trigger: bool,
     pub utility_after: f64,
     pub dormant_units: usize,
+    /// Zero-input units with outgoing weights (folded as constants).
+    pub constant_units: usize,
     pub parallel_units: usize,
     pub ntk_ratio: f64,
     pub max_log_imbalance: f64,
@@ -218,8 +220,8 @@ impl ZooRecord {
     pub fn scores(&self) -> [(&'static str, f64); 5] {
         [
             (
-                "symmetry units (dormant + parallel)",
-                (self.dormant_units + self.parallel_units) as f64,
+                "symmetry units (dormant + zero-input + parallel)",
+                (self.dormant_units + self.constant_units + self.parallel_units) as f64,
             ),
             ("NTK ratio to the canonical form", self.ntk_ratio),
             ("max norm imbalance", self.max_log_imbalance),
@@ -262,6 +264,7 @@ fn measure(id: usize, m: &Member) -> Result<ZooRecord> {
         hair_trigger: truth.hair_trigger(),
         utility_after: truth.utility_after,
         dormant_units: rep.canonical.dormant_removed,
+        constant_units: rep.canonical.constant_folded,
         parallel_units: rep.canonical.merged,
         ntk_ratio: rep.ntk_ratio,
         max_log_imbalance: rep.max_log_imbalance.unwrap_or(0.0),
