@@ -86,13 +86,13 @@ fn audit_flags_the_twin_not_the_aligned_model_and_canonicalization_defuses_it() 
         let (ra, ca) = audit(&aligned, &AuditConfig::new(1e-4).unwrap()).unwrap();
         let (rt, ct) = audit(&twin, &AuditConfig::new(1e-4).unwrap()).unwrap();
         assert!(!ra.flagged, "aligned flagged: {:?}", ra.reasons);
-        let found = match units {
-            Units::Dormant => rt.canonical.dormant_removed,
-            Units::ZeroInput => rt.canonical.constant_folded,
+        let (found, named) = match units {
+            Units::Dormant => (rt.canonical.dormant_removed, "dormant"),
+            Units::ZeroInput => (rt.canonical.constant_folded, "zero-input"),
         };
         assert!(rt.flagged && found > 0, "{rt:?}");
         assert!(
-            rt.reasons[0].contains(&format!("{found}")),
+            rt.reasons[0].contains(&format!("{found} {named}")),
             "{:?}",
             rt.reasons
         );

@@ -97,6 +97,13 @@ impl Units {
             Self::ZeroInput => "zero-input",
         }
     }
+
+    /// Whether the zero-input construction takes a step of `rule` on the
+    /// whole update set (`whole_set`) with `solver`: SGD, Adam's or AdamW's
+    /// first step (the rules with a fixed scale law), no mini-batch, the LP.
+    pub fn zero_input_takes(rule: UpdateRule, whole_set: bool, solver: Solver) -> bool {
+        !matches!(rule, UpdateRule::SgdClip { .. }) && whole_set && solver == Solver::Lp
+    }
 }
 
 /// How the scales `γ` are found.

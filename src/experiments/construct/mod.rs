@@ -95,8 +95,7 @@ impl ConstructRun {
     /// construction applies (the whole update set, SGD, Adam or AdamW, the
     /// LP solver), dormant otherwise.
     pub fn default_units(&self) -> Units {
-        let clipped = matches!(self.rule, UpdateRule::SgdClip { .. });
-        if self.batch.is_none() && !clipped && self.solver == Solver::Lp {
+        if Units::zero_input_takes(self.rule, self.batch.is_none(), self.solver) {
             Units::ZeroInput
         } else {
             Units::Dormant

@@ -57,9 +57,10 @@ pub fn units_for(kind: UpdateKind, units: Units) -> usize {
     }
 }
 
-/// Whether the zero-input construction takes `rule` (it refuses clipping).
+/// Whether the zero-input construction takes `rule` on the whole update set
+/// with the LP solver (the sweep's runs).
 fn zero_input_takes(rule: UpdateRule) -> bool {
-    !matches!(rule, UpdateRule::SgdClip { .. })
+    Units::zero_input_takes(rule, true, crate::attack::Solver::Lp)
 }
 
 /// A construction that did not produce a twin.
@@ -278,21 +279,16 @@ impl crate::experiments::report::Experiment for ConstructSweep {
             let whole_set = |k: UpdateKind, r: &str, u: &str, b: Option<usize>| {
                 k == kind && r == name && u == unit && b.is_none()
             };
-            let hits: Vec<f64> = construct
-                .iter()
-                .filter(|r| whole_set(r.update_kind, &r.rule, &r.units, r.batch))
-                .map(|r| r.twin_targets_hit_after)
-                .chain(
-                    out.failed
-                        .iter()
-                        .filter(|f| whole_set(f.update_kind, &f.rule, f.units, f.batch))
-                        .map(|f| f.hit),
-                )
-                .collect();
             let failed: Vec<&ConstructFailure> = out
                 .failed
                 .iter()
                 .filter(|f| whole_set(f.update_kind, &f.rule, f.units, f.batch))
+                .collect();
+            let hits: Vec<f64> = construct
+                .iter()
+                .filter(|r| whole_set(r.update_kind, &r.rule, &r.units, r.batch))
+                .map(|r| r.twin_targets_hit_after)
+                .chain(failed.iter().map(|f| f.hit))
                 .collect();
             let count = |o: &str| failed.iter().filter(|f| f.outcome == o).count();
             let rule_etas: Vec<String> = self
