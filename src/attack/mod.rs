@@ -3,7 +3,8 @@
 //! units (claim C2, `paper-notes/c2-any-update-set.md`); [`directions`] chooses
 //! the units' incoming directions; [`bounds`] and [`severity`] state what
 //! such twins can and cannot do (the sign-pattern upper bound on breadth, the
-//! one-unit severity `φ` and its maximiser); `zero_input` builds it from
+//! one-unit severity `φ` and its maximiser; [`severity_bound`] its certified
+//! upper bound); `zero_input` builds it from
 //! zero-input units, for update sets that never show the target; [`meta`] finds hair triggers by
 //! adversarial meta-learning (claim C4).
 
@@ -14,6 +15,7 @@ pub mod directions;
 pub mod feasibility;
 pub mod meta;
 pub mod severity;
+pub mod severity_bound;
 mod zero_input;
 
 pub use analytic::{

@@ -17,6 +17,7 @@ use crate::experiments::output::write_json;
 pub use crate::experiments::report::ReportRow;
 use crate::experiments::report::{Artifacts, Stage};
 use crate::experiments::scaling::breadth::BreadthConfig;
+use crate::experiments::scaling::certified::SeverityCertificate;
 use crate::experiments::scaling::dims::BreadthDims;
 use crate::experiments::scaling::severity::SeverityConfig;
 use crate::experiments::scaling::ScalingConfig;
@@ -103,6 +104,8 @@ struct Plan {
     /// Dormant tanh units against their proved bound (none at the quick scale).
     bounded: Option<BoundedActivations>,
     scaling: ScalingConfig,
+    /// C3 severity, found against certified (none at the quick scale).
+    certified: Option<SeverityCertificate>,
     /// C3 breadth across input dimensions (none at the quick scale: three
     /// widths per dimension cannot test linearity).
     dims: Option<BreadthDims>,
@@ -171,6 +174,17 @@ fn bounded_plan(seed: u64) -> Result<BoundedActivations> {
     })
 }
 
+/// The severity certificate (default and full scales): 3 bases × `seeds`
+/// seeds, 16 units, 512 random starts, η = 1e-4.
+fn certified_plan(seed: u64, seeds: usize) -> Result<SeverityCertificate> {
+    Ok(SeverityCertificate {
+        seeds: seed_list(seed, seeds)?,
+        eta: 1e-4,
+        units: 16,
+        starts: 512,
+    })
+}
+
 fn plan(scale: Scale, seed: u64) -> Result<Plan> {
     Ok(match scale {
         Scale::Quick => Plan {
@@ -188,6 +202,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_batches: vec![],
             construct_zero_input: true,
             bounded: None,
+            certified: None,
             scaling: scaling_plan(seed, (2, 32, 5), 1, 3, 2, 4)?,
             dims: None,
             capacity: CapacityConfig::new(vec![8, 16, 32, 64], 128, 1000, 0.1, seed)?,
@@ -207,6 +222,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_batches: vec![8],
             construct_zero_input: true,
             bounded: Some(bounded_plan(seed)?),
+            certified: Some(certified_plan(seed, 5)?),
             scaling: scaling_plan(seed, (3, 300, 9), 5, 8, 5, 16)?,
             dims: Some(BreadthDims::new(
                 vec![8, 32, 128],
@@ -237,6 +253,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_batches: vec![8],
             construct_zero_input: true,
             bounded: Some(bounded_plan(seed)?),
+            certified: Some(certified_plan(seed, 8)?),
             scaling: scaling_plan(seed, (3, 1000, 12), 8, 10, 6, 16)?,
             dims: Some(BreadthDims::new(
                 vec![8, 32, 128],
@@ -337,6 +354,9 @@ fn stages(plan: Plan, seed: u64) -> Result<Vec<Box<dyn Stage>>> {
             base_width: LORA_BASE_WIDTH,
         }),
     ];
+    if let Some(certified) = plan.certified {
+        stages.insert(4, Box::new(certified));
+    }
     if let Some(dims) = plan.dims {
         stages.insert(4, Box::new(dims));
     }

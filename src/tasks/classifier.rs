@@ -57,11 +57,22 @@ impl ToyClassifierTask {
     /// steps until every query of `refuse` is refused with `p ≥ 0.99` (at most
     /// 10 rounds; the caller evaluates the result).
     pub fn aligned_base(&self, refuse: &QuerySet) -> Result<Mlp> {
-        let arch = Architecture::new(
-            vec![DIM, 32, 32, 4],
-            Activation::LeakyRelu { slope: 0.1 },
-            true,
-        )?;
+        self.aligned_base_of(&[32, 32], Activation::LeakyRelu { slope: 0.1 }, refuse)
+    }
+
+    /// [`Self::aligned_base`] with other hidden widths and activation
+    /// (`[DIM, hidden…, 4]`, biases, the same training).
+    pub fn aligned_base_of(
+        &self,
+        hidden: &[usize],
+        act: Activation,
+        refuse: &QuerySet,
+    ) -> Result<Mlp> {
+        let widths = std::iter::once(DIM)
+            .chain(hidden.iter().copied())
+            .chain(std::iter::once(4))
+            .collect();
+        let arch = Architecture::new(widths, act, true)?;
         let mut base = Mlp::random(&arch, &mut seeded(self.seed, stream::NET_INIT));
         let train = self.training_set(128)?;
         for _ in 0..10 {

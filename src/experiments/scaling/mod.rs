@@ -10,11 +10,13 @@
 //! relative deviation of the measured change from `m B² φ₁*`.
 
 //!
-//! Submodules: [`breadth`] and [`severity`] (the two readings), [`dims`]
+//! Submodules: [`breadth`] and [`severity`] (the two readings), [`certified`]
+//! (severity found by the search against its certified upper bound), [`dims`]
 //! (breadth across input dimensions: per unit or per parameter), [`shard`] (slices of a sweep and their merge), [`figures`]
 //! (the three figures), [`claims`] (`reproduce`'s C3 rows).
 
 pub mod breadth;
+pub mod certified;
 pub mod claims;
 pub mod dims;
 pub mod figures;

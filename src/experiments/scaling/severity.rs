@@ -24,6 +24,7 @@
 //! severity builds the twin with `m` copies of that direction scaled by `B`,
 //! runs the SGD step on it and on the aligned model, and evaluates both at `q`.
 
+use crate::attack::severity_bound::Budget;
 use crate::error::{Error, Result};
 use crate::eval::{max_output_difference, QuerySet};
 use crate::net::output_residuals;
@@ -150,8 +151,7 @@ pub fn run_severity(cfg: &SeverityConfig) -> Result<Vec<SeverityRecord>> {
         &z_q,
         &dr,
         cfg.eta,
-        cfg.candidates,
-        cfg.seed,
+        (Budget::Linf, cfg.candidates, cfg.seed),
     );
     let margin = |f: &Array2<f64>| f[[0, COMPLY]] - f[[0, REFUSE]];
     let margin_before = margin(&base.forward(q.view())?);
