@@ -180,7 +180,7 @@ fn chart(out: &[CertifiedSeverity]) -> Chart {
     Chart {
         title: "C3 severity: found vs certified one-unit severity φ".into(),
         x_label: "φ found by the search (margin change per unit at B = 1 or ρ = 1)".into(),
-        y_label: "certified upper bound φ̄".into(),
+        y_label: "certified upper bound on φ".into(),
         log_x: true,
         log_y: true,
         legend: Legend::UpperLeft,
@@ -196,12 +196,12 @@ fn chart(out: &[CertifiedSeverity]) -> Chart {
                 style: Style::Markers,
             },
             Series {
-                label: "φ̄ = φ_found (tight)".into(),
+                label: "certified = found (tight)".into(),
                 points: diag(1.0),
                 style: Style::Line,
             },
             Series {
-                label: format!("φ̄ = {MAX_GAP} φ_found (the REPORT's tolerance)"),
+                label: format!("certified = {MAX_GAP} × found (the REPORT's tolerance)"),
                 points: diag(MAX_GAP),
                 style: Style::Dashed,
             },
