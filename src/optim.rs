@@ -51,16 +51,31 @@ impl Adam {
         self.t += 1;
         let (c1, c2) = (1.0 - BETA1.powi(self.t), 1.0 - BETA2.powi(self.t));
         let lr = self.lr;
-        Zip::from(params)
-            .and(&mut self.m)
-            .and(&mut self.v)
-            .and(g)
-            .for_each(|p, m, v, &g| {
-                let g = scale * g;
-                *m = BETA1 * *m + ONE_MINUS_BETA1 * g;
-                *v = BETA2 * *v + ONE_MINUS_BETA2 * g * g;
-                *p -= lr * (*m / c1) / ((*v / c2).sqrt() + EPS);
-            });
+        let update = move |p: &mut f64, m: &mut f64, v: &mut f64, g: f64| {
+            let g = scale * g;
+            *m = BETA1 * *m + ONE_MINUS_BETA1 * g;
+            *v = BETA2 * *v + ONE_MINUS_BETA2 * g * g;
+            *p -= lr * (*m / c1) / ((*v / c2).sqrt() + EPS);
+        };
+        match (
+            params.as_slice_mut(),
+            self.m.as_slice_mut(),
+            self.v.as_slice_mut(),
+            g.as_slice(),
+        ) {
+            // Contiguous vectors (always, in the crate): a plain loop the
+            // compiler vectorises; the same operations per element.
+            (Some(p), Some(m), Some(v), Some(g)) => {
+                for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+                    update(p, m, v, g);
+                }
+            }
+            _ => Zip::from(params)
+                .and(&mut self.m)
+                .and(&mut self.v)
+                .and(g)
+                .for_each(|p, m, v, &g| update(p, m, v, g)),
+        }
     }
 }
 

@@ -88,16 +88,20 @@ pub fn serial_matmul(a: ArrayView2<f64>, b: ArrayView2<f64>, c: ArrayViewMut2<f6
 /// internally). The one place that chooses between the two.
 enum Lhs<'a> {
     Packed(PackedA),
+    /// Small enough for the packed kernel to read it in place.
+    Unpacked(ArrayView2<'a, f64>),
     Plain(ArrayView2<'a, f64>),
 }
 
 impl<'a> Lhs<'a> {
     fn new(a: ArrayView2<'a, f64>) -> Self {
-        if packed::available() {
+        if !packed::available() {
+            Lhs::Plain(a)
+        } else if packed::unpacked_fits(&mat_ref(&a)) {
+            Lhs::Unpacked(a)
+        } else {
             // SAFETY: `a` is a valid view.
             Lhs::Packed(unsafe { PackedA::new(&mat_ref(&a)) })
-        } else {
-            Lhs::Plain(a)
         }
     }
 
@@ -108,6 +112,10 @@ impl<'a> Lhs<'a> {
             // shapes and strides; `c` is borrowed mutably, so it overlaps
             // neither input.
             Lhs::Packed(pa) => unsafe { packed::gemm(pa, mat_ref(&b), mat_mut(&mut c)) },
+            // SAFETY: as above, and `Lhs::new` checked `unpacked_fits`.
+            Lhs::Unpacked(a) => unsafe {
+                packed::gemm_unpacked(&mat_ref(a), mat_ref(&b), mat_mut(&mut c))
+            },
             Lhs::Plain(a) => general_mat_mul(1.0, a, &b, 0.0, &mut c),
         }
     }
@@ -226,6 +234,45 @@ mod tests {
                 c3.view_mut(),
             );
             assert_eq!(c3, c, "{n}x{k}x{m} stepped views");
+        }
+    }
+
+    /// Small products skip packing; the unpacked path must give the packed
+    /// path's bits exactly, for every stride pattern and edge tile.
+    #[test]
+    fn unpacked_small_products_are_bit_identical_to_packed() {
+        if !packed::available() {
+            return;
+        }
+        let mut next = noise(0x51_7CC1_B727_220A);
+        for &(n, k, m) in &[
+            (1, 1, 1),
+            (5, 3, 7),
+            (6, 8, 8),
+            (32, 32, 64),
+            (32, 64, 10),
+            (13, 256, 17),
+            (64, 256, 9),
+        ] {
+            let a = Array2::from_shape_fn((n, k), |_| next());
+            let b = Array2::from_shape_fn((k, m), |_| next());
+            let (at, bt) = (a.t().to_owned(), b.t().to_owned());
+            for (av, bv) in [
+                (a.view(), b.view()),
+                (at.t(), b.view()),
+                (a.view(), bt.t()),
+                (at.t(), bt.t()),
+            ] {
+                assert!(packed::unpacked_fits(&mat_ref(&av)));
+                let mut want = Array2::from_elem((n, m), f64::NAN);
+                Lhs::Packed(unsafe { PackedA::new(&mat_ref(&av)) }).times_into(bv, want.view_mut());
+                let mut got = Array2::from_elem((n, m), f64::NAN);
+                Lhs::Unpacked(av).times_into(bv, got.view_mut());
+                assert_eq!(got, want, "{n}x{k}x{m}");
+                let mut got_t = Array2::from_elem((m, n), f64::NAN);
+                Lhs::Unpacked(av).times_into(bv, got_t.view_mut().reversed_axes());
+                assert_eq!(got_t.t(), want, "{n}x{k}x{m} transposed output");
+            }
         }
     }
 

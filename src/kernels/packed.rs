@@ -38,6 +38,8 @@ pub const NC: usize = 512;
 std::thread_local! {
     /// Per-thread packing buffer for `B`, reused across calls.
     static B_PACK: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Per-thread buffer of [`gemm_unpacked`]'s zero-padded edge tiles.
+    static EDGES: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A strided read-only matrix: element `(i, j)` at `ptr + i·rs + j·cs`.
@@ -301,8 +303,16 @@ pub(crate) unsafe fn gemm(a: &PackedA, b: MatRef, c: MatMut) {
                             let tile = c.ptr.offset(
                                 (i0 + ip * MR) as isize * c.rs + (j0 + jp * NR) as isize * c.cs,
                             );
-                            kernel_6x8(
-                                kc, a_panel, b_panel, tile, c.rs, c.cs, rows, cols, overwrite,
+                            kernel_6x8::<false>(
+                                kc,
+                                (a_panel, 0, 0),
+                                (b_panel, 0),
+                                tile,
+                                c.rs,
+                                c.cs,
+                                rows,
+                                cols,
+                                overwrite,
                             );
                         }
                     }
@@ -317,19 +327,123 @@ pub(crate) unsafe fn gemm(_: &PackedA, _: MatRef, _: MatMut) {
     unreachable!("packed::gemm runs only where packed::available()")
 }
 
-/// One `MR × NR` tile: `acc = Σ_p a_p ⊗ b_p` over the packed panels, then
-/// `C = acc` (`overwrite`) or `C = C + acc` on the `rows × cols` valid part.
+/// Products this small skip packing ([`gemm_unpacked`]): `A` within one depth
+/// block and at most this many values (it is read in place, from L1/L2).
+pub(crate) fn unpacked_fits(a: &MatRef) -> bool {
+    a.cols <= KC && a.rows * a.cols <= UNPACKED_MAX_A
+}
+
+/// `A` values up to which [`gemm_unpacked`] reads `A` in place (128 KiB).
+const UNPACKED_MAX_A: usize = 1 << 14;
+
+/// `C = A B` (serial) for a small `A` ([`unpacked_fits`]) without packing:
+/// the microkernel reads `A` in place and `B` in place where its rows are
+/// contiguous (`cs = 1`), else from one packed copy; only a last partial tile
+/// is copied into a zero-padded buffer. Every element is the same FMA chain
+/// as in [`gemm`] (one depth block), so the two are bit-identical. At the
+/// meta-learning loop's sizes (32-row batches, 32–64-wide layers) packing cost
+/// 40 % as much as the kernel it fed. Requires [`available`].
 ///
 /// # Safety
-/// AVX2 and FMA present; panels hold `kc·MR` and `kc·NR` values; the valid
-/// part of the tile lies inside `C`.
+/// As [`gemm`], with `a` valid memory and [`unpacked_fits`]`(a)`.
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn gemm_unpacked(a: &MatRef, b: MatRef, c: MatMut) {
+    let (n, k, m) = (a.rows, a.cols, b.cols);
+    debug_assert!(unpacked_fits(a));
+    if n == 0 || m == 0 {
+        return;
+    }
+    if k == 0 {
+        for i in 0..n {
+            for j in 0..m {
+                *c.ptr.offset(i as isize * c.rs + j as isize * c.cs) = 0.0;
+            }
+        }
+        return;
+    }
+    // Zero-padded copies of a last partial tile of `A` (`MR` rows, depth-major
+    // like a packed panel) and of a last partial panel of `B`, written in full
+    // (a fresh zeroed buffer per call would cost a memset of its size).
+    let full_rows = n / MR * MR;
+    let mut edges = EDGES.with_borrow_mut(std::mem::take);
+    edges.resize((MR + NR) * k, 0.0);
+    let (a_edge, b_edge) = edges.split_at_mut(MR * k);
+    if full_rows < n {
+        for p in 0..k {
+            for i in 0..MR {
+                a_edge[p * MR + i] = if full_rows + i < n {
+                    *a.ptr
+                        .offset((full_rows + i) as isize * a.rs + p as isize * a.cs)
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
+    B_PACK.with_borrow_mut(|b_buf| {
+        // `B`'s rows as the kernel reads them: in place, or packed once.
+        let packed_b = if b.cs == 1 {
+            None
+        } else {
+            let buf = aligned(b_buf, m.div_ceil(NR) * panel_stride(k, NR));
+            pack_b(&b, 0, k, 0, m, buf);
+            Some(buf as *const f64)
+        };
+        for jp in 0..m.div_ceil(NR) {
+            let cols = NR.min(m - jp * NR);
+            let panel = match packed_b {
+                Some(buf) => (buf.add(jp * panel_stride(k, NR)), NR as isize),
+                None if cols == NR => (b.ptr.add(jp * NR), b.rs),
+                None => {
+                    for p in 0..k {
+                        for j in 0..NR {
+                            b_edge[p * NR + j] = if j < cols {
+                                *b.ptr.offset(p as isize * b.rs + (jp * NR + j) as isize)
+                            } else {
+                                0.0
+                            };
+                        }
+                    }
+                    (b_edge.as_ptr(), NR as isize)
+                }
+            };
+            for i0 in (0..n).step_by(MR) {
+                let rows = MR.min(n - i0);
+                let a_tile = if rows == MR {
+                    (a.ptr.offset(i0 as isize * a.rs), a.rs, a.cs)
+                } else {
+                    (a_edge.as_ptr(), 1, MR as isize)
+                };
+                let tile = c.ptr.offset(i0 as isize * c.rs + (jp * NR) as isize * c.cs);
+                kernel_6x8::<true>(k, a_tile, panel, tile, c.rs, c.cs, rows, cols, true);
+            }
+        }
+    });
+    EDGES.with_borrow_mut(|e| *e = edges);
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) unsafe fn gemm_unpacked(_: &MatRef, _: MatRef, _: MatMut) {
+    unreachable!("packed::gemm_unpacked runs only where packed::available()")
+}
+
+/// One `MR × NR` tile: `acc = Σ_p a_p ⊗ b_p`, then `C = acc` (`overwrite`) or
+/// `C = C + acc` on the `rows × cols` valid part. `A`'s value of tile row `i`
+/// at depth `p` is at `a + i·a_is + p·a_ps` and `B`'s row `p` at `b + p·b_ps`
+/// (eight values); with `DIRECT = false` these are the packed panels' fixed
+/// strides `(1, MR, NR)` and the arguments are ignored. Either way each
+/// element is the same FMA chain from zero over `p = 0 … kc − 1`.
+///
+/// # Safety
+/// AVX2 and FMA present; the addressed values exist for every `i < MR`,
+/// `p < kc` and eight columns; the valid part of the tile lies inside `C`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn kernel_6x8(
+unsafe fn kernel_6x8<const DIRECT: bool>(
     kc: usize,
-    a: *const f64,
-    b: *const f64,
+    (a, a_is, a_ps): (*const f64, isize, isize),
+    (b, b_ps): (*const f64, isize),
     c: *mut f64,
     rs: isize,
     cs: isize,
@@ -338,13 +452,18 @@ unsafe fn kernel_6x8(
     overwrite: bool,
 ) {
     use std::arch::x86_64::*;
+    let (a_is, a_ps, b_ps) = if DIRECT {
+        (a_is, a_ps, b_ps)
+    } else {
+        (1, MR as isize, NR as isize)
+    };
     let mut acc = [[_mm256_setzero_pd(); 2]; MR];
-    for p in 0..kc {
-        let b0 = _mm256_loadu_pd(b.add(p * NR));
-        let b1 = _mm256_loadu_pd(b.add(p * NR + 4));
-        let ap = a.add(p * MR);
+    for p in 0..kc as isize {
+        let b0 = _mm256_loadu_pd(b.offset(p * b_ps));
+        let b1 = _mm256_loadu_pd(b.offset(p * b_ps + 4));
+        let ap = a.offset(p * a_ps);
         for (i, row) in acc.iter_mut().enumerate() {
-            let ai = _mm256_broadcast_sd(&*ap.add(i));
+            let ai = _mm256_broadcast_sd(&*ap.offset(i as isize * a_is));
             row[0] = _mm256_fmadd_pd(ai, b0, row[0]);
             row[1] = _mm256_fmadd_pd(ai, b1, row[1]);
         }
