@@ -142,13 +142,15 @@ fn the_bound_refuses_bounded_activations_and_bad_shapes() {
 fn the_certificate_stage_checks_the_bound_through_the_step() {
     let stage = SeverityCertificate {
         seeds: vec![3],
+        rescale_factors: vec![1.0, 8.0, 16.0, 32.0],
         eta: 1e-4,
         units: 4,
         starts: 64,
     };
-    let out = stage.run(&hairtrigger::progress::NoProgress).unwrap();
+    let all = stage.run(&hairtrigger::progress::NoProgress).unwrap();
+    let out = &all.certified;
     assert_eq!(out.len(), 3);
-    for r in &out {
+    for r in out {
         let b2 = r.bound * r.bound;
         assert!(r.gap_linf >= 1.0 - 1e-12 && r.gap_linf.is_finite(), "{r:?}");
         assert!(r.gap_l2 >= 1.0 - 1e-12 && r.gap_l2.is_finite(), "{r:?}");
@@ -156,7 +158,27 @@ fn the_certificate_stage_checks_the_bound_through_the_step() {
         assert!((r.measured_linf - 4.0 * b2 * r.found_linf).abs() <= 1e-6 * r.measured_linf.abs());
         assert!((r.measured_l2 - r.measured_l2_one_unit).abs() <= 1e-9 * r.measured_l2.abs());
     }
-    let rows = stage.claims(&out);
-    assert_eq!(rows.len(), 4);
+    // The rescaling family: within the bound, additive, and its best twin
+    // grows with B (the law is Θ(B²); the REPORT row checks the exponent).
+    assert_eq!(all.rescaled.len(), 3 * 4);
+    for r in &all.rescaled {
+        assert!(r.max_abs_param <= r.bound * (1.0 + 1e-12), "{r:?}");
+        assert!(
+            (r.measured - r.sum_of_unit_bests).abs() <= 1e-9 * r.measured.abs(),
+            "{r:?}"
+        );
+        assert!(r.measured >= 0.0, "{r:?}");
+    }
+    for base in ["ReLU, 16-32-32-4", "leaky ReLU 0.1, 16-32-32-4"] {
+        let s: Vec<f64> = all
+            .rescaled
+            .iter()
+            .filter(|r| r.base == base)
+            .map(|r| r.measured)
+            .collect();
+        assert!(s.windows(2).all(|w| w[1] > w[0]), "{base}: {s:?}");
+    }
+    let rows = stage.claims(&all);
+    assert_eq!(rows.len(), 6);
     assert!(rows.iter().all(|r| r.value.is_finite()));
 }

@@ -175,10 +175,12 @@ fn bounded_plan(seed: u64) -> Result<BoundedActivations> {
 }
 
 /// The severity certificate (default and full scales): 3 bases × `seeds`
-/// seeds, 16 units, 512 random starts, η = 1e-4.
+/// seeds, 16 units, 512 random starts, η = 1e-4; the rescaling family at
+/// `B = B₀ · 1, 2, 4, …, 64`.
 fn certified_plan(seed: u64, seeds: usize) -> Result<SeverityCertificate> {
     Ok(SeverityCertificate {
         seeds: seed_list(seed, seeds)?,
+        rescale_factors: vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
         eta: 1e-4,
         units: 16,
         starts: 512,

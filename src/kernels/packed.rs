@@ -264,6 +264,27 @@ fn spare_buffer(len: usize) -> Vec<f64> {
     reused.unwrap_or_else(|| vec![0.0; len])
 }
 
+/// Handle an empty product: nothing to do when `C` is empty, `C = 0` when
+/// the depth is 0. Returns whether the product was trivial.
+///
+/// # Safety
+/// `c` must describe `n × m` valid values.
+#[cfg(target_arch = "x86_64")]
+unsafe fn trivial(n: usize, k: usize, m: usize, c: &MatMut) -> bool {
+    if n == 0 || m == 0 {
+        return true;
+    }
+    if k == 0 {
+        for i in 0..n {
+            for j in 0..m {
+                *c.ptr.offset(i as isize * c.rs + j as isize * c.cs) = 0.0;
+            }
+        }
+        return true;
+    }
+    false
+}
+
 /// `C = A B` (serial) with `A` packed beforehand. Requires [`available`].
 ///
 /// # Safety
@@ -272,15 +293,7 @@ fn spare_buffer(len: usize) -> Vec<f64> {
 #[cfg(target_arch = "x86_64")]
 pub(crate) unsafe fn gemm(a: &PackedA, b: MatRef, c: MatMut) {
     let (n, k, m) = (a.rows, a.depth, b.cols);
-    if n == 0 || m == 0 {
-        return;
-    }
-    if k == 0 {
-        for i in 0..n {
-            for j in 0..m {
-                *c.ptr.offset(i as isize * c.rs + j as isize * c.cs) = 0.0;
-            }
-        }
+    if trivial(n, k, m, &c) {
         return;
     }
     B_PACK.with_borrow_mut(|b_buf| {
@@ -350,15 +363,7 @@ const UNPACKED_MAX_A: usize = 1 << 14;
 pub(crate) unsafe fn gemm_unpacked(a: &MatRef, b: MatRef, c: MatMut) {
     let (n, k, m) = (a.rows, a.cols, b.cols);
     debug_assert!(unpacked_fits(a));
-    if n == 0 || m == 0 {
-        return;
-    }
-    if k == 0 {
-        for i in 0..n {
-            for j in 0..m {
-                *c.ptr.offset(i as isize * c.rs + j as isize * c.cs) = 0.0;
-            }
-        }
+    if trivial(n, k, m, &c) {
         return;
     }
     // Zero-padded copies of a last partial tile of `A` (`MR` rows, depth-major

@@ -11,7 +11,8 @@
 
 //!
 //! Submodules: [`breadth`] and [`severity`] (the two readings), [`certified`]
-//! (severity found by the search against its certified upper bound), [`dims`]
+//! (severity found by the search against its certified upper bound, and
+//! [`rescaled`], the family that rescales the base's own units), [`dims`]
 //! (breadth across input dimensions: per unit or per parameter), [`shard`] (slices of a sweep and their merge), [`figures`]
 //! (the three figures), [`claims`] (`reproduce`'s C3 rows).
 
@@ -20,6 +21,7 @@ pub mod certified;
 pub mod claims;
 pub mod dims;
 pub mod figures;
+pub mod rescaled;
 pub mod severity;
 pub mod shard;
 
