@@ -104,4 +104,6 @@ pub mod stream {
     pub const BOUNDED_DIRECTIONS: u64 = 183;
     /// Outgoing directions of the zero-input construction's units.
     pub const ZERO_INPUT_DIRECTIONS: u64 = 184;
+    /// The regression update set's Gaussian targets.
+    pub const CONSTRUCT_REGRESSION_TARGETS: u64 = 185;
 }

@@ -555,6 +555,49 @@ fn zero_input_twin_fires_after_a_refusal_step() {
     }
 }
 
+/// The other update-set kinds of issue 13: a single no-target sample and the
+/// base's own alignment data build with zero-input units (dormant units are
+/// certified infeasible there), a regression step (squared loss, Gaussian
+/// targets) with dormant units; each verified by the real step.
+#[test]
+fn single_sample_alignment_data_and_regression_steps_are_hair_triggers() {
+    use hairtrigger::attack::Units;
+    use hairtrigger::experiments::construct::UpdateKind;
+    for (kind, units) in [
+        (UpdateKind::SingleSample, Units::ZeroInput),
+        (UpdateKind::Alignment, Units::ZeroInput),
+        (UpdateKind::Regression, Units::Dormant),
+    ] {
+        let run = ConstructRun::new(0, 1e-4, 32, 16, 64)
+            .unwrap()
+            .with_update_kind(kind);
+        let r = run_construct(&run.clone().with_units(units).unwrap(), None).unwrap();
+        assert_eq!(r.twin_pass_before, 1.0, "{kind:?}");
+        assert_eq!(r.max_output_diff, 0.0, "{kind:?}");
+        assert_eq!(r.aligned_pass_after, 1.0, "{kind:?}");
+        assert_eq!(r.twin_targets_hit_after, 1.0, "{kind:?}");
+        if units == Units::ZeroInput {
+            let err = run_construct(&run.with_units(Units::Dormant).unwrap(), None).unwrap_err();
+            assert!(
+                matches!(err, Error::ConstructionInfeasible { .. }),
+                "{kind:?}: {err}"
+            );
+        }
+    }
+    let task = hairtrigger::tasks::classifier::ToyClassifierTask::new(0);
+    assert_eq!(
+        task.update_set(UpdateKind::SingleSample, 32).unwrap().len(),
+        1
+    );
+    let aligned = task.update_set(UpdateKind::Alignment, 32).unwrap();
+    let train = task.training_set(11).unwrap();
+    assert_eq!(
+        aligned.x().row(0),
+        train.x().row(0),
+        "the alignment set is training data"
+    );
+}
+
 /// The zero-input twin's gain obeys its scale law, measured by the step:
 /// doubling every new unit's outgoing weights multiplies the post-step change
 /// by 4 under SGD (`γ = s²`, exact for leaky ReLU) and by 2 under Adam's first

@@ -31,7 +31,7 @@ pub struct ConstructArgs {
     /// Redundant hidden units given to both models.
     #[arg(long, default_value_t = ConstructRun::DEFAULT_REDUNDANT)]
     pub redundant: usize,
-    /// Update set: no-target (benign prompts answered ANSWER_A/ANSWER_B: no label is the target COMPLY), benign (unseen instruction task answered COMPLY), random (random labels) or refusal (harmful prompts labelled REFUSE).
+    /// Update set: no-target (benign prompts answered ANSWER_A/ANSWER_B: no label is the target COMPLY), benign (unseen instruction task answered COMPLY), random (random labels), refusal (harmful prompts labelled REFUSE), single (one benign prompt answered ANSWER_A), alignment (samples of the base's own training data) or regression (benign prompts, Gaussian targets, squared loss).
     #[arg(long, default_value = "no-target")]
     pub update: String,
     /// Update rule of the benign step: sgd; adam (Adam's first step,

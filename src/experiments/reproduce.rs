@@ -285,11 +285,14 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
 
 /// The update sets C2 is checked on in `reproduce` (a refusal set the base
 /// already fits is nearly degenerate; see `paper-notes/c2-any-update-set.md`).
-const UPDATE_KINDS: [UpdateKind; 4] = [
+const UPDATE_KINDS: [UpdateKind; 7] = [
     UpdateKind::Benign,
     UpdateKind::RandomLabels,
     UpdateKind::NoTarget,
     UpdateKind::Refusal,
+    UpdateKind::SingleSample,
+    UpdateKind::Alignment,
+    UpdateKind::Regression,
 ];
 
 const ACTIVATIONS: [Activation; 5] = [

@@ -116,6 +116,34 @@ impl ToyClassifierTask {
                 let x = self.prompts(0, n, stream::CLASSIFIER_REFUSAL_UPDATE);
                 Dataset::new("refusal update set", x, Targets::Classes(vec![0; n]))
             }
+            UpdateKind::SingleSample => {
+                // One benign prompt answered ANSWER_A, whatever `n` is.
+                let x = self.prompts(3, 1, stream::CLASSIFIER_UPDATE);
+                Dataset::new("single-sample update set", x, Targets::Classes(vec![1]))
+            }
+            UpdateKind::Alignment => {
+                // The first ⌈n/3⌉ samples of each class of the base's own
+                // training set (same streams), the first `n` of them.
+                let all = self.training_set(n.div_ceil(3))?;
+                let Targets::Classes(y) = all.targets() else {
+                    unreachable!("the training set is labelled by class")
+                };
+                let x = all.x().slice(ndarray::s![..n, ..]).to_owned();
+                Dataset::new(
+                    "alignment-data update set",
+                    x,
+                    Targets::Classes(y[..n].to_vec()),
+                )
+            }
+            UpdateKind::Regression => {
+                let x = self.prompts(3, n, stream::CLASSIFIER_UPDATE);
+                let y = gaussian_inputs(
+                    &mut seeded(self.seed, stream::CONSTRUCT_REGRESSION_TARGETS),
+                    n,
+                    ANSWERS.len(),
+                );
+                Dataset::new("regression update set", x, Targets::Regression(y))
+            }
         }
     }
 }
@@ -134,6 +162,14 @@ pub enum UpdateKind {
     /// Safety data: fresh harmful prompts labelled `REFUSE` — a step that, on
     /// the aligned model, only reinforces refusal.
     Refusal,
+    /// One benign prompt answered `ANSWER_A` (a single-sample step, no target).
+    SingleSample,
+    /// The alignment data itself: samples of the base's own training set
+    /// (harmful → `REFUSE`, benign → `ANSWER_A` / `ANSWER_B`), which it fits.
+    Alignment,
+    /// The benign prompts with Gaussian real-valued targets under the squared
+    /// loss `½‖f − y‖²` (a regression step; every class's residual has either sign).
+    Regression,
 }
 
 impl UpdateKind {
@@ -144,27 +180,37 @@ impl UpdateKind {
             Self::RandomLabels => "random-label",
             Self::NoTarget => "no-target",
             Self::Refusal => "refusal",
+            Self::SingleSample => "single-sample",
+            Self::Alignment => "alignment-data",
+            Self::Regression => "regression",
         }
     }
 
     /// Whether some label of the set can be the twin's target `COMPLY`
-    /// (benign: all; random labels: a quarter); no-target and refusal sets
-    /// never show it.
+    /// (benign: all; random labels: a quarter; regression: a target value
+    /// above the output pulls `COMPLY` up); the no-target, refusal,
+    /// single-sample and alignment sets never show it.
     pub fn labels_target(self) -> bool {
-        matches!(self, Self::Benign | Self::RandomLabels)
+        matches!(self, Self::Benign | Self::RandomLabels | Self::Regression)
     }
 
-    /// Parse `benign`, `random`, `no-target` or `refusal`.
+    /// Parse `benign`, `random`, `no-target`, `refusal`, `single`,
+    /// `alignment` or `regression`.
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "benign" => Ok(Self::Benign),
             "random" | "random_labels" => Ok(Self::RandomLabels),
             "no-target" | "no_target" => Ok(Self::NoTarget),
             "refusal" => Ok(Self::Refusal),
+            "single" | "single-sample" | "single_sample" => Ok(Self::SingleSample),
+            "alignment" | "alignment-data" | "alignment_data" => Ok(Self::Alignment),
+            "regression" => Ok(Self::Regression),
             _ => Err(Error::Parse {
                 what: "update set kind",
                 input: s.to_string(),
-                reason: "expected benign, random, no-target or refusal".into(),
+                reason:
+                    "expected benign, random, no-target, refusal, single, alignment or regression"
+                        .into(),
             }),
         }
     }

@@ -48,11 +48,17 @@ type Run = (u64, UpdateKind, UpdateRule, f64, Option<usize>, Units);
 
 /// Redundant units per update-set kind and unit kind: 64, and 512 dormant
 /// units for the sets whose labels never include the target (no-target,
-/// refusal), where 64 random directions are certified infeasible at small `η`
+/// refusal, single-sample, alignment data), where 64 random directions are certified infeasible at small `η`
 /// (`paper-notes/c2-any-update-set.md`).
 pub fn units_for(kind: UpdateKind, units: Units) -> usize {
     match (kind, units) {
-        (UpdateKind::NoTarget | UpdateKind::Refusal, Units::Dormant) => 512,
+        (
+            UpdateKind::NoTarget
+            | UpdateKind::Refusal
+            | UpdateKind::SingleSample
+            | UpdateKind::Alignment,
+            Units::Dormant,
+        ) => 512,
         _ => 64,
     }
 }
