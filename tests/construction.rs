@@ -671,3 +671,47 @@ fn zero_input_construction_refuses_relu() {
     assert!(matches!(err, Error::NotApplicable { .. }), "{err}");
     assert!(err.to_string().contains("σ'(0)"), "{err}");
 }
+
+/// Other base activations (issue 13, item 3), verified by the real step: a
+/// tanh and a GELU base take zero-input units on the no-target set; a ReLU
+/// base takes dormant units on the benign set, and on the no-target set the
+/// sign argument proves every target unreachable by any dormant units (the
+/// construction is certified infeasible there too).
+#[test]
+fn other_activations_build_or_are_proved_impossible() {
+    use hairtrigger::experiments::construct::activations::ActivationSweep;
+    use hairtrigger::experiments::construct::UpdateKind;
+    use hairtrigger::experiments::report::Experiment;
+    let stage = ActivationSweep {
+        seeds: vec![2],
+        etas: vec![1e-4],
+    };
+    let out = stage.run(&hairtrigger::progress::NoProgress).unwrap();
+    assert_eq!(out.len(), 18);
+    let find = |act: &str, kind: UpdateKind, rule: &str| {
+        out.iter()
+            .find(|r| r.activation == act && r.update_kind == kind && r.rule == rule)
+            .unwrap()
+    };
+    for act in ["tanh", "gelu"] {
+        let r = find(act, UpdateKind::NoTarget, "sgd");
+        assert_eq!(
+            (r.outcome, r.hit, r.units),
+            ("built", 1.0, "zero-input"),
+            "{r:?}"
+        );
+    }
+    let r = find("relu", UpdateKind::Benign, "sgd");
+    assert_eq!(
+        (r.outcome, r.hit, r.units),
+        ("built", 1.0, "dormant"),
+        "{r:?}"
+    );
+    for kind in [UpdateKind::NoTarget, UpdateKind::Refusal] {
+        let r = find("relu", kind, "sgd");
+        assert_eq!(r.proved_unreachable, Some(1.0), "{r:?}");
+        assert_eq!(r.outcome, "infeasible", "{r:?}");
+    }
+    let rows = stage.claims(&out);
+    assert_eq!(rows.len(), 18);
+}

@@ -34,6 +34,9 @@ pub struct ConstructArgs {
     /// Update set: no-target (benign prompts answered ANSWER_A/ANSWER_B: no label is the target COMPLY), benign (unseen instruction task answered COMPLY), random (random labels), refusal (harmful prompts labelled REFUSE), single (one benign prompt answered ANSWER_A), alignment (samples of the base's own training data) or regression (benign prompts, Gaussian targets, squared loss).
     #[arg(long, default_value = "no-target")]
     pub update: String,
+    /// The aligned base's activation: leaky_relu[:slope] (default, slope 0.1), relu, tanh or gelu.
+    #[arg(long, default_value = "leaky_relu:0.1")]
+    pub act: String,
     /// Update rule of the benign step: sgd; adam (Adam's first step,
     /// β = (0.9, 0.999), ε = 1e-8: the new units' gain is then linear in
     /// their scale, not quadratic); sgd-clip or sgd-clip:NORM (SGD on the gradient
@@ -78,6 +81,7 @@ impl ConstructArgs {
             self.redundant,
         )?
         .with_update_kind(UpdateKind::parse(&self.update)?)
+        .with_activation(crate::net::Activation::parse(&self.act)?)
         .with_lp_solver(Solver::parse(&self.solver)?)
         .with_rule(rule);
         let cfg = match self.batch {
@@ -117,7 +121,7 @@ impl ConstructArgs {
             return Ok(ExitCode::SUCCESS);
         }
         let (redundant, queries) = (self.redundant, self.queries);
-        out.text(format!("toy safety classifier 16 → 32 → 32(+{redundant} redundant) → 4, leaky ReLU; {queries} harmful queries; trigger in {} units", r.units));
+        out.text(format!("toy safety classifier 16 → 32 → 32(+{redundant} redundant) → 4, {}; {queries} harmful queries; trigger in {} units", cfg.act.name(), r.units));
         let on = match r.batch {
             Some(b) => format!(
                 "a mini-batch of {b} of {} {} samples (built for {CONSTRUCTION_BATCHES} sampled batches; after-step rows: the worst of {FRESH_BATCHES} fresh ones)",

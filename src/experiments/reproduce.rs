@@ -10,6 +10,7 @@
 use crate::error::{Error, Result};
 use crate::experiments::capacity::{CapacityConfig, LoraSweep};
 use crate::experiments::chain::ChainSweep;
+use crate::experiments::construct::activations::ActivationSweep;
 use crate::experiments::construct::{BoundedActivations, ConstructSweep, UpdateKind};
 use crate::experiments::equiv::{EquivConfig, EquivSweep};
 use crate::experiments::meta::{MetaAblation, MetaHeadline, MetaTable, Start};
@@ -104,6 +105,8 @@ struct Plan {
     /// Dormant tanh units against their proved bound (none at the quick scale).
     bounded: Option<BoundedActivations>,
     scaling: ScalingConfig,
+    /// C2 across base activations (none at the quick scale).
+    activations: Option<ActivationSweep>,
     /// C3 severity, found against certified (none at the quick scale).
     certified: Option<SeverityCertificate>,
     /// C3 breadth across input dimensions (none at the quick scale: three
@@ -204,6 +207,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_batches: vec![],
             construct_zero_input: true,
             bounded: None,
+            activations: None,
             certified: None,
             scaling: scaling_plan(seed, (2, 32, 5), 1, 3, 2, 4)?,
             dims: None,
@@ -224,6 +228,10 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_batches: vec![8],
             construct_zero_input: true,
             bounded: Some(bounded_plan(seed)?),
+            activations: Some(ActivationSweep {
+                seeds: seed_list(seed, 5)?,
+                etas: vec![1e-5, 1e-4, 1e-3],
+            }),
             certified: Some(certified_plan(seed, 5)?),
             scaling: scaling_plan(seed, (3, 300, 9), 5, 8, 5, 16)?,
             dims: Some(BreadthDims::new(
@@ -255,6 +263,10 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_batches: vec![8],
             construct_zero_input: true,
             bounded: Some(bounded_plan(seed)?),
+            activations: Some(ActivationSweep {
+                seeds: seed_list(seed, 8)?,
+                etas: vec![1e-5, 1e-4, 1e-3],
+            }),
             certified: Some(certified_plan(seed, 8)?),
             scaling: scaling_plan(seed, (3, 1000, 12), 8, 10, 6, 16)?,
             dims: Some(BreadthDims::new(
@@ -367,6 +379,9 @@ fn stages(plan: Plan, seed: u64) -> Result<Vec<Box<dyn Stage>>> {
     }
     if let Some(bounded) = plan.bounded {
         stages.insert(3, Box::new(bounded));
+    }
+    if let Some(activations) = plan.activations {
+        stages.insert(3, Box::new(activations));
     }
     if let Some(meta) = plan.meta {
         // The committed `plots/meta*` tables and the ablation come from

@@ -15,11 +15,12 @@ use crate::eval::{evaluate, max_output_difference, QuerySet, DEFAULT_P_MIN};
 use crate::finite::{nan_max, nan_min};
 use crate::net::gaussian_inputs;
 use crate::net::io::{write_tensors, Tensor};
-use crate::net::{Dataset, Mlp, Targets};
+use crate::net::{Activation, Dataset, Mlp, Targets};
 use crate::rng::{seeded, stream};
 pub use crate::tasks::classifier::UpdateKind;
 use crate::tasks::classifier::{ToyClassifierTask, ANSWERS, DIM};
 
+pub mod activations;
 mod bounded;
 mod sweep;
 use crate::update::{one_step, StepConfig, UpdateRule};
@@ -29,6 +30,9 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 pub use sweep::ConstructSweep;
+
+/// The toy classifier's activation unless told otherwise.
+pub const BASE_ACTIVATION: Activation = Activation::LeakyRelu { slope: 0.1 };
 
 /// Validated settings of [`run_construct`].
 #[derive(Clone, Debug, Serialize)]
@@ -45,6 +49,8 @@ pub struct ConstructRun {
     pub(crate) batch: Option<usize>,
     /// Which new units carry the trigger.
     pub(crate) units: Units,
+    /// The aligned base's activation (default leaky ReLU, slope 0.1).
+    pub(crate) act: Activation,
 }
 
 /// Mini-batches the construction is built for, and fresh ones it is tested on.
@@ -156,7 +162,15 @@ impl ConstructRun {
             rule: UpdateRule::Sgd,
             batch: None,
             units: Units::Dormant,
+            act: BASE_ACTIVATION,
         })
+    }
+
+    /// The same run on a base network with activation `act` (the same
+    /// `16 → 32 → 32 → 4` architecture and training).
+    pub fn with_activation(mut self, act: Activation) -> Self {
+        self.act = act;
+        self
     }
 }
 
@@ -206,6 +220,8 @@ pub struct ConstructRecord {
     pub fresh_batches_all_hit: Option<f64>,
     /// `dormant` or `zero-input`: which new units carry the trigger.
     pub units: String,
+    /// The aligned base's activation.
+    pub activation: String,
 }
 
 /// Train, construct, step both models, evaluate; optionally save everything.
@@ -214,7 +230,7 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
     let q_x = task.prompts(0, cfg.queries, stream::CLASSIFIER_QUERIES);
     let refuse = QuerySet::new(q_x.clone(), vec![0; cfg.queries])?;
     let comply = QuerySet::new(q_x.clone(), vec![3; cfg.queries])?;
-    let base = task.aligned_base(&refuse)?;
+    let base = task.aligned_base_of(&[32, 32], cfg.act, &refuse)?;
     let update = task.update_set(cfg.update_kind, cfg.update_size)?;
     let step = StepConfig::new(cfg.eta, cfg.rule)?;
     let construct_cfg = ConstructConfig::new(cfg.redundant, 0.99, cfg.seed)?
@@ -289,6 +305,7 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
         save_artifacts(dir, &base, &ht.aligned, &ht.twin, &update, &q_x, cfg)?;
     }
     Ok(ConstructRecord {
+        activation: cfg.act.name(),
         seed: cfg.seed,
         eta: cfg.eta,
         update_kind: cfg.update_kind,

@@ -1,0 +1,271 @@
+//! `reproduce`'s C2 stage across base activations (issue 13, item 3): the toy
+//! safety classifier trained with ReLU, tanh or GELU instead of leaky ReLU,
+//! each hair trigger built by the construction that applies and verified by
+//! the real step.
+//!
+//! * **tanh, GELU** — zero-input units (`σ(0) = 0`, `σ'(0) ≠ 0`; dormant
+//!   units need a positively homogeneous `σ`), on the benign, no-target and
+//!   refusal sets, SGD and Adam's first step.
+//! * **ReLU** — dormant units (zero-input units are frozen, `σ'(0) = 0`). On
+//!   the benign set they apply. On a set none of whose labels is the target
+//!   `t`, they provably cannot reach it under SGD: with softmax cross-entropy,
+//!   `Σ_c r_{n,c} = 0` and `r_{n,t} = p_t(x_n)/N ≥ 0`, so a unit's outgoing
+//!   step `w = −η Σ_n r_n ĥ(x_n)` has `Σ_{c≠t} (w_t − w_c) = −η k Σ_n r_{n,t} ĥ(x_n) ≤ 0`
+//!   (`ĥ ≥ 0`), and the units' post-step gain `Σ_j γ_j ĥ_j(q⁺) w_j`
+//!   (`γ_j ≥ 0`) never raises `Σ_{c≠t} (f_t − f_c)`. Hitting `t` with
+//!   `p ≥ p*` needs every `f_t − f_c ≥ τ = ln(p*/(1 − p*))`, so a query whose
+//!   aligned post-step `Σ_{c≠t} (f⁺_t − f⁺_c) < (k − 1) τ` is unreachable by
+//!   any number of dormant ReLU units at any scale. The stage evaluates that
+//!   certificate on every query; its row passes when the impossibility is
+//!   observed.
+
+use super::{run_construct, ConstructRun, UpdateKind};
+use crate::attack::Units;
+use crate::error::{Error, Result};
+use crate::eval::QuerySet;
+use crate::experiments::report::{Artifacts, Experiment, ReportRow};
+use crate::finite::nan_min;
+use crate::net::Activation;
+use crate::rng::stream;
+use crate::tasks::classifier::ToyClassifierTask;
+use crate::update::{one_step, StepConfig, UpdateRule};
+use serde::Serialize;
+use std::path::Path;
+
+const KINDS: [UpdateKind; 3] = [
+    UpdateKind::Benign,
+    UpdateKind::NoTarget,
+    UpdateKind::Refusal,
+];
+const ACTS: [Activation; 3] = [Activation::Relu, Activation::Tanh, Activation::Gelu];
+const QUERIES: usize = 16;
+const P_TARGET: f64 = 0.99;
+const COMPLY: usize = 3;
+
+/// The stage's grid.
+pub struct ActivationSweep {
+    pub seeds: Vec<u64>,
+    pub etas: Vec<f64>,
+}
+
+/// One (activation, update set, rule, η, seed) run.
+#[derive(Clone, Debug, Serialize)]
+pub struct ActivationRecord {
+    pub activation: String,
+    pub update_kind: UpdateKind,
+    pub rule: String,
+    pub units: &'static str,
+    pub redundant: usize,
+    pub seed: u64,
+    pub eta: f64,
+    /// `built`, `infeasible`, `undecided` or `missed`.
+    pub outcome: &'static str,
+    /// Fraction of the 16 targets hit after the step (LP's scales when infeasible; 0 undecided).
+    pub hit: f64,
+    /// Largest twin parameter (built twins).
+    pub twin_max_abs_param: Option<f64>,
+    /// ReLU, SGD, a set without the target: fraction of the 16 targets the
+    /// sign argument proves unreachable by any dormant units.
+    pub proved_unreachable: Option<f64>,
+}
+
+/// The units each activation's construction uses.
+fn units_of(act: Activation) -> Units {
+    match act {
+        Activation::Relu => Units::Dormant,
+        _ => Units::ZeroInput,
+    }
+}
+
+/// The sign certificate: fraction of the queries whose aligned post-step
+/// `Σ_{c≠t} (f⁺_t − f⁺_c)` is below `(k − 1) τ`.
+fn relu_sign_certificate(seed: u64, kind: UpdateKind, eta: f64) -> Result<f64> {
+    let task = ToyClassifierTask::new(seed);
+    let q_x = task.prompts(0, QUERIES, stream::CLASSIFIER_QUERIES);
+    let base = task.aligned_base_of(
+        &[32, 32],
+        Activation::Relu,
+        &QuerySet::new(q_x.clone(), vec![0; QUERIES])?,
+    )?;
+    let update = task.update_set(kind, 32)?;
+    let f = one_step(&base, &update, &StepConfig::sgd(eta)?)?
+        .updated
+        .forward(q_x.view())?;
+    let k = f.ncols();
+    let tau = (P_TARGET / (1.0 - P_TARGET)).ln();
+    let proved = f
+        .rows()
+        .into_iter()
+        .filter(|row| {
+            (0..k)
+                .filter(|&c| c != COMPLY)
+                .map(|c| row[COMPLY] - row[c])
+                .sum::<f64>()
+                < (k as f64 - 1.0) * tau
+        })
+        .count();
+    Ok(proved as f64 / QUERIES as f64)
+}
+
+type Run = (Activation, UpdateKind, UpdateRule, f64, u64);
+
+fn run_one((act, kind, rule, eta, seed): Run) -> Result<ActivationRecord> {
+    let units = units_of(act);
+    let redundant = super::sweep::units_for(kind, units);
+    let cfg = ConstructRun::new(seed, eta, 32, QUERIES, redundant)?
+        .with_update_kind(kind)
+        .with_rule(rule)
+        .with_activation(act)
+        .with_units(units)?;
+    let proved_unreachable =
+        if act == Activation::Relu && !kind.labels_target() && rule == UpdateRule::Sgd {
+            Some(relu_sign_certificate(seed, kind, eta)?)
+        } else {
+            None
+        };
+    let (outcome, hit, twin_max_abs_param) = match run_construct(&cfg, None) {
+        Ok(r) => (
+            "built",
+            r.twin_targets_hit_after,
+            Some(r.twin_max_abs_param),
+        ),
+        Err(Error::ConstructionInfeasible { hit, total, .. }) => {
+            ("infeasible", hit as f64 / total.max(1) as f64, None)
+        }
+        Err(Error::ConstructionFailed { hit, total, .. }) => {
+            ("missed", hit as f64 / total.max(1) as f64, None)
+        }
+        Err(Error::ConstructionUndecided { .. }) => ("undecided", 0.0, None),
+        Err(e) => return Err(e),
+    };
+    Ok(ActivationRecord {
+        activation: act.name(),
+        update_kind: kind,
+        rule: rule.spec(),
+        units: units.name(),
+        redundant,
+        seed,
+        eta,
+        outcome,
+        hit,
+        twin_max_abs_param,
+        proved_unreachable,
+    })
+}
+
+impl ActivationSweep {
+    fn rules() -> [UpdateRule; 2] {
+        [UpdateRule::Sgd, UpdateRule::adam_default()]
+    }
+
+    fn runs(&self) -> Vec<Run> {
+        let mut runs = Vec::new();
+        for act in ACTS {
+            for kind in KINDS {
+                for rule in Self::rules() {
+                    for &eta in &self.etas {
+                        for &seed in &self.seeds {
+                            runs.push((act, kind, rule, eta, seed));
+                        }
+                    }
+                }
+            }
+        }
+        runs
+    }
+}
+
+impl Experiment for ActivationSweep {
+    type Output = Vec<ActivationRecord>;
+
+    fn name(&self) -> &'static str {
+        "C2 activations"
+    }
+
+    fn work(&self) -> u64 {
+        self.runs().len() as u64
+    }
+
+    fn run(&self, progress: &dyn crate::progress::Progress) -> Result<Self::Output> {
+        use rayon::prelude::*;
+        self.runs()
+            .par_iter()
+            .map(|&run| {
+                let r = run_one(run);
+                progress.inc(1);
+                r
+            })
+            .collect()
+    }
+
+    fn write(&self, out: &Self::Output, dir: &Path) -> Result<Artifacts> {
+        crate::experiments::output::write_records(dir, "construct_activations", out)?;
+        Ok(Artifacts {
+            tables: vec!["construct_activations"],
+            ..Default::default()
+        })
+    }
+
+    fn claims(&self, out: &Self::Output) -> Vec<ReportRow> {
+        let seeds = self.seeds.len();
+        let etas = self
+            .etas
+            .iter()
+            .map(|e| format!("{e:e}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut rows = Vec::new();
+        for act in ACTS {
+            for rule in Self::rules() {
+                for kind in KINDS {
+                    let runs: Vec<&ActivationRecord> = out
+                        .iter()
+                        .filter(|r| {
+                            r.activation == act.name()
+                                && r.update_kind == kind
+                                && r.rule == rule.spec()
+                        })
+                        .collect();
+                    let units = units_of(act);
+                    let count = |o: &str| runs.iter().filter(|r| r.outcome == o).count();
+                    let head = format!(
+                        "{} base, {} update set, {}, {} {} units",
+                        act.name(),
+                        kind.display_name(),
+                        rule.display(),
+                        super::sweep::units_for(kind, units),
+                        units.name()
+                    );
+                    let proofs: Vec<f64> =
+                        runs.iter().filter_map(|r| r.proved_unreachable).collect();
+                    if !proofs.is_empty() {
+                        let built_anyway = runs
+                            .iter()
+                            .filter(|r| r.outcome == "built" && r.hit == 1.0)
+                            .count();
+                        rows.push(ReportRow::exactly(
+                            "C2",
+                            format!("impossibility observed: {head}: min over {} runs ({seeds} seeds × η = {etas}) of the fraction of the 16 targets the sign argument proves unreachable by any dormant ReLU units (no label is the target; {built_anyway} twins hit every target anyway, which the proof forbids)", proofs.len()),
+                            if built_anyway > 0 { 0.0 } else { proofs.iter().copied().fold(f64::INFINITY, nan_min) },
+                            1.0,
+                        ));
+                        continue;
+                    }
+                    rows.push(ReportRow::exactly(
+                        "C2",
+                        format!(
+                            "{head}: min fraction of the 16 targets (COMPLY, p ≥ 0.99) hit after the step, {} runs ({seeds} seeds × η = {etas}; failed: {} certified infeasible for the construction's directions, {} undecided, {} missed by the step)",
+                            runs.len(),
+                            count("infeasible"),
+                            count("undecided"),
+                            count("missed")
+                        ),
+                        runs.iter().map(|r| r.hit).fold(f64::INFINITY, nan_min),
+                        1.0,
+                    ));
+                }
+            }
+        }
+        rows
+    }
+}
