@@ -339,10 +339,7 @@ impl crate::experiments::report::Experiment for ConstructSweep {
             }
         }
         for &b in &self.batches {
-            for kind in [UpdateKind::Benign, UpdateKind::RandomLabels] {
-                if !self.kinds.contains(&kind) {
-                    continue;
-                }
+            for &kind in self.kinds.iter().filter(|k| k.labels_target()) {
                 let built: Vec<f64> = construct
                     .iter()
                     .filter(|r| r.update_kind == kind && r.batch == Some(b))
