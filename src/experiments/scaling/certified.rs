@@ -7,7 +7,7 @@
 //! `S*(m, B) = m B² φ∞*` under `|θ'|_∞ ≤ B`, and `S*(ρ) = ρ² φ₂*` under a
 //! budget `Σ_j ‖(u_j, b_j)‖² ≤ ρ²`, for every `m ≥ 1`. What is measured is how
 //! well the constant is pinned: `φ_found ≤ φ* ≤ φ̄`, so the row is the gap
-//! `φ̄ / φ_found`. Each run also takes the real SGD step on twins built from
+//! `φ̄ / φ_found`, the worst over the 16 harmful queries of every run. Each run also takes the real SGD step on twins built from
 //! the found direction (`m` copies at `B`; `m` units of norm `ρ/√m` and one of
 //! norm `ρ`) and checks the measured margin change against the certificate.
 
@@ -80,6 +80,10 @@ pub struct CertifiedSeverity {
     pub found_l2: f64,
     pub certified_l2: f64,
     pub gap_l2: f64,
+    /// The worst ℓ∞ and ℓ2 gaps over all 16 harmful queries (the columns
+    /// above are the first query's, the one the step-checked twins use).
+    pub worst_query_gap_linf: f64,
+    pub worst_query_gap_l2: f64,
     /// Margin change from the real step: `m` copies of the ℓ∞ direction at `B`.
     pub measured_linf: f64,
     /// `m` units of norm `ρ/√m` along the ℓ2 direction.
@@ -130,6 +134,21 @@ fn run_one(
     };
     let (u_inf, b_inf, found_linf) = search(Budget::Linf);
     let (u_2, b_2, found_l2) = search(Budget::L2);
+    // The same gap at every other harmful query (search and certificate only).
+    let (mut worst_query_gap_linf, mut worst_query_gap_l2) = (1.0f64, 1.0f64);
+    for i in 0..q_x.nrows() {
+        let zi = aligned_plus.last_hidden_input(q_x.slice(ndarray::s![i..=i, ..]))?;
+        let ri = Relaxation::new(act, &z_d, &zi, &dr)?;
+        for budget in [Budget::Linf, Budget::L2] {
+            let (_, _, found) =
+                best_dormant_direction(&base, &z_d, &zi, &dr, cfg.eta, (budget, cfg.starts, seed));
+            let g = gap(found, ri.certified_bound(budget, cfg.eta));
+            match budget {
+                Budget::Linf => worst_query_gap_linf = nan_max(worst_query_gap_linf, g),
+                Budget::L2 => worst_query_gap_l2 = nan_max(worst_query_gap_l2, g),
+            }
+        }
+    }
     let (certified_linf, certified_l2) = (
         relax.certified_bound(Budget::Linf, cfg.eta),
         relax.certified_bound(Budget::L2, cfg.eta),
@@ -171,6 +190,8 @@ fn run_one(
         found_l2,
         certified_l2,
         gap_l2: gap(found_l2, certified_l2),
+        worst_query_gap_linf,
+        worst_query_gap_l2,
         measured_linf: measured(&u_inf, b_inf, m, bound)?,
         measured_l2: measured(&u_2, b_2, m, bound / (m as f64).sqrt() / norm_2)?,
         measured_l2_one_unit: measured(&u_2, b_2, 1, bound / norm_2)?,
@@ -347,20 +368,20 @@ impl Experiment for SeverityCertificate {
             ReportRow::at_most(
                 "C3 severity",
                 format!(
-                    "ℓ∞ bound on every parameter: max over {runs} runs ({} bases [{bases}] × {seeds} seeds) of certified φ̄ / found φ (median {:.4}); ≤ {MAX_GAP}: the constant of S* = m B² φ* pinned to a factor {MAX_GAP}",
+                    "ℓ∞ bound on every parameter: max over {runs} runs ({} bases [{bases}] × {seeds} seeds) × 16 harmful queries of certified φ̄ / found φ (first query's median {:.4}); ≤ {MAX_GAP}: the constant of S* = m B² φ* pinned to a factor {MAX_GAP}",
                     BASES.len(),
                     median(&|r| r.gap_linf)
                 ),
-                worst(&|r| r.gap_linf),
+                worst(&|r| r.worst_query_gap_linf),
                 MAX_GAP,
             ),
             ReportRow::at_most(
                 "C3 severity",
                 format!(
-                    "Euclidean budget ρ: max over {runs} runs of certified φ̄ / found φ (median {:.4}); ≤ {MAX_GAP}, as above, for S* = ρ² φ*",
+                    "Euclidean budget ρ: max over {runs} runs × 16 queries of certified φ̄ / found φ (first query's median {:.4}); ≤ {MAX_GAP}, as above, for S* = ρ² φ*",
                     median(&|r| r.gap_l2)
                 ),
-                worst(&|r| r.gap_l2),
+                worst(&|r| r.worst_query_gap_l2),
                 MAX_GAP,
             ),
             ReportRow::at_most(
