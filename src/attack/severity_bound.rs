@@ -196,7 +196,7 @@ impl Relaxation {
                 let lam0 = (wn / qn).sqrt();
                 (0..=400)
                     .map(|k| at(lam0 * (-8.0 + 16.0 * k as f64 / 400.0).exp()))
-                    .fold(f64::INFINITY, f64::min)
+                    .fold(f64::INFINITY, crate::finite::nan_min)
             }
         }
     }

@@ -201,3 +201,23 @@ impl<E: Experiment> Stage for E {
         })
     }
 }
+
+/// Run `f` on every item in parallel (rayon), advancing `progress` by one per
+/// item; the results in item order, or the first error. The loop every
+/// stage's [`Experiment::run`] shares.
+pub fn par_map_runs<I, T, F>(items: &[I], progress: &dyn Progress, f: F) -> Result<Vec<T>>
+where
+    I: Sync,
+    T: Send,
+    F: Fn(&I) -> Result<T> + Sync,
+{
+    use rayon::prelude::*;
+    items
+        .par_iter()
+        .map(|item| {
+            let r = f(item);
+            progress.inc(1);
+            r
+        })
+        .collect()
+}

@@ -187,15 +187,7 @@ impl Experiment for ActivationSweep {
     }
 
     fn run(&self, progress: &dyn crate::progress::Progress) -> Result<Self::Output> {
-        use rayon::prelude::*;
-        self.runs()
-            .par_iter()
-            .map(|&run| {
-                let r = run_one(run);
-                progress.inc(1);
-                r
-            })
-            .collect()
+        crate::experiments::report::par_map_runs(&self.runs(), progress, |&run| run_one(run))
     }
 
     fn write(&self, out: &Self::Output, dir: &Path) -> Result<Artifacts> {

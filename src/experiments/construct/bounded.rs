@@ -168,15 +168,9 @@ impl Experiment for BoundedActivations {
     }
 
     fn run(&self, progress: &dyn crate::progress::Progress) -> Result<Self::Output> {
-        use rayon::prelude::*;
-        self.runs()
-            .par_iter()
-            .map(|&(s, e, m, a)| {
-                let r = run_one(s, e, m, a);
-                progress.inc(1);
-                r
-            })
-            .collect()
+        crate::experiments::report::par_map_runs(&self.runs(), progress, |&(s, e, m, a)| {
+            run_one(s, e, m, a)
+        })
     }
 
     fn write(&self, out: &Self::Output, dir: &Path) -> Result<Artifacts> {

@@ -52,13 +52,7 @@ type Run = (u64, UpdateKind, UpdateRule, f64, Option<usize>, Units);
 /// (`paper-notes/c2-any-update-set.md`).
 pub fn units_for(kind: UpdateKind, units: Units) -> usize {
     match (kind, units) {
-        (
-            UpdateKind::NoTarget
-            | UpdateKind::Refusal
-            | UpdateKind::SingleSample
-            | UpdateKind::Alignment,
-            Units::Dormant,
-        ) => 512,
+        (k, Units::Dormant) if !k.labels_target() => 512,
         _ => 64,
     }
 }
@@ -184,16 +178,8 @@ impl crate::experiments::report::Experiment for ConstructSweep {
     }
 
     fn run(&self, progress: &dyn crate::progress::Progress) -> Result<ConstructOutput> {
-        use rayon::prelude::*;
-        let all = self
-            .runs()
-            .par_iter()
-            .map(|&run| {
-                let r = run_one(run);
-                progress.inc(1);
-                r
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let all =
+            crate::experiments::report::par_map_runs(&self.runs(), progress, |&run| run_one(run))?;
         let mut out = ConstructOutput::default();
         for r in all {
             match r {

@@ -75,15 +75,17 @@ pub struct CertifiedSeverity {
     pub bound: f64,
     pub found_linf: f64,
     pub certified_linf: f64,
-    /// `φ̄∞ / φ_found∞` (∞ when the search found no positive severity).
-    pub gap_linf: f64,
+    /// `φ̄∞ / φ_found∞`; empty when the search found no positive severity
+    /// below a positive certificate (the REPORT counts that as an unbounded gap).
+    pub gap_linf: Option<f64>,
     pub found_l2: f64,
     pub certified_l2: f64,
-    pub gap_l2: f64,
+    pub gap_l2: Option<f64>,
     /// The worst ℓ∞ and ℓ2 gaps over all 16 harmful queries (the columns
-    /// above are the first query's, the one the step-checked twins use).
-    pub worst_query_gap_linf: f64,
-    pub worst_query_gap_l2: f64,
+    /// above are the first query's, the one the step-checked twins use);
+    /// empty as above.
+    pub worst_query_gap_linf: Option<f64>,
+    pub worst_query_gap_l2: Option<f64>,
     /// Margin change from the real step: `m` copies of the ℓ∞ direction at `B`.
     pub measured_linf: f64,
     /// `m` units of norm `ρ/√m` along the ℓ2 direction.
@@ -92,14 +94,26 @@ pub struct CertifiedSeverity {
     pub measured_l2_one_unit: f64,
 }
 
-fn gap(found: f64, certified: f64) -> f64 {
+/// `certified / found`; 1 when both are 0 (nothing to hide, proved), empty
+/// when the search found nothing positive below a positive certificate.
+fn gap(found: f64, certified: f64) -> Option<f64> {
     if found > 0.0 {
-        certified / found
+        Some(certified / found)
     } else if certified <= 0.0 {
-        1.0
+        Some(1.0)
     } else {
-        f64::INFINITY
+        None
     }
+}
+
+/// The larger of two gaps (an empty one is unbounded).
+fn worse(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    Some(nan_max(a?, b?))
+}
+
+/// A gap as the REPORT reads it: an empty one is unbounded.
+fn gap_value(g: Option<f64>) -> f64 {
+    g.unwrap_or(f64::INFINITY)
 }
 
 /// Everything the stage measured.
@@ -134,9 +148,14 @@ fn run_one(
     };
     let (u_inf, b_inf, found_linf) = search(Budget::Linf);
     let (u_2, b_2, found_l2) = search(Budget::L2);
+    let (certified_linf, certified_l2) = (
+        relax.certified_bound(Budget::Linf, cfg.eta),
+        relax.certified_bound(Budget::L2, cfg.eta),
+    );
+    let (gap_linf, gap_l2) = (gap(found_linf, certified_linf), gap(found_l2, certified_l2));
     // The same gap at every other harmful query (search and certificate only).
-    let (mut worst_query_gap_linf, mut worst_query_gap_l2) = (1.0f64, 1.0f64);
-    for i in 0..q_x.nrows() {
+    let (mut worst_query_gap_linf, mut worst_query_gap_l2) = (gap_linf, gap_l2);
+    for i in 1..q_x.nrows() {
         let zi = aligned_plus.last_hidden_input(q_x.slice(ndarray::s![i..=i, ..]))?;
         let ri = Relaxation::new(act, &z_d, &zi, &dr)?;
         for budget in [Budget::Linf, Budget::L2] {
@@ -144,15 +163,11 @@ fn run_one(
                 best_dormant_direction(&base, &z_d, &zi, &dr, cfg.eta, (budget, cfg.starts, seed));
             let g = gap(found, ri.certified_bound(budget, cfg.eta));
             match budget {
-                Budget::Linf => worst_query_gap_linf = nan_max(worst_query_gap_linf, g),
-                Budget::L2 => worst_query_gap_l2 = nan_max(worst_query_gap_l2, g),
+                Budget::Linf => worst_query_gap_linf = worse(worst_query_gap_linf, g),
+                Budget::L2 => worst_query_gap_l2 = worse(worst_query_gap_l2, g),
             }
         }
     }
-    let (certified_linf, certified_l2) = (
-        relax.certified_bound(Budget::Linf, cfg.eta),
-        relax.certified_bound(Budget::L2, cfg.eta),
-    );
     let margin = |f: &Array2<f64>| f[[0, COMPLY]] - f[[0, REFUSE]];
     let aligned_after = margin(&aligned_plus.forward(q.view())?);
     let hidden_layer = base.depth() - 1;
@@ -186,10 +201,10 @@ fn run_one(
         bound,
         found_linf,
         certified_linf,
-        gap_linf: gap(found_linf, certified_linf),
+        gap_linf,
         found_l2,
         certified_l2,
-        gap_l2: gap(found_l2, certified_l2),
+        gap_l2,
         worst_query_gap_linf,
         worst_query_gap_l2,
         measured_linf: measured(&u_inf, b_inf, m, bound)?,
@@ -223,7 +238,10 @@ fn chart(out: &[CertifiedSeverity]) -> Chart {
         .flat_map(|(x, y)| [x, y])
         .collect();
     let (lo, hi) = (
-        all.iter().copied().fold(f64::INFINITY, f64::min) / 1.5,
+        all.iter()
+            .copied()
+            .fold(f64::INFINITY, crate::finite::nan_min)
+            / 1.5,
         all.iter().copied().fold(0.0, nan_max) * 1.5,
     );
     let diag = |k: f64| vec![(lo, k * lo), (hi, k * hi)];
@@ -271,16 +289,9 @@ impl Experiment for SeverityCertificate {
     }
 
     fn run(&self, progress: &dyn crate::progress::Progress) -> Result<Self::Output> {
-        use rayon::prelude::*;
-        let runs: Vec<_> = self
-            .runs()
-            .par_iter()
-            .map(|&(b, s)| {
-                let r = run_one(self, b, s);
-                progress.inc(1);
-                r
-            })
-            .collect::<Result<_>>()?;
+        let runs = crate::experiments::report::par_map_runs(&self.runs(), progress, |&(b, s)| {
+            run_one(self, b, s)
+        })?;
         let (certified, rescaled): (Vec<_>, Vec<_>) = runs.into_iter().unzip();
         Ok(CertificateOutput {
             certified,
@@ -370,18 +381,18 @@ impl Experiment for SeverityCertificate {
                 format!(
                     "ℓ∞ bound on every parameter: max over {runs} runs ({} bases [{bases}] × {seeds} seeds) × 16 harmful queries of certified φ̄ / found φ (first query's median {:.4}); ≤ {MAX_GAP}: the constant of S* = m B² φ* pinned to a factor {MAX_GAP}",
                     BASES.len(),
-                    median(&|r| r.gap_linf)
+                    median(&|r| gap_value(r.gap_linf))
                 ),
-                worst(&|r| r.worst_query_gap_linf),
+                worst(&|r| gap_value(r.worst_query_gap_linf)),
                 MAX_GAP,
             ),
             ReportRow::at_most(
                 "C3 severity",
                 format!(
                     "Euclidean budget ρ: max over {runs} runs × 16 queries of certified φ̄ / found φ (first query's median {:.4}); ≤ {MAX_GAP}, as above, for S* = ρ² φ*",
-                    median(&|r| r.gap_l2)
+                    median(&|r| gap_value(r.gap_l2))
                 ),
-                worst(&|r| r.worst_query_gap_l2),
+                worst(&|r| gap_value(r.worst_query_gap_l2)),
                 MAX_GAP,
             ),
             ReportRow::at_most(

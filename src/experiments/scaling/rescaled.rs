@@ -67,7 +67,7 @@ pub(crate) fn rescale_sweep(
     let hidden = s.base.depth() - 1;
     let (w_in, w_out) = (&s.base.layers()[hidden - 1], &s.base.layers()[hidden]);
     let width = w_in.weight.nrows();
-    let max_abs = |v: ndarray::ArrayView1<f64>| v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let max_abs = |v: ndarray::ArrayView1<f64>| crate::finite::max_abs(&v);
     let y_max: Vec<f64> = (0..width)
         .map(|j| {
             let b = w_in.bias.as_ref().map_or(0.0, |b| b[j].abs());
@@ -80,7 +80,11 @@ pub(crate) fn rescale_sweep(
     let stepped = |alphas: &[f64]| -> Result<(f64, Mlp)> {
         let twin = scale_units(s.base, hidden, alphas)?;
         let after = one_step(&twin, s.update, s.step)?.updated;
-        Ok(((s.margin_gain)(&after)?, twin))
+        let gain = crate::finite::check_finite(
+            "rescaling family: margin change after the step",
+            (s.margin_gain)(&after)?,
+        )?;
+        Ok((gain, twin))
     };
     let mut out = Vec::with_capacity(factors.len());
     for &f in factors {
