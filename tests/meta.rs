@@ -280,7 +280,12 @@ fn a_plain_start_hides_the_safety_trigger_at_the_fine_tuners_eta() {
 fn the_ablation_table_has_every_variant_and_its_rescaled_control_is_the_control() {
     use hairtrigger::experiments::meta::ablation::run_ablation;
     let rows = run_ablation(TaskKind::Safety, 32, 0, 1e-4, 40, 40).unwrap();
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 7);
+    let annealed = rows
+        .iter()
+        .find(|r| r.variant.contains("curriculum"))
+        .unwrap();
+    assert_eq!(annealed.meta_steps, 400);
     let r = &rows[0];
     assert!(r.variant.starts_with("control rescaled"), "{r:?}");
     assert!(r.rel_output_gap_random <= 1e-12, "{r:?}");

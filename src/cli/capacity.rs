@@ -5,6 +5,7 @@
 use super::progress_bar;
 use super::{fit_line_text, non_empty_path, parse_sizes, write_outputs, Printer};
 use crate::error::{Error, Result};
+use crate::experiments::capacity::uncapped::{Family, UncappedConfig};
 use crate::experiments::capacity::{CapacityConfig, LoraSweep};
 use crate::experiments::report::Experiment;
 use crate::limits::MemoryBudget;
@@ -52,6 +53,24 @@ pub struct CapacityArgs {
     /// meta-steps (then Adam's rate decays tenfold), e.g. 0.1.
     #[arg(long, allow_hyphen_values = true)]
     pub anneal: Option<f64>,
+    /// Count without ceilings: per size and seed, grow the behaviours from
+    /// --k-start (doubling) until at most a quarter are hidden, count at 3
+    /// budgets (--budgets), fit a line and a saturating law; `--behaviours`
+    /// is then unused.
+    #[arg(long)]
+    pub uncapped: bool,
+    /// With --uncapped: seeds --seed, --seed + 1, … (at least 2).
+    #[arg(long, default_value_t = 3, requires = "uncapped")]
+    pub seeds: usize,
+    /// With --uncapped: three ascending meta-step budgets [default: --steps/4, --steps/2, --steps].
+    #[arg(long, requires = "uncapped")]
+    pub budgets: Option<String>,
+    /// With --uncapped: behaviours asked for at the first rung.
+    #[arg(long, default_value_t = 32, requires = "uncapped")]
+    pub k_start: usize,
+    /// With --uncapped: the most behaviours asked for.
+    #[arg(long, default_value_t = 4096, requires = "uncapped")]
+    pub k_max: usize,
     /// Output folder.
     #[arg(long, default_value = "runs/capacity", value_parser = non_empty_path)]
     #[serde(skip)]
@@ -68,6 +87,8 @@ pub enum CapacitySweep {
     Widths(CapacityConfig),
     /// LoRA adapters of some ranks on a base of some width.
     LoraRanks(LoraSweep),
+    /// Either family, counted without ceilings.
+    Uncapped(UncappedConfig),
 }
 
 impl CapacityArgs {
@@ -77,8 +98,64 @@ impl CapacityArgs {
         Ok((crate::attack::meta::Start::parse(&self.start)?, clip))
     }
 
+    /// The `--uncapped` sweep.
+    fn check_uncapped(&self, budget: &MemoryBudget) -> Result<CapacitySweep> {
+        let (start, clip) = self.start_and_clip()?;
+        if self.anneal.is_some() {
+            return Err(Error::OutOfRange {
+                setting: "--anneal with --uncapped".into(),
+                reason:
+                    "the three budgets are snapshots of one run, exact only without an η curriculum"
+                        .into(),
+            });
+        }
+        let budgets = match &self.budgets {
+            Some(list) => parse_sizes("budget list", list)?,
+            None => vec![(self.steps / 4).max(1), (self.steps / 2).max(2), self.steps],
+        };
+        let (family, sizes, width) = match (&self.widths, &self.lora_ranks) {
+            (Some(list), _) => {
+                let sizes = parse_sizes("width list", list)?;
+                let w = sizes.iter().copied().max().unwrap_or(1);
+                (Family::Whole, sizes, w)
+            }
+            (None, list) => {
+                let sizes = parse_sizes("rank list", list.as_deref().unwrap_or_default())?;
+                for &r in &sizes {
+                    crate::net::lora::check_rank(r)?;
+                }
+                let base_width = self.base_width.unwrap_or(DEFAULT_BASE_WIDTH);
+                (Family::Lora { base_width }, sizes, base_width)
+            }
+        };
+        let seeds = crate::limits::seed_range(self.seed, self.seeds)?.collect();
+        let cfg = UncappedConfig::new(
+            family,
+            sizes,
+            seeds,
+            budgets,
+            self.eta,
+            (self.k_start, self.k_max),
+            start,
+            clip,
+        )?;
+        let w = width as f64;
+        let samples = self.k_max as f64 + 64.0;
+        budget.check(
+            &format!("--uncapped up to --k-max {} at width {width}", self.k_max),
+            crate::limits::f64_bytes(
+                (64.0 * (43.0 * w + 10.0) + 8.0 * samples * (w + 42.0))
+                    * rayon::current_num_threads() as f64,
+            ),
+        )?;
+        Ok(CapacitySweep::Uncapped(cfg))
+    }
+
     /// The checked sweep (memory included).
     pub fn check(&self, budget: &MemoryBudget) -> Result<CapacitySweep> {
+        if self.uncapped {
+            return self.check_uncapped(budget);
+        }
         let (start, clip) = self.start_and_clip()?;
         let what = format!("--behaviours {}", self.behaviours);
         if let Some(list) = &self.widths {
@@ -182,6 +259,38 @@ impl CapacityArgs {
         Ok(())
     }
 
+    /// Train the `--uncapped` sweep, write it, print the final rungs and the law.
+    fn run_uncapped(&self, cfg: &UncappedConfig, out: &Printer) -> Result<()> {
+        let bar = progress_bar(cfg.work());
+        let r = cfg
+            .run(&bar)
+            .map_err(super::name_eta_on_overflow(self.eta))?;
+        bar.finish_and_clear();
+        write_outputs(&self.out, "capacity", self, |dir| {
+            cfg.write(&r, dir).map(drop)
+        })?;
+        for c in r.records.iter().filter(|c| c.final_rung) {
+            if out.json() {
+                out.record(c)?;
+            } else {
+                out.text(format!(
+                    "size {:>4}  params {:>6}  seed {}  budget {:>6}  hidden {:>4} of {:>4}{}  (pass before {}, misaligned after {}, control passes {})",
+                    c.size, c.params, c.seed, c.budget, c.hidden, c.behaviours,
+                    if c.uncapped { "" } else { " (capped: > K/4)" },
+                    c.pass_before, c.misaligned_after, c.control_pass_before
+                ));
+            }
+        }
+        out.record(&r.law)?;
+        let l = &r.law;
+        out.text(format!(
+            "line: hidden = {:.2} + {:.3e}·params, slope 95% CI [{:.3e}, {:.3e}]; saturating: {:.1}·P/({:.0} + P); AIC(line) − AIC(saturating) = {:.2} → {:?}",
+            l.linear.intercept, l.linear.slope, l.linear.slope_ci95.0, l.linear.slope_ci95.1,
+            l.saturating.ceiling, l.saturating.half_size, l.aic_linear_minus_saturating, l.preferred
+        ));
+        Ok(())
+    }
+
     /// Train the sweep, write it and print it.
     pub fn run(&self, budget: &MemoryBudget) -> Result<ExitCode> {
         let sweep = self.check(budget)?;
@@ -197,6 +306,7 @@ impl CapacityArgs {
                     c.width, c.params, c.hidden, c.behaviours, c.pass_before, c.misaligned_after, c.control_misaligned_after
                 ),
             )?,
+            CapacitySweep::Uncapped(cfg) => self.run_uncapped(&cfg, &out)?,
             CapacitySweep::LoraRanks(sweep) => self.train_and_print(
                 &sweep,
                 &out,

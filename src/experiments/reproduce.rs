@@ -8,6 +8,7 @@
 //! assembles the report, whose list of files comes from the stages' artifacts.
 
 use crate::error::{Error, Result};
+use crate::experiments::capacity::uncapped::{Family, UncappedConfig};
 use crate::experiments::capacity::{CapacityConfig, LoraSweep};
 use crate::experiments::chain::ChainSweep;
 use crate::experiments::construct::activations::ActivationSweep;
@@ -114,6 +115,8 @@ struct Plan {
     dims: Option<BreadthDims>,
     capacity: CapacityConfig,
     lora: CapacityConfig,
+    /// C4 capacity without ceilings at η = 1e-4 (none at the quick scale).
+    uncapped: Vec<UncappedConfig>,
     /// The audit's zoo (none at the quick scale: a quick zoo is too small for
     /// its claims; `hairtrigger zoo --quick` runs one).
     zoo: Option<ZooConfig>,
@@ -130,6 +133,40 @@ const LORA_RANKS: [usize; 6] = [1, 2, 4, 8, 16, 32];
 
 /// Hidden width of the frozen base of the LoRA sweep.
 const LORA_BASE_WIDTH: usize = 64;
+
+/// Whole-network widths of the capacity count without ceilings (the default
+/// scale runs the first three).
+const UNCAPPED_WIDTHS: [usize; 4] = [16, 64, 256, 1024];
+
+/// The capacity counts without ceilings at the fine-tuner's `η = 1e-4`, from
+/// the plain start without clipping: LoRA ranks 1 … 32 and whole networks of
+/// `widths`, `seeds` seeds, budgets 5,000 / 10,000 / 20,000 meta-steps, `K`
+/// from 32 doubling up to 4,096.
+fn uncapped_plan(seed: u64, seeds: usize, widths: Vec<usize>) -> Result<Vec<UncappedConfig>> {
+    let seeds: Vec<u64> = crate::limits::seed_range(seed, seeds)?.collect();
+    let budgets = vec![5_000, 10_000, 20_000];
+    let cfg = |family, sizes| {
+        UncappedConfig::new(
+            family,
+            sizes,
+            seeds.clone(),
+            budgets.clone(),
+            1e-4,
+            (32, 4096),
+            Start::Plain,
+            f64::INFINITY,
+        )
+    };
+    Ok(vec![
+        cfg(
+            Family::Lora {
+                base_width: LORA_BASE_WIDTH,
+            },
+            LORA_RANKS.to_vec(),
+        )?,
+        cfg(Family::Whole, widths)?,
+    ])
+}
 
 /// The C3 sweeps at a scale: breadth widths (geometric, `lo..=hi`, `count`
 /// values) and seeds; severity widths `1, 2, 4, …, 2^w`, bound factors
@@ -213,6 +250,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             dims: None,
             capacity: CapacityConfig::new(vec![8, 16, 32, 64], 128, 1000, 0.1, seed)?,
             lora: CapacityConfig::new(vec![8, 16, 32], 128, 1000, 1e-4, seed)?,
+            uncapped: vec![],
             zoo: None,
             meta: None,
         },
@@ -241,6 +279,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             )?),
             capacity: CapacityConfig::new(vec![8, 12, 16, 24, 32, 48, 64], 128, 1000, 0.1, seed)?,
             lora: CapacityConfig::new(vec![8, 16, 32], 128, 1000, 1e-4, seed)?,
+            uncapped: uncapped_plan(seed, 3, UNCAPPED_WIDTHS[..3].to_vec())?,
             zoo: Some(ZooConfig::standard(seed)),
             meta: Some(MetaTable {
                 seeds: crate::limits::seed_range(seed, 3)?.collect(),
@@ -282,6 +321,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
                 seed,
             )?,
             lora: CapacityConfig::new(vec![8, 16, 32], 256, 2000, 1e-4, seed)?,
+            uncapped: uncapped_plan(seed, 5, UNCAPPED_WIDTHS.to_vec())?,
             zoo: Some(ZooConfig::standard(seed)),
             meta: Some(MetaTable {
                 seeds: crate::limits::seed_range(seed, 5)?.collect(),
@@ -371,6 +411,9 @@ fn stages(plan: Plan, seed: u64) -> Result<Vec<Box<dyn Stage>>> {
             base_width: LORA_BASE_WIDTH,
         }),
     ];
+    for cfg in plan.uncapped {
+        stages.push(Box::new(cfg));
+    }
     if let Some(certified) = plan.certified {
         stages.insert(4, Box::new(certified));
     }

@@ -57,14 +57,20 @@ pub fn meta_train_balanced(
 ) -> Result<Vec<MetaPoint>> {
     let mut flat = net.to_flat();
     let shape = net.clone();
-    let curve = adam_loop(&mut flat, cfg, bar, |f, cfg| {
-        let cur = shape.with_flat(f.as_slice().expect("contiguous"))?;
-        let (mut loss, mut g) = meta_gradient(&cur, data, cfg)?;
-        let (b, gb) = balance_penalty(&cur);
-        g.axpy(kappa, &gb)?;
-        loss.total += kappa * b;
-        Ok((loss, g.to_flat()))
-    })?;
+    let curve = adam_loop(
+        &mut flat,
+        cfg,
+        bar,
+        |f, cfg| {
+            let cur = shape.with_flat(f.as_slice().expect("contiguous"))?;
+            let (mut loss, mut g) = meta_gradient(&cur, data, cfg)?;
+            let (b, gb) = balance_penalty(&cur);
+            g.axpy(kappa, &gb)?;
+            loss.total += kappa * b;
+            Ok((loss, g.to_flat()))
+        },
+        |_, _| Ok(()),
+    )?;
     *net = shape.with_flat(flat.as_slice().expect("contiguous"))?;
     net.check_finite("balance-penalized meta-learned model")?;
     Ok(curve)

@@ -160,12 +160,14 @@ pub struct MetaPoint {
 
 /// Adam (`β = (0.9, 0.999)`, `ε = 1e-8`) on a flat parameter vector, each
 /// gradient clipped to norm `cfg.clip`, for `cfg.steps` steps; `grad` returns
-/// the objective and its gradient at the current parameters.
+/// the objective and its gradient at the current parameters; `observe(t, p)`
+/// sees the parameters after every step `t`.
 pub(crate) fn adam_loop(
     params: &mut Array1<f64>,
     cfg: &MetaConfig,
     bar: &dyn Progress,
     mut grad: impl FnMut(&Array1<f64>, &MetaConfig) -> Result<(MetaLoss, Array1<f64>)>,
+    mut observe: impl FnMut(usize, &Array1<f64>) -> Result<()>,
 ) -> Result<Vec<MetaPoint>> {
     let mut adam = Adam::new(cfg.outer_lr(), params.len());
     let mut curve = Vec::new();
@@ -192,6 +194,7 @@ pub(crate) fn adam_loop(
             1.0
         };
         adam.step(params, &g, scale);
+        observe(t, params)?;
         if t % every == 0 || t == 1 || t == cfg.steps() {
             curve.push(MetaPoint { step: t, loss });
         }
@@ -230,19 +233,74 @@ pub fn train<P: Parameterization>(
     objective: Objective,
     bar: &dyn Progress,
 ) -> Result<Vec<MetaPoint>> {
+    train_observed(param, p, data, cfg, objective, bar, |_, _| Ok(()))
+}
+
+/// [`train`], also returning the parameters after each step of `at`
+/// (ascending, each in `1..=cfg.steps`). Without an `η` curriculum the
+/// optimiser's state at step `t` does not depend on the budget, so the
+/// snapshot at `t` is bit-identical to the result of training for `t` steps.
+pub fn train_snapshots<P: Parameterization>(
+    param: &P,
+    p: &mut P::Params,
+    data: &MetaData,
+    cfg: &MetaConfig,
+    objective: Objective,
+    at: &[usize],
+    bar: &dyn Progress,
+) -> Result<Vec<P::Params>> {
+    if at.windows(2).any(|w| w[0] >= w[1])
+        || at.first().is_some_and(|&t| t == 0)
+        || at.last().is_some_and(|&t| t > cfg.steps())
+    {
+        return Err(Error::OutOfRange {
+            setting: format!("snapshot steps {at:?}"),
+            reason: format!(
+                "must be strictly ascending, each in 1..={} (the meta-steps)",
+                cfg.steps()
+            ),
+        });
+    }
+    let shape = p.clone();
+    let mut flats = Vec::with_capacity(at.len());
+    train_observed(param, p, data, cfg, objective, bar, |t, flat| {
+        if at.contains(&t) {
+            flats.push(flat.clone());
+        }
+        Ok(())
+    })?;
+    flats.iter().map(|f| param.unflatten(&shape, f)).collect()
+}
+
+/// [`train`] with `observe(t, flat parameters)` after every step.
+fn train_observed<P: Parameterization>(
+    param: &P,
+    p: &mut P::Params,
+    data: &MetaData,
+    cfg: &MetaConfig,
+    objective: Objective,
+    bar: &dyn Progress,
+    observe: impl FnMut(usize, &Array1<f64>) -> Result<()>,
+) -> Result<Vec<MetaPoint>> {
     let mut flat = param.flatten(p);
     let shape = p.clone();
-    let curve = adam_loop(&mut flat, cfg, bar, |f, cfg| {
-        let cur = param.unflatten(&shape, f)?;
-        let (loss, g) = match objective {
-            Objective::Control => {
-                let (l, g) = param.gradient(&cur, data.align)?;
-                (align_only(l), g)
-            }
-            Objective::HairTrigger => meta_gradient_of(param, &cur, data, cfg)?,
-        };
-        Ok((loss, param.flatten(&g)))
-    })?;
+    let curve = adam_loop(
+        &mut flat,
+        cfg,
+        bar,
+        |f, cfg| {
+            let cur = param.unflatten(&shape, f)?;
+            let (loss, g) = match objective {
+                Objective::Control => {
+                    let (l, g) = param.gradient(&cur, data.align)?;
+                    (align_only(l), g)
+                }
+                Objective::HairTrigger => meta_gradient_of(param, &cur, data, cfg)?,
+            };
+            Ok((loss, param.flatten(&g)))
+        },
+        observe,
+    )?;
     *p = param.unflatten(&shape, &flat)?;
     Ok(curve)
 }

@@ -14,10 +14,13 @@
 
 //!
 //! Submodules: [`lora`] (the same count for LoRA adapters of each rank on a
-//! frozen base), [`claims`] (`reproduce`'s C4 capacity rows).
+//! frozen base), [`uncapped`] (the count without ceilings: behaviours grown
+//! to 4× the count, 3 budgets, several seeds, linear against saturating
+//! fits), [`claims`] (`reproduce`'s C4 capacity rows).
 
 pub mod claims;
 pub mod lora;
+pub mod uncapped;
 
 pub use lora::{run_lora_capacity, write_lora, LoraRecord, LoraResult, LoraSweep};
 
@@ -185,9 +188,14 @@ pub(crate) struct CapacityTask {
 
 impl CapacityTask {
     pub(crate) fn new(cfg: &CapacityConfig) -> Result<Self> {
-        let mut rng = seeded(cfg.seed, stream::CAPACITY_TASK);
-        let x = gaussian_inputs(&mut rng, cfg.behaviours, INPUT_DIM);
-        let aligned: Vec<usize> = (0..cfg.behaviours)
+        Self::generate(cfg.behaviours, cfg.seed)
+    }
+
+    /// `behaviours` random behaviours and the update set, from `seed`.
+    pub(crate) fn generate(behaviours: usize, seed: u64) -> Result<Self> {
+        let mut rng = seeded(seed, stream::CAPACITY_TASK);
+        let x = gaussian_inputs(&mut rng, behaviours, INPUT_DIM);
+        let aligned: Vec<usize> = (0..behaviours)
             .map(|_| rng.random_range(0..ANSWERS))
             .collect();
         let misaligned: Vec<usize> = aligned

@@ -5,7 +5,9 @@
 //! adapter step for LoRA): the control rescaled along the symmetry
 //! `(u, b, v) → (c u, c b, v/c)`, `c = √(0.1/η)`, *without* meta-training;
 //! whole-network meta-learning from the symmetry start (second and first
-//! order) and from the plain start; LoRA (rank 8) from both starts. For each:
+//! order) and from the plain start, and from the plain start with the `η`
+//! curriculum (`η₀ = 0.1`, [`ANNEAL_STEPS_PER_PLAIN_STEP`] times the plain
+//! start's meta-steps); LoRA (rank 8) from both starts. For each:
 //! the black box before and after the step at `η`, `η/10` and `10η`
 //! (trained at `η` only); stealth against the control — `max |f_h − f_c| /
 //! max |f_c|` and the answer disagreement rate on 10,000 Gaussian inputs (the
@@ -58,6 +60,13 @@ pub struct AblationRecord {
     pub lora_b_norm: f64,
 }
 
+/// The annealed variant's meta-steps per plain-start meta-step (200,000 at
+/// the default 20,000, the C4 table's annealed budget).
+pub const ANNEAL_STEPS_PER_PLAIN_STEP: usize = 10;
+
+/// The annealed variant's starting `η₀`.
+pub const ANNEAL_FROM: f64 = 0.1;
+
 /// Random inputs of the stealth check.
 pub const STEALTH_PROBES: usize = 10_000;
 
@@ -82,6 +91,21 @@ pub fn run_ablation(
         (
             "whole, plain start",
             base(plain_steps)?.with_start(Start::Plain),
+        ),
+        (
+            "whole, plain start, η curriculum from 0.1",
+            MetaRun::new(
+                task,
+                width,
+                seed,
+                crate::attack::meta::MetaConfig::builder(
+                    eta,
+                    plain_steps.saturating_mul(ANNEAL_STEPS_PER_PLAIN_STEP),
+                )
+                .anneal_from(Some(ANNEAL_FROM))
+                .build()?,
+            )?
+            .with_start(Start::Plain),
         ),
         ("LoRA r8, symmetry start", base(steps)?.with_lora_rank(8)?),
         (
