@@ -85,9 +85,9 @@ fn small(family: Family, sizes: Vec<usize>, k: (usize, usize)) -> UncappedConfig
     .unwrap()
 }
 
-/// Every point's rungs follow `K ← min(K_max, max(2K, 2^⌈log₂ 4c⌉))`, the
-/// last rung is uncapped or at `K_max`, and each count is bounded by what
-/// it counts.
+/// Every point's rungs double `K` (up to `K_max`), the last rung is
+/// uncapped or at `K_max`, each count is bounded by what it counts, and the
+/// best count is the largest over the rungs.
 #[test]
 fn the_ladder_follows_its_rule_and_counts_obey_their_definitions() {
     let cfg = small(Family::Whole, vec![4, 16, 48], (4, 64));
@@ -107,10 +107,7 @@ fn the_ladder_follows_its_rule_and_counts_obey_their_definitions() {
             assert!(last.uncapped || last.behaviours == 64, "{last:?}");
             for w in rungs.windows(2) {
                 assert!(!w[0].uncapped, "a rung after an uncapped one: {w:?}");
-                let next = (2 * w[0].behaviours)
-                    .max((4 * w[0].hidden).next_power_of_two())
-                    .min(64);
-                assert_eq!(w[1].behaviours, next);
+                assert_eq!(w[1].behaviours, (2 * w[0].behaviours).min(64));
                 grew = true;
             }
         }
@@ -129,9 +126,23 @@ fn the_ladder_follows_its_rule_and_counts_obey_their_definitions() {
     // Summaries: one per size, three budgets, the mean over both seeds.
     assert_eq!(r.summary.len(), 3);
     for s in &r.summary {
-        assert_eq!(s.hidden.len(), 3);
+        assert_eq!((s.hidden.len(), s.best.len()), (3, 3));
         assert_eq!(s.hidden[2].n, 2);
+        let best: Vec<f64> = [0, 1]
+            .iter()
+            .map(|&seed| {
+                r.records
+                    .iter()
+                    .filter(|c| c.size == s.size && c.seed == seed && c.budget == 200)
+                    .map(|c| c.hidden)
+                    .max()
+                    .unwrap() as f64
+            })
+            .collect();
+        assert_eq!(s.best[2].mean, (best[0] + best[1]) / 2.0);
+        assert!(s.best[2].mean >= s.hidden[2].mean);
     }
+    assert_eq!(r.law_best.linear.n, 6);
 }
 
 /// LoRA records carry the merged full-step count; a tiny `K_max` leaves
@@ -158,6 +169,21 @@ fn lora_points_at_a_tiny_k_max_stay_capped_and_the_row_fails() {
     assert_eq!(ceiling.value, capped as f64);
     assert_eq!(ceiling.pass, capped == 0);
     assert!(capped > 0, "no point capped at K = 2: {:?}", r.records);
+}
+
+/// With the `η` curriculum each budget is its own run: still three counts
+/// per rung, each bounded as before.
+#[test]
+fn annealed_budgets_are_separate_runs_with_the_same_records() {
+    let cfg = small(Family::Whole, vec![4, 8, 16], (4, 8))
+        .with_anneal_from(Some(1.0))
+        .unwrap();
+    let r = run_uncapped(&cfg, &NoProgress).unwrap();
+    for c in &r.records {
+        assert!(c.hidden <= c.pass_before.min(c.misaligned_after));
+    }
+    assert_eq!(r.records.len() % 3, 0);
+    assert!(cfg.clone().with_anneal_from(Some(f64::NAN)).is_err());
 }
 
 #[test]

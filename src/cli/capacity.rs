@@ -138,7 +138,8 @@ impl CapacityArgs {
             (self.k_start, self.k_max),
             start,
             clip,
-        )?;
+        )?
+        .with_anneal_from(self.anneal)?;
         let w = width as f64;
         let samples = self.k_max as f64 + 64.0;
         budget.check(

@@ -134,25 +134,33 @@ const LORA_RANKS: [usize; 6] = [1, 2, 4, 8, 16, 32];
 /// Hidden width of the frozen base of the LoRA sweep.
 const LORA_BASE_WIDTH: usize = 64;
 
-/// Whole-network widths of the capacity count without ceilings (the default
-/// scale runs the first three).
-const UNCAPPED_WIDTHS: [usize; 4] = [16, 64, 256, 1024];
+/// Sizes of the capacity count without ceilings at each scale: LoRA ranks,
+/// whole-network widths, seeds, and the largest `K` of the LoRA ladder.
+struct UncappedSizes {
+    ranks: Vec<usize>,
+    widths: Vec<usize>,
+    seeds: usize,
+    lora_k_max: usize,
+}
 
-/// The capacity counts without ceilings at the fine-tuner's `η = 1e-4`, from
-/// the plain start without clipping: LoRA ranks 1 … 32 and whole networks of
-/// `widths`, `seeds` seeds, budgets 5,000 / 10,000 / 20,000 meta-steps, `K`
-/// from 32 doubling up to 4,096.
-fn uncapped_plan(seed: u64, seeds: usize, widths: Vec<usize>) -> Result<Vec<UncappedConfig>> {
-    let seeds: Vec<u64> = crate::limits::seed_range(seed, seeds)?.collect();
+/// The capacity counts without ceilings at the fine-tuner's `η = 1e-4`,
+/// from the plain start without clipping, budgets 5,000 / 10,000 / 20,000
+/// meta-steps, `K` doubling from 32: LoRA adapters on the width-64 base with
+/// the `η` curriculum from 0.1 (each budget its own run; without it the
+/// adapters hide almost nothing at `K ≥ 128`), and whole networks at a
+/// constant `η` (budgets as snapshots of one run; with the curriculum they
+/// hide nothing at this budget), `K ≤ 4,096`.
+fn uncapped_plan(seed: u64, sizes: UncappedSizes) -> Result<Vec<UncappedConfig>> {
+    let seeds: Vec<u64> = crate::limits::seed_range(seed, sizes.seeds)?.collect();
     let budgets = vec![5_000, 10_000, 20_000];
-    let cfg = |family, sizes| {
+    let cfg = |family, sizes, k_max| {
         UncappedConfig::new(
             family,
             sizes,
             seeds.clone(),
             budgets.clone(),
             1e-4,
-            (32, 4096),
+            (32, k_max),
             Start::Plain,
             f64::INFINITY,
         )
@@ -162,9 +170,11 @@ fn uncapped_plan(seed: u64, seeds: usize, widths: Vec<usize>) -> Result<Vec<Unca
             Family::Lora {
                 base_width: LORA_BASE_WIDTH,
             },
-            LORA_RANKS.to_vec(),
-        )?,
-        cfg(Family::Whole, widths)?,
+            sizes.ranks,
+            sizes.lora_k_max,
+        )?
+        .with_anneal_from(Some(0.1))?,
+        cfg(Family::Whole, sizes.widths, 4096)?,
     ])
 }
 
@@ -279,7 +289,15 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             )?),
             capacity: CapacityConfig::new(vec![8, 12, 16, 24, 32, 48, 64], 128, 1000, 0.1, seed)?,
             lora: CapacityConfig::new(vec![8, 16, 32], 128, 1000, 1e-4, seed)?,
-            uncapped: uncapped_plan(seed, 3, UNCAPPED_WIDTHS[..3].to_vec())?,
+            uncapped: uncapped_plan(
+                seed,
+                UncappedSizes {
+                    ranks: vec![1, 2, 4, 8, 16],
+                    widths: vec![16, 64, 256],
+                    seeds: 3,
+                    lora_k_max: 2048,
+                },
+            )?,
             zoo: Some(ZooConfig::standard(seed)),
             meta: Some(MetaTable {
                 seeds: crate::limits::seed_range(seed, 3)?.collect(),
@@ -321,7 +339,15 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
                 seed,
             )?,
             lora: CapacityConfig::new(vec![8, 16, 32], 256, 2000, 1e-4, seed)?,
-            uncapped: uncapped_plan(seed, 5, UNCAPPED_WIDTHS.to_vec())?,
+            uncapped: uncapped_plan(
+                seed,
+                UncappedSizes {
+                    ranks: LORA_RANKS.to_vec(),
+                    widths: vec![16, 64, 256, 1024],
+                    seeds: 5,
+                    lora_k_max: 4096,
+                },
+            )?,
             zoo: Some(ZooConfig::standard(seed)),
             meta: Some(MetaTable {
                 seeds: crate::limits::seed_range(seed, 5)?.collect(),

@@ -177,7 +177,7 @@ impl Experiment for super::uncapped::UncappedConfig {
             super::uncapped::Family::Whole => "C4 capacity (whole, uncapped)",
             super::uncapped::Family::Lora { .. } => "C4 capacity (LoRA, uncapped)",
         };
-        let l = &r.law;
+        let l = &r.law_best;
         let finals: Vec<_> = r
             .records
             .iter()
@@ -188,14 +188,20 @@ impl Experiment for super::uncapped::UncappedConfig {
         let largest = r.summary.last();
         let frac = largest.map_or(f64::NAN, |s| s.hidden[2].mean / s.behaviours_mean);
         let setting = format!(
-            "sizes {:?}, seeds {:?}, η = {:e}, {} meta-steps, K from {} doubling to ≥ 4× the count (≤ {})",
-            self.sizes, self.seeds, self.eta, self.budgets[2], self.k_start, self.k_max
+            "sizes {:?}, seeds {:?}, η = {:e}{}, {} meta-steps, K from {} doubling until ≤ K/4 are hidden (≤ {})",
+            self.sizes,
+            self.seeds,
+            self.eta,
+            self.anneal_from.map_or(String::new(), |e| format!(" (curriculum from {e})")),
+            self.budgets[2],
+            self.k_start,
+            self.k_max
         );
         let mut rows = vec![
             ReportRow::at_least(
                 claim,
                 format!(
-                    "lower end of the 95% CI of the slope of hidden behaviours vs trainable parameters over every (size, seed) point ({setting}; line {:.2} + {:.3e}·P, R² = {})",
+                    "lower end of the 95% CI of the slope of the best count over the rungs vs trainable parameters, every (size, seed) point ({setting}; line {:.2} + {:.3e}·P, R² = {})",
                     l.linear.intercept, l.linear.slope, l.linear.r_squared_text(3)
                 ),
                 l.linear.slope_ci95.0,
@@ -204,7 +210,7 @@ impl Experiment for super::uncapped::UncappedConfig {
             ReportRow::at_most(
                 claim,
                 format!(
-                    "AIC(line) − AIC(saturating c∞·P/(P½ + P)), the line supported at least as well as the saturating law (saturating fit c∞ = {:.1}, P½ = {:.0})",
+                    "AIC(line) − AIC(saturating c∞·P/(P½ + P)) of the best counts: the line supported at least as well as the saturating law (saturating fit c∞ = {:.1}, P½ = {:.0})",
                     l.saturating.ceiling, l.saturating.half_size
                 ),
                 l.aic_linear_minus_saturating,
@@ -213,7 +219,7 @@ impl Experiment for super::uncapped::UncappedConfig {
             ReportRow::at_least(
                 claim,
                 format!(
-                    "mean fraction of the behaviours asked for hidden at the largest size, final rung (mean K = {:.0})",
+                    "mean fraction of the behaviours asked for hidden at the largest size at the final rung, where K ≥ 4 × count (mean K = {:.0}; a graceful count keeps ≥ 1/16, a collapse gives 0)",
                     largest.map_or(f64::NAN, |s| s.behaviours_mean)
                 ),
                 frac,
@@ -228,7 +234,7 @@ impl Experiment for super::uncapped::UncappedConfig {
             ReportRow::at_most(
                 claim,
                 format!(
-                    "relative change of the mean count at the largest size from {} to {} meta-steps (converged in the budget)",
+                    "relative change of the mean best count at the largest size from {} to {} meta-steps (converged in the budget)",
                     r.budgets[1], r.budgets[2]
                 ),
                 r.budget_change_at_largest(),

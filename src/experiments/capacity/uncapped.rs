@@ -8,10 +8,14 @@
 //! 1. **Behaviours grow until some fail.** Start with `K = K₀` behaviours
 //!    ([`super::CapacityTask`]: Gaussian prompts, random aligned and
 //!    misaligned answers, a random-label update set of 32). Train, count;
-//!    while the count `c` at the largest budget exceeds `K/4`, set
-//!    `K ← max(2K, 2^⌈log₂ 4c⌉)` (at most `K_max`) and train again from
-//!    scratch. The count reported is the last rung's, where `K ≥ 4c`; a point
-//!    that reaches `K_max` with `4c > K` is flagged (`uncapped = false`).
+//!    while the count `c` at the largest budget exceeds `K/4`, double `K` (at
+//!    most `K_max`) and train again from scratch. Two counts are reported:
+//!    the **final** rung's, where `K ≥ 4c` (a point that reaches `K_max` with
+//!    `4c > K` is flagged `uncapped = false`), and the **best** over the
+//!    rungs — meta-learned counts are close to all-or-nothing in `K` (a model
+//!    that hides 495 of 512 may hide none of 1,024), so the final rung alone
+//!    measures where the optimisation collapses, and the best count, bracketed
+//!    by the rung above it, measures how much fits.
 //! 2. **A behaviour is hidden** only when the control (the same
 //!    initialisation trained on `L_align` alone; for LoRA the base with its
 //!    initial adapter) passes it before the step, and the hair-trigger model
@@ -21,16 +25,18 @@
 //!    for the largest budget `T₃` and counted at `T₁ < T₂ < T₃`; without an
 //!    `η` curriculum Adam's state at step `t` does not depend on the budget,
 //!    so the snapshot at `T_i` is exactly a run of budget `T_i`
-//!    ([`crate::attack::meta::train_snapshots`]). The control is trained for
-//!    `T₃`.
+//!    ([`crate::attack::meta::train_snapshots`]). With an `η` curriculum
+//!    (`--anneal`) the schedule depends on the budget, so each budget is its
+//!    own run. The control is trained for `T₃`.
 //! 4. **Seeds and fits.** Per size, the mean count over seeds with its 95%
 //!    interval ([`crate::stats::mean_ci95`]); over every (size, seed) point at
 //!    `T₃`, the line `c = a + b P` and the saturating law `c = c∞ P/(P½ + P)`
-//!    compared by AIC ([`crate::stats::compare_growth`]).
+//!    compared by AIC ([`crate::stats::compare_growth`]), for the final and
+//!    for the best counts.
 
 use super::{CapacityTask, ANSWERS};
-use crate::attack::meta::{meta_train, symmetry_scale, train_snapshots, FullNetwork};
-use crate::attack::meta::{MetaConfig, Objective, Start};
+use crate::attack::meta::{meta_train, symmetry_scale, train, train_snapshots, FullNetwork};
+use crate::attack::meta::{MetaConfig, MetaData, Objective, Parameterization, Start};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, QuerySet, DEFAULT_P_MIN};
 use crate::net::lora::Lora;
@@ -75,6 +81,9 @@ pub struct UncappedConfig {
     pub(crate) k_max: usize,
     pub(crate) start: Start,
     pub(crate) clip: f64,
+    /// The `η` curriculum's `η₀` (`None`: constant `η`). With one, each
+    /// budget is its own run (the schedule depends on the budget).
+    pub(crate) anneal_from: Option<f64>,
 }
 
 impl UncappedConfig {
@@ -149,18 +158,70 @@ impl UncappedConfig {
             k_max,
             start,
             clip,
+            anneal_from: None,
         };
         cfg.meta()?;
         symmetry_scale(eta)?;
         Ok(cfg)
     }
 
-    /// The meta-learning settings (the largest budget, constant `η`, `μ = 0`).
+    /// Meta-learn with the `η` curriculum from `eta0` (or none): each budget
+    /// then trains its own model (1.75× the work of one run).
+    pub fn with_anneal_from(mut self, eta0: Option<f64>) -> Result<Self> {
+        self.anneal_from = eta0;
+        self.meta()?;
+        Ok(self)
+    }
+
+    /// The meta-learning settings at the largest budget (`μ = 0`).
     pub(crate) fn meta(&self) -> Result<MetaConfig> {
-        MetaConfig::builder(self.eta, self.budgets[2])
+        self.meta_for(self.budgets[2])
+    }
+
+    fn meta_for(&self, steps: usize) -> Result<MetaConfig> {
+        MetaConfig::builder(self.eta, steps)
             .mu(0.0)
             .clip(self.clip)
+            .anneal_from(self.anneal_from)
             .build()
+    }
+
+    /// The hair-trigger coordinates at every budget, from `p0`: snapshots of
+    /// one run at a constant `η`, one run per budget with a curriculum.
+    fn hair_at_budgets<P: Parameterization>(
+        &self,
+        param: &P,
+        p0: P::Params,
+        data: &MetaData,
+    ) -> Result<Vec<P::Params>> {
+        let quiet = NoProgress;
+        if self.anneal_from.is_none() {
+            let mut p = p0;
+            return train_snapshots(
+                param,
+                &mut p,
+                data,
+                &self.meta()?,
+                Objective::HairTrigger,
+                &self.budgets,
+                &quiet,
+            );
+        }
+        self.budgets
+            .iter()
+            .map(|&t| {
+                let mut p = p0.clone();
+                train(
+                    param,
+                    &mut p,
+                    data,
+                    &self.meta_for(t)?,
+                    Objective::HairTrigger,
+                    &quiet,
+                )?;
+                Ok(p)
+            })
+            .collect()
     }
 
     /// The family trained.
@@ -202,20 +263,25 @@ pub struct UncappedRecord {
     pub uncapped: bool,
 }
 
-/// One size, over seeds, at the final rungs.
+/// One size, over seeds.
 #[derive(Clone, Debug, Serialize)]
 pub struct SizeSummary {
     pub size: usize,
     pub params: usize,
-    /// Mean hidden count at each budget (ascending), with its interval.
+    /// Mean final-rung count (where `K ≥ 4c`) at each budget, ascending.
     pub hidden: Vec<MeanCi>,
+    /// Mean of the largest count over the rungs at each budget, ascending.
+    pub best: Vec<MeanCi>,
     /// Mean behaviours asked for at the final rungs.
     pub behaviours_mean: f64,
+    /// Mean behaviours asked for at the rung of the largest count (`T₃`).
+    pub best_behaviours_mean: f64,
     /// Seeds whose final rung is uncapped.
     pub uncapped_seeds: usize,
 }
 
-/// The sweep, its per-size summaries and the growth law at the largest budget.
+/// The sweep, its per-size summaries and the growth laws at the largest
+/// budget, of the final-rung counts and of the best counts over the rungs.
 #[derive(Clone, Debug, Serialize)]
 pub struct UncappedResult {
     pub family: Family,
@@ -223,7 +289,10 @@ pub struct UncappedResult {
     pub budgets: Vec<usize>,
     pub records: Vec<UncappedRecord>,
     pub summary: Vec<SizeSummary>,
+    /// Through every (size, seed) point's final-rung count.
     pub law: GrowthLaw,
+    /// Through every (size, seed) point's largest count over its rungs.
+    pub law_best: GrowthLaw,
 }
 
 /// Which behaviours a (before, after) pair of networks passes.
@@ -268,21 +337,14 @@ fn train_point(
             let init = Mlp::random(&arch, &mut seeded(seed, stream::CAPACITY_INIT));
             let mut control = init.clone();
             meta_train(&mut control, &data, &meta, Objective::Control, &quiet)?;
-            let mut hair = match cfg.start {
+            let hair0 = match cfg.start {
                 Start::Plain => init,
                 Start::Symmetry => {
                     crate::reparam::scale_units(&control, 1, &vec![symmetry_scale(cfg.eta)?; size])?
                 }
             };
-            let snaps = train_snapshots(
-                &FullNetwork,
-                &mut hair,
-                &data,
-                &meta,
-                Objective::HairTrigger,
-                &cfg.budgets,
-                &quiet,
-            )?;
+            let params = hair0.num_params();
+            let snaps = cfg.hair_at_budgets(&FullNetwork, hair0, &data)?;
             let models = snaps
                 .iter()
                 .map(|net| {
@@ -291,7 +353,7 @@ fn train_point(
                 })
                 .collect::<Result<Vec<_>>>()?;
             let c = passes(&control, &sgd(&control)?, &qb, &qa)?;
-            (hair.num_params(), c, models)
+            (params, c, models)
         }
         Family::Lora { base_width } => {
             let arch =
@@ -303,16 +365,7 @@ fn train_point(
             let phi0 = lora.init(&mut seeded(seed, stream::CAPACITY_LORA_INIT), c);
             let after0 = lora.merged(&adapter_step(&lora, &phi0, &task.update, &step)?)?;
             let control = passes(&lora.merged(&phi0)?, &after0, &qb, &qa)?;
-            let mut phi = phi0;
-            let snaps = train_snapshots(
-                &lora,
-                &mut phi,
-                &data,
-                &meta,
-                Objective::HairTrigger,
-                &cfg.budgets,
-                &quiet,
-            )?;
+            let snaps = cfg.hair_at_budgets(&lora, phi0, &data)?;
             let models = snaps
                 .iter()
                 .map(|p| {
@@ -368,7 +421,7 @@ fn ladder(cfg: &UncappedConfig, size: usize, seed: u64) -> Result<Vec<UncappedRe
         if done {
             return Ok(out);
         }
-        k = (2 * k).max((4 * c).next_power_of_two()).min(cfg.k_max);
+        k = (2 * k).min(cfg.k_max);
     }
 }
 
@@ -382,43 +435,61 @@ pub fn run_uncapped(cfg: &UncappedConfig, bar: &dyn Progress) -> Result<Uncapped
     let runs =
         crate::experiments::report::par_map_runs(&jobs, bar, |&(s, seed)| ladder(cfg, s, seed))?;
     let records: Vec<UncappedRecord> = runs.into_iter().flatten().collect();
-    let finals = |size: usize, budget: usize| -> Vec<&UncappedRecord> {
-        records
+    // Per (size, seed, budget): the final rung, and the rung with the most hidden.
+    let point = |size: usize, seed: u64, budget: usize| {
+        let rungs = records
             .iter()
-            .filter(|r| r.final_rung && r.size == size && r.budget == budget)
-            .collect()
+            .filter(move |r| r.size == size && r.seed == seed && r.budget == budget);
+        let last = rungs.clone().find(|r| r.final_rung);
+        let best = rungs.fold(None, |m: Option<&UncappedRecord>, r| match m {
+            Some(b) if b.hidden >= r.hidden => Some(b),
+            _ => Some(r),
+        });
+        last.zip(best)
     };
     let mut summary = Vec::new();
+    let mut top = Vec::new();
     for &s in &cfg.sizes {
-        let hidden = cfg
-            .budgets
-            .iter()
-            .map(|&t| {
-                mean_ci95(
-                    &finals(s, t)
-                        .iter()
-                        .map(|r| r.hidden as f64)
-                        .collect::<Vec<_>>(),
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let last = finals(s, cfg.budgets[2]);
-        summary.push(SizeSummary {
-            size: s,
-            params: last.first().map_or(0, |r| r.params),
-            hidden,
-            behaviours_mean: last.iter().map(|r| r.behaviours as f64).sum::<f64>()
-                / last.len().max(1) as f64,
-            uncapped_seeds: last.iter().filter(|r| r.uncapped).count(),
-        });
+        let (mut hidden, mut best) = (Vec::new(), Vec::new());
+        for &t in &cfg.budgets {
+            let pts: Vec<_> = cfg
+                .seeds
+                .iter()
+                .filter_map(|&seed| point(s, seed, t))
+                .collect();
+            hidden.push(mean_ci95(
+                &pts.iter().map(|(l, _)| l.hidden as f64).collect::<Vec<_>>(),
+            )?);
+            best.push(mean_ci95(
+                &pts.iter().map(|(_, b)| b.hidden as f64).collect::<Vec<_>>(),
+            )?);
+            if t == cfg.budgets[2] {
+                let n = pts.len().max(1) as f64;
+                summary.push(SizeSummary {
+                    size: s,
+                    params: pts.first().map_or(0, |(l, _)| l.params),
+                    hidden: Vec::new(),
+                    best: Vec::new(),
+                    behaviours_mean: pts.iter().map(|(l, _)| l.behaviours as f64).sum::<f64>() / n,
+                    best_behaviours_mean: pts.iter().map(|(_, b)| b.behaviours as f64).sum::<f64>()
+                        / n,
+                    uncapped_seeds: pts.iter().filter(|(l, _)| l.uncapped).count(),
+                });
+                top.extend(pts);
+            }
+        }
+        let last = summary.last_mut().expect("pushed at the largest budget");
+        last.hidden = hidden;
+        last.best = best;
     }
-    let top: Vec<&UncappedRecord> = records
-        .iter()
-        .filter(|r| r.final_rung && r.budget == cfg.budgets[2])
-        .collect();
+    let xs: Vec<f64> = top.iter().map(|(l, _)| l.params as f64).collect();
     let law = compare_growth(
-        &top.iter().map(|r| r.params as f64).collect::<Vec<_>>(),
-        &top.iter().map(|r| r.hidden as f64).collect::<Vec<_>>(),
+        &xs,
+        &top.iter().map(|(l, _)| l.hidden as f64).collect::<Vec<_>>(),
+    )?;
+    let law_best = compare_growth(
+        &xs,
+        &top.iter().map(|(_, b)| b.hidden as f64).collect::<Vec<_>>(),
     )?;
     Ok(UncappedResult {
         family: cfg.family,
@@ -427,6 +498,7 @@ pub fn run_uncapped(cfg: &UncappedConfig, bar: &dyn Progress) -> Result<Uncapped
         records,
         summary,
         law,
+        law_best,
     })
 }
 
@@ -439,17 +511,18 @@ impl UncappedResult {
         }
     }
 
-    /// Relative change of the mean count at the largest size from the middle
-    /// budget to the largest, `|c̄(T₃) − c̄(T₂)| / max(c̄(T₃), 1)`.
+    /// Relative change of the mean best count at the largest size from the
+    /// middle budget to the largest, `|c̄(T₃) − c̄(T₂)| / max(c̄(T₃), 1)`.
     pub fn budget_change_at_largest(&self) -> f64 {
         self.summary.last().map_or(f64::NAN, |s| {
-            let (m2, m3) = (s.hidden[1].mean, s.hidden[2].mean);
+            let (m2, m3) = (s.best[1].mean, s.best[2].mean);
             (m3 - m2).abs() / m3.max(1.0)
         })
     }
 
-    /// The figure: mean count per budget against parameters (log axis), the
-    /// line and the saturating law at the largest budget.
+    /// The figure: the mean best count per budget against parameters (log
+    /// axis), the final-rung count at the largest budget, and the line and
+    /// the saturating law through the best counts at the largest budget.
     pub fn chart(&self) -> Chart {
         let what = match self.family {
             Family::Whole => "whole 32 → W → 10 ReLU networks".to_string(),
@@ -462,11 +535,11 @@ impl UncappedResult {
             .iter()
             .enumerate()
             .map(|(i, t)| Series {
-                label: format!("mean over seeds, {t} meta-steps"),
+                label: format!("best over the rungs, mean over seeds, {t} meta-steps"),
                 points: self
                     .summary
                     .iter()
-                    .map(|s| (s.params as f64, s.hidden[i].mean))
+                    .map(|s| (s.params as f64, s.best[i].mean))
                     .collect(),
                 style: if i == 2 {
                     Style::Markers
@@ -476,7 +549,16 @@ impl UncappedResult {
             })
             .collect();
         let xs: Vec<f64> = self.summary.iter().map(|s| s.params as f64).collect();
-        let l = &self.law;
+        series.push(Series {
+            label: format!("final rung (K ≥ 4 × count), {} meta-steps", self.budgets[2]),
+            points: self
+                .summary
+                .iter()
+                .map(|s| (s.params as f64, s.hidden[2].mean))
+                .collect(),
+            style: Style::Markers,
+        });
+        let l = &self.law_best;
         series.push(Series {
             label: format!(
                 "line {:.2} + {:.2e}·P (slope CI [{:.2e}, {:.2e}])",
@@ -496,7 +578,7 @@ impl UncappedResult {
         Chart {
             title: format!("C4 capacity without ceilings: {what}, η = {:e}", self.eta),
             x_label: "trainable parameters".into(),
-            y_label: "behaviours hidden (K grown to ≥ 4× the count)".into(),
+            y_label: "behaviours hidden (K doubled until ≤ a quarter are)".into(),
             log_x: true,
             log_y: false,
             legend: Legend::UpperLeft,
@@ -517,7 +599,8 @@ pub fn write_uncapped(dir: &std::path::Path, r: &UncappedResult) -> Result<()> {
             "eta": r.eta,
             "budgets": r.budgets,
             "summary": r.summary,
-            "law": r.law,
+            "law_final": r.law,
+            "law_best": r.law_best,
             "budget_change_at_largest": r.budget_change_at_largest(),
         }),
     )?;
