@@ -520,22 +520,20 @@ impl UncappedResult {
         })
     }
 
-    /// The figure: the mean best count per budget against parameters (log
-    /// axis), the final-rung count at the largest budget, and the line and
+    /// The figure: the mean best count per budget against parameters, the
+    /// final-rung count at the largest budget, and the line and
     /// the saturating law through the best counts at the largest budget.
     pub fn chart(&self) -> Chart {
         let what = match self.family {
-            Family::Whole => "whole 32 → W → 10 ReLU networks".to_string(),
-            Family::Lora { base_width } => {
-                format!("LoRA adapters on a 32 → {base_width} → 10 base")
-            }
+            Family::Whole => "whole 32 → W → 10 networks".to_string(),
+            Family::Lora { base_width } => format!("LoRA on a width-{base_width} base"),
         };
         let mut series: Vec<Series> = self
             .budgets
             .iter()
             .enumerate()
             .map(|(i, t)| Series {
-                label: format!("best over the rungs, mean over seeds, {t} meta-steps"),
+                label: format!("best count over the rungs, {t} meta-steps (mean of seeds)"),
                 points: self
                     .summary
                     .iter()
@@ -550,7 +548,10 @@ impl UncappedResult {
             .collect();
         let xs: Vec<f64> = self.summary.iter().map(|s| s.params as f64).collect();
         series.push(Series {
-            label: format!("final rung (K ≥ 4 × count), {} meta-steps", self.budgets[2]),
+            label: format!(
+                "count at the final rung, K ≥ 4 × count, {} steps",
+                self.budgets[2]
+            ),
             points: self
                 .summary
                 .iter()
@@ -561,7 +562,7 @@ impl UncappedResult {
         let l = &self.law_best;
         series.push(Series {
             label: format!(
-                "line {:.2} + {:.2e}·P (slope CI [{:.2e}, {:.2e}])",
+                "line {:.1} + {:.2e}·P, slope CI [{:.2e}, {:.2e}]",
                 l.linear.intercept, l.linear.slope, l.linear.slope_ci95.0, l.linear.slope_ci95.1
             ),
             points: xs.iter().map(|&x| (x, l.linear.predict(x))).collect(),
@@ -569,17 +570,17 @@ impl UncappedResult {
         });
         series.push(Series {
             label: format!(
-                "saturating {:.1}·P/({:.0} + P), ΔAIC(lin − sat) = {:.1}",
-                l.saturating.ceiling, l.saturating.half_size, l.aic_linear_minus_saturating
+                "saturating c∞·P/(P½ + P), P½ = {:.2e}; AIC(line) − AIC(sat.) = {:.1}",
+                l.saturating.half_size, l.aic_linear_minus_saturating
             ),
             points: xs.iter().map(|&x| (x, l.saturating.predict(x))).collect(),
             style: Style::Dashed,
         });
         Chart {
-            title: format!("C4 capacity without ceilings: {what}, η = {:e}", self.eta),
-            x_label: "trainable parameters".into(),
-            y_label: "behaviours hidden (K doubled until ≤ a quarter are)".into(),
-            log_x: true,
+            title: format!("C4 capacity, no ceilings: {what}, η = {:e}", self.eta),
+            x_label: "trainable parameters P".into(),
+            y_label: "behaviours hidden".into(),
+            log_x: false,
             log_y: false,
             legend: Legend::UpperLeft,
             series,
