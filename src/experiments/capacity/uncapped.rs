@@ -6,7 +6,7 @@
 //! of rank `r` on a frozen `32 → 64 → 10` base) and each seed:
 //!
 //! 1. **Behaviours grow until some fail.** Start with `K = K₀` behaviours
-//!    ([`super::CapacityTask`]: Gaussian prompts, random aligned and
+//!    (`CapacityTask`: Gaussian prompts, random aligned and
 //!    misaligned answers, a random-label update set of 32). Train, count;
 //!    while the count `c` at the largest budget exceeds `K/4`, double `K` (at
 //!    most `K_max`) and train again from scratch. Two counts are reported:
