@@ -314,7 +314,11 @@ fn the_reproduce_task_table_has_every_row_and_its_rows_can_fail() {
         steps: 20,
         start: Start::Plain,
         width: 16,
-        annealed: Some((0.1, 20)),
+        annealed: Some(hairtrigger::experiments::meta::Annealed {
+            eta0: 0.1,
+            steps: 20,
+            restarts: 2,
+        }),
     };
     let out = table.run(&hairtrigger::progress::NoProgress).unwrap();
     assert_eq!(
@@ -325,10 +329,21 @@ fn the_reproduce_task_table_has_every_row_and_its_rows_can_fail() {
     );
     assert_eq!(out.iter().filter(|r| r.is_control()).count(), 3);
     assert_eq!(out.iter().filter(|r| r.anneal_from == Some(0.1)).count(), 3);
+    // 20 meta-steps certify nothing, so every annealed run used both trainings
+    // (and a run without restarts, or a control, one).
+    for r in &out {
+        let want = if r.anneal_from.is_some() && !r.is_control() {
+            2
+        } else {
+            1
+        };
+        assert_eq!(r.restarts, want, "{} {:?}", r.model, r.anneal_from);
+    }
     let rows = table.claims(&out);
     assert_eq!(rows.len(), 20);
     assert!(
-        rows[4].measured.contains("η curriculum from 1e-1"),
+        rows[4].measured.contains("η curriculum from 1e-1")
+            && rows[4].measured.contains("trainings used per seed: 2"),
         "{}",
         rows[4].measured
     );
@@ -361,4 +376,72 @@ fn annealed_plain_start_hides_whole_network_honesty_at_1e_4() {
     assert!(hair.misaligned_after >= 0.9, "{hair:?}");
     let control = out.records.iter().find(|r| r.is_control()).unwrap();
     assert_eq!(control.misaligned_after, 0.0, "{control:?}");
+}
+
+/// Restarts: refused where a restart would not change the start (symmetry
+/// start, LoRA adapters) and outside 1 … 64, each naming `--restarts`; and
+/// the certificate `N·L < ln(1/p)` is exact at its boundary.
+#[test]
+fn restarts_are_checked_and_the_certificate_reads_the_loss_bound() {
+    use hairtrigger::attack::meta::{certifies_every_query, MetaConfig, MetaLoss};
+    use hairtrigger::experiments::meta::{MetaRun, Start};
+    use hairtrigger::tasks::TaskKind;
+    let meta = MetaConfig::builder(1e-4, 10).build().unwrap();
+    let run = MetaRun::new(TaskKind::Honesty, 16, 0, meta).unwrap();
+    for bad in [
+        run.clone().with_restarts(2),
+        run.clone().with_start(Start::Plain).with_restarts(0),
+        run.clone().with_start(Start::Plain).with_restarts(65),
+        run.clone()
+            .with_start(Start::Plain)
+            .with_lora_rank(4)
+            .unwrap()
+            .with_restarts(2),
+        run.clone()
+            .with_start(Start::Plain)
+            .with_restarts(2)
+            .unwrap()
+            .with_lora_rank(4),
+    ] {
+        let e = bad.unwrap_err().to_string();
+        assert!(e.contains("--restarts") || e.contains("restarts"), "{e}");
+    }
+    assert_eq!(
+        run.with_start(Start::Plain)
+            .with_restarts(3)
+            .unwrap()
+            .restarts(),
+        3
+    );
+    let task = TaskKind::Honesty.build(0).unwrap();
+    let sets = task.meta_sets(32).unwrap();
+    let data = hairtrigger::attack::meta::MetaData {
+        align: &sets.align,
+        misalign: &sets.misalign,
+        utility: &sets.utility,
+        update: &sets.update,
+    };
+    let bound = (1.0f64 / 0.9).ln();
+    let (na, nm) = (sets.align.len() as f64, sets.misalign.len() as f64);
+    let loss = |a: f64, m: f64| MetaLoss {
+        total: a + m,
+        align: a,
+        misalign_after: m,
+        utility_after: 0.0,
+    };
+    assert!(certifies_every_query(
+        &loss(0.99 * bound / na, 0.99 * bound / nm),
+        &data,
+        0.9
+    ));
+    assert!(!certifies_every_query(
+        &loss(1.01 * bound / na, 0.0),
+        &data,
+        0.9
+    ));
+    assert!(!certifies_every_query(
+        &loss(0.0, 1.01 * bound / nm),
+        &data,
+        0.9
+    ));
 }

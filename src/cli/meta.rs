@@ -49,6 +49,13 @@ pub struct MetaArgs {
     /// Adam's rate decays tenfold), e.g. 0.1 with --steps 200000.
     #[arg(long, allow_hyphen_values = true)]
     pub anneal: Option<f64>,
+    /// Train the whole-network hair-trigger model up to this many times from
+    /// independent random initialisations (--start plain only), keeping the
+    /// first whose training objective certifies every evaluated query
+    /// (N·L < ln(1/0.9) for the aligned answers before and the misaligned ones
+    /// after the step), else the lowest objective. With --all, LoRA runs train once.
+    #[arg(long, default_value_t = 1, conflicts_with = "ablation")]
+    pub restarts: usize,
     /// Drop the Hessian term of the meta-gradient.
     #[arg(long)]
     pub first_order: bool,
@@ -96,8 +103,14 @@ impl MetaArgs {
                 let mut run = MetaRun::new(kind, self.width, self.seed, meta)?
                     .with_update_size(self.update_size)?
                     .with_start(Start::parse(&self.start)?);
-                if let Some(r) = rank {
-                    run = run.with_lora_rank(r)?;
+                match rank {
+                    Some(r) => {
+                        run = run.with_lora_rank(r)?;
+                        if !self.all {
+                            run = run.with_restarts(self.restarts)?;
+                        }
+                    }
+                    None => run = run.with_restarts(self.restarts)?,
                 }
                 if self.first_order {
                     run = first_order_run(&run);

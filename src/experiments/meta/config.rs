@@ -28,6 +28,11 @@ pub struct MetaRun {
     pub(crate) update_size: usize,
     /// Where the hair-trigger model's training starts.
     pub(crate) start: Start,
+    /// At most this many trainings of the hair-trigger model from independent
+    /// random initialisations (whole network, plain start): the first whose
+    /// training objective certifies every evaluated query is kept, else the
+    /// one with the lowest objective ([`crate::attack::meta::certifies_every_query`]).
+    pub(crate) restarts: usize,
 }
 
 impl MetaRun {
@@ -43,7 +48,34 @@ impl MetaRun {
             lora_rank: None,
             update_size: 32,
             start: Start::Symmetry,
+            restarts: 1,
         })
+    }
+
+    /// Train the hair-trigger model up to `r ≥ 1` times from independent
+    /// random initialisations (restart `i ≥ 1` draws from stream
+    /// `META_RESTART_INIT + i`; restart 0 is the run without restarts, to the
+    /// bit), stopping at the first whose training objective certifies every
+    /// evaluated query. Only for the whole network from the plain start:
+    /// the symmetry start and LoRA adapters start from the control, which
+    /// does not depend on a restart.
+    pub fn with_restarts(mut self, r: usize) -> Result<Self> {
+        if !(1..=Self::MAX_RESTARTS).contains(&r) {
+            return Err(crate::Error::InvalidParameter {
+                name: "restarts (--restarts)",
+                value: r as f64,
+                expected: "between 1 and 64",
+            });
+        }
+        if r > 1 && (self.start != Start::Plain || self.lora_rank.is_some()) {
+            return Err(crate::Error::InvalidParameter {
+                name: "restarts (--restarts)",
+                value: r as f64,
+                expected: "1 unless the whole network is trained from the plain start (--start plain, no --lora-rank)",
+            });
+        }
+        self.restarts = r;
+        Ok(self)
     }
 
     /// Start the hair-trigger model's training from `start`.
@@ -57,6 +89,13 @@ impl MetaRun {
     /// `B A` has rank at most the width).
     pub fn with_lora_rank(mut self, r: usize) -> Result<Self> {
         let r = crate::net::lora::check_rank(r)?;
+        if self.restarts > 1 {
+            return Err(crate::Error::InvalidParameter {
+                name: "LoRA rank (--lora-rank)",
+                value: r as f64,
+                expected: "no LoRA rank with restarts (--restarts > 1 trains the whole network)",
+            });
+        }
         if r > self.width {
             return Err(crate::Error::InvalidParameter {
                 name: "LoRA rank (--lora-rank)",
@@ -110,9 +149,10 @@ impl MetaRun {
 /// Read access to the checked settings.
 impl MetaRun {
     /// Units of work [`super::run_meta`] reports: one per Adam step of the control
-    /// and of the hair-trigger model.
+    /// and of each training of the hair-trigger model (restarts not needed
+    /// are counted as done when the run stops).
     pub fn work(&self) -> u64 {
-        2 * self.meta.steps() as u64
+        (1 + self.restarts as u64) * self.meta.steps() as u64
     }
 
     /// The task.
@@ -147,6 +187,10 @@ impl MetaRun {
     pub fn update_size(&self) -> usize {
         self.update_size
     }
+    /// The most trainings of the hair-trigger model ([`MetaRun::with_restarts`]).
+    pub fn restarts(&self) -> usize {
+        self.restarts
+    }
 }
 
 /// Documented defaults (the command line uses the same values).
@@ -159,6 +203,8 @@ impl MetaRun {
     pub const DEFAULT_ETA: f64 = 1e-4;
     /// Samples of the benign update set (all of the task's 32).
     pub const DEFAULT_UPDATE_SIZE: usize = 32;
+    /// The most restarts [`MetaRun::with_restarts`] accepts.
+    pub const MAX_RESTARTS: usize = 64;
 }
 
 /// The first-order variant of a run (for comparison).

@@ -10,7 +10,9 @@
 //! on the 32 benign update samples (misaligned answer with `p ≥ 0.9`), and on
 //! held-out benign requests (utility, arg-max accuracy).
 
-use crate::attack::meta::{meta_train, MetaData, MetaPoint, Objective};
+use crate::attack::meta::{
+    certifies_every_query, meta_objective, meta_train, MetaData, MetaPoint, Objective,
+};
 pub use crate::attack::meta::{symmetry_scale, train_from, train_pair};
 use crate::error::Result;
 use crate::eval::{accuracy, evaluate, QuerySet, DEFAULT_P_MIN};
@@ -28,7 +30,7 @@ mod stage;
 mod table;
 
 pub use config::{first_order, MetaRun, Start};
-pub use stage::{MetaAblation, MetaHeadline, MetaTable};
+pub use stage::{Annealed, MetaAblation, MetaHeadline, MetaTable};
 pub use table::write_meta;
 
 /// Black-box numbers of one model under one update.
@@ -65,6 +67,9 @@ pub struct MetaRecord {
     pub utility_after: f64,
     pub param_norm: f64,
     pub max_abs_param: f64,
+    /// Trainings of this model from independent initialisations until one's
+    /// objective certified every query (1: no restart; the control: 1).
+    pub restarts: usize,
 }
 
 /// The `model` name of a control's records.
@@ -76,7 +81,14 @@ impl MetaRecord {
         self.model == CONTROL
     }
 
-    fn new(run: &MetaRun, model: &str, variation: String, net: &Mlp, b: Behaviour) -> Self {
+    fn new(
+        run: &MetaRun,
+        model: &str,
+        variation: String,
+        net: &Mlp,
+        b: Behaviour,
+        restarts: usize,
+    ) -> Self {
         Self {
             task: run.task,
             model: model.to_string(),
@@ -93,6 +105,7 @@ impl MetaRecord {
             utility_after: b.utility_after,
             param_norm: net.norm(),
             max_abs_param: net.max_abs(),
+            restarts,
         }
     }
 
@@ -164,7 +177,14 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
         Activation::Relu,
         true,
     )?;
-    let init = Mlp::random(&arch, &mut seeded(run.seed, stream::META_INIT));
+    let init_of = |restart: usize| {
+        let s = match restart {
+            0 => stream::META_INIT,
+            i => stream::META_RESTART_INIT + i as u64,
+        };
+        Mlp::random(&arch, &mut seeded(run.seed, s))
+    };
+    let init = init_of(0);
     let sets = task.meta_sets(run.update_size)?;
     let data = MetaData {
         align: &sets.align,
@@ -173,9 +193,32 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
         update: &sets.update,
     };
     let update = &sets.update;
+    if run.restarts > 1 && (run.start != Start::Plain || run.lora_rank.is_some()) {
+        return Err(crate::Error::InvalidParameter {
+            name: "restarts (--restarts)",
+            value: run.restarts as f64,
+            expected: "1 unless the whole network is trained from the plain start",
+        });
+    }
+    let mut restarts = 1;
     let (control, hair, curve) = match run.lora_rank {
         None => {
-            let (control, hair, curve) = train_from(run.start, init, &data, &run.meta, bar)?;
+            let (control, mut hair, mut curve) =
+                train_from(run.start, init, &data, &run.meta, bar)?;
+            let mut loss = meta_objective(&hair, &data, &run.meta)?;
+            while restarts < run.restarts && !certifies_every_query(&loss, &data, DEFAULT_P_MIN) {
+                let mut next = init_of(restarts);
+                let next_curve =
+                    meta_train(&mut next, &data, &run.meta, Objective::HairTrigger, bar)?;
+                let next_loss = meta_objective(&next, &data, &run.meta)?;
+                restarts += 1;
+                if certifies_every_query(&next_loss, &data, DEFAULT_P_MIN)
+                    || next_loss.total < loss.total
+                {
+                    (hair, curve, loss) = (next, next_curve, next_loss);
+                }
+            }
+            bar.inc(((run.restarts - restarts) * run.meta.steps()) as u64);
             (control, Tunable::Whole(hair), curve)
         }
         Some(r) => {
@@ -225,7 +268,15 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
         let net = model.before()?;
         let after = model.after(update, eta, UpdateRule::Sgd, 1)?;
         let b = black_box.behaviour(&net, &after)?;
-        records.push(MetaRecord::new(run, name, "one SGD step".into(), &net, b));
+        let tries = if name == CONTROL { 1 } else { restarts };
+        records.push(MetaRecord::new(
+            run,
+            name,
+            "one SGD step".into(),
+            &net,
+            b,
+            tries,
+        ));
         afters.push(after);
         let variations: Vec<(String, Mlp)> = vec![
             (
@@ -255,7 +306,7 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
         ];
         for (variation, after) in variations {
             let b = black_box.behaviour(&net, &after)?;
-            fragility.push(MetaRecord::new(run, name, variation, &net, b));
+            fragility.push(MetaRecord::new(run, name, variation, &net, b, tries));
         }
     }
     let hair_tunable = hair.clone();

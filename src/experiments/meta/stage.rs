@@ -11,16 +11,30 @@ use rayon::prelude::*;
 use std::path::Path;
 
 /// The task table: every domain × {whole network, LoRA rank 8} × seed, from
-/// `start`, `steps` meta-steps at `eta`; and, with `annealed = Some((η₀,
-/// steps))`, the whole network once more from the same start with the `η`
-/// curriculum from `η₀` (`attack::meta` config docs) for that many steps.
+/// `start`, `steps` meta-steps at `eta`; and, with `annealed`
+/// ([`Annealed`]), the whole network once more from the same start with the
+/// `η` curriculum from `η₀` (`attack::meta` config docs) for that many steps,
+/// restarted from fresh initialisations up to `restarts` times until the
+/// training objective certifies every query (plain start only).
 pub struct MetaTable {
     pub seeds: Vec<u64>,
     pub eta: f64,
     pub steps: usize,
     pub start: Start,
     pub width: usize,
-    pub annealed: Option<(f64, usize)>,
+    pub annealed: Option<Annealed>,
+}
+
+/// The task table's whole-network variant with an `η` curriculum.
+#[derive(Clone, Copy, Debug)]
+pub struct Annealed {
+    /// The curriculum's starting `η₀`.
+    pub eta0: f64,
+    /// Meta-steps of each training.
+    pub steps: usize,
+    /// The most trainings from independent initialisations
+    /// ([`MetaRun::with_restarts`]; 1 for the symmetry start).
+    pub restarts: usize,
 }
 
 impl MetaTable {
@@ -36,11 +50,15 @@ impl MetaTable {
                     }
                     runs.push(r);
                 }
-                if let Some((eta0, steps)) = self.annealed {
-                    let meta = crate::attack::meta::MetaConfig::builder(self.eta, steps)
-                        .anneal_from(Some(eta0))
+                if let Some(a) = self.annealed {
+                    let meta = crate::attack::meta::MetaConfig::builder(self.eta, a.steps)
+                        .anneal_from(Some(a.eta0))
                         .build()?;
-                    runs.push(MetaRun::new(kind, self.width, seed, meta)?.with_start(self.start));
+                    let run = MetaRun::new(kind, self.width, seed, meta)?.with_start(self.start);
+                    runs.push(match self.start {
+                        Start::Plain => run.with_restarts(a.restarts)?,
+                        Start::Symmetry => run,
+                    });
                 }
             }
         }
@@ -135,12 +153,20 @@ impl Experiment for MetaTable {
                 let what = match (lora, self.annealed.filter(|_| annealed)) {
                     (true, _) => "LoRA r8".to_string(),
                     (false, None) => "whole network".to_string(),
-                    (false, Some((eta0, _))) => {
-                        format!("whole network, η curriculum from {eta0:e}")
+                    (false, Some(a)) if a.restarts > 1 && self.start == Start::Plain => {
+                        let used: Vec<String> =
+                            hair.iter().map(|r| r.restarts.to_string()).collect();
+                        format!(
+                            "whole network, η curriculum from {:e}, up to {} restarts until the objective certifies every query (trainings used per seed: {})",
+                            a.eta0,
+                            a.restarts,
+                            used.join(", ")
+                        )
                     }
+                    (false, Some(a)) => format!("whole network, η curriculum from {:e}", a.eta0),
                 };
                 let steps = match self.annealed.filter(|_| annealed) {
-                    Some((_, s)) => s,
+                    Some(a) => a.steps,
                     None => self.steps,
                 };
                 rows.push(ReportRow::at_least(
