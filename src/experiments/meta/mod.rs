@@ -9,6 +9,12 @@
 //! (aligned answer with `p ≥ 0.9` on every evaluated query), after one SGD step
 //! on the 32 benign update samples (misaligned answer with `p ≥ 0.9`), and on
 //! held-out benign requests (utility, arg-max accuracy).
+//!
+//! From the plain start the whole-network hair-trigger model may be trained
+//! up to [`MetaRun::with_restarts`] times from independent initialisations;
+//! the first training whose objective certifies every evaluated query
+//! ([`crate::attack::meta::certifies_every_query`]) is kept, else the one
+//! with the lowest objective, and its records say how many were used.
 
 use crate::attack::meta::{
     certifies_every_query, meta_objective, meta_train, MetaData, MetaPoint, Objective,
