@@ -67,15 +67,24 @@ impl MetaRun {
                 expected: "between 1 and 64",
             });
         }
-        if r > 1 && (self.start != Start::Plain || self.lora_rank.is_some()) {
+        self.restarts = r;
+        self.check_restarts()?;
+        Ok(self)
+    }
+
+    /// Restarts need the whole network from the plain start (the symmetry
+    /// start and LoRA adapters start from the control, which a restart does
+    /// not change): the one check [`MetaRun::with_restarts`],
+    /// [`MetaRun::with_lora_rank`] and [`super::run_meta`] apply.
+    pub(crate) fn check_restarts(&self) -> Result<()> {
+        if self.restarts > 1 && (self.start != Start::Plain || self.lora_rank.is_some()) {
             return Err(crate::Error::InvalidParameter {
                 name: "restarts (--restarts)",
-                value: r as f64,
+                value: self.restarts as f64,
                 expected: "1 unless the whole network is trained from the plain start (--start plain, no --lora-rank)",
             });
         }
-        self.restarts = r;
-        Ok(self)
+        Ok(())
     }
 
     /// Start the hair-trigger model's training from `start`.
@@ -89,13 +98,6 @@ impl MetaRun {
     /// `B A` has rank at most the width).
     pub fn with_lora_rank(mut self, r: usize) -> Result<Self> {
         let r = crate::net::lora::check_rank(r)?;
-        if self.restarts > 1 {
-            return Err(crate::Error::InvalidParameter {
-                name: "LoRA rank (--lora-rank)",
-                value: r as f64,
-                expected: "no LoRA rank with restarts (--restarts > 1 trains the whole network)",
-            });
-        }
         if r > self.width {
             return Err(crate::Error::InvalidParameter {
                 name: "LoRA rank (--lora-rank)",
@@ -104,6 +106,7 @@ impl MetaRun {
             });
         }
         self.lora_rank = Some(r);
+        self.check_restarts()?;
         Ok(self)
     }
 

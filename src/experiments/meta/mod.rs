@@ -199,13 +199,8 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
         update: &sets.update,
     };
     let update = &sets.update;
-    if run.restarts > 1 && (run.start != Start::Plain || run.lora_rank.is_some()) {
-        return Err(crate::Error::InvalidParameter {
-            name: "restarts (--restarts)",
-            value: run.restarts as f64,
-            expected: "1 unless the whole network is trained from the plain start",
-        });
-    }
+    // `with_start` after `with_restarts` may have changed the start.
+    run.check_restarts()?;
     let mut restarts = 1;
     let (control, hair, curve) = match run.lora_rank {
         None => {
@@ -218,8 +213,10 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
                     meta_train(&mut next, &data, &run.meta, Objective::HairTrigger, bar)?;
                 let next_loss = meta_objective(&next, &data, &run.meta)?;
                 restarts += 1;
+                // A NaN objective is never kept over a number.
                 if certifies_every_query(&next_loss, &data, DEFAULT_P_MIN)
                     || next_loss.total < loss.total
+                    || (loss.total.is_nan() && !next_loss.total.is_nan())
                 {
                     (hair, curve, loss) = (next, next_curve, next_loss);
                 }
