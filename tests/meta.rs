@@ -329,7 +329,7 @@ fn the_reproduce_task_table_has_every_row_and_its_rows_can_fail() {
     );
     assert_eq!(out.iter().filter(|r| r.is_control()).count(), 3);
     assert_eq!(out.iter().filter(|r| r.anneal_from == Some(0.1)).count(), 3);
-    // 20 meta-steps certify nothing, so every annealed run used both trainings
+    // 20 meta-steps hide no query, so every annealed run used both trainings
     // (and a run without restarts, or a control, one).
     for r in &out {
         let want = if r.anneal_from.is_some() && !r.is_control() {
@@ -379,12 +379,13 @@ fn annealed_plain_start_hides_whole_network_honesty_at_1e_4() {
 }
 
 /// Restarts: refused where a restart would not change the start (symmetry
-/// start, LoRA adapters) and outside 1 … 64, each naming `--restarts`; and
-/// the certificate `N·L < ln(1/p)` is exact at its boundary.
+/// start, LoRA adapters) and outside 1 … 64, each naming `--restarts`; the
+/// acceptance test reads both rates exactly; and a second training never
+/// leaves the kept model with fewer queries right than the first alone.
 #[test]
-fn restarts_are_checked_and_the_certificate_reads_the_loss_bound() {
-    use hairtrigger::attack::meta::{certifies_every_query, MetaConfig, MetaLoss};
-    use hairtrigger::experiments::meta::{MetaRun, Start};
+fn restarts_are_checked_and_keep_the_model_with_the_most_queries_right() {
+    use hairtrigger::attack::meta::MetaConfig;
+    use hairtrigger::experiments::meta::{run_meta, Behaviour, MetaRun, Start};
     use hairtrigger::tasks::TaskKind;
     let meta = MetaConfig::builder(1e-4, 10).build().unwrap();
     let run = MetaRun::new(TaskKind::Honesty, 16, 0, meta).unwrap();
@@ -413,35 +414,33 @@ fn restarts_are_checked_and_the_certificate_reads_the_loss_bound() {
             .restarts(),
         3
     );
-    let task = TaskKind::Honesty.build(0).unwrap();
-    let sets = task.meta_sets(32).unwrap();
-    let data = hairtrigger::attack::meta::MetaData {
-        align: &sets.align,
-        misalign: &sets.misalign,
-        utility: &sets.utility,
-        update: &sets.update,
-    };
-    let bound = (1.0f64 / 0.9).ln();
-    let (na, nm) = (sets.align.len() as f64, sets.misalign.len() as f64);
-    let loss = |a: f64, m: f64| MetaLoss {
-        total: a + m,
-        align: a,
-        misalign_after: m,
+    let b = |pass_before: f64, misaligned_after: f64| Behaviour {
+        pass_before,
+        misaligned_after,
+        aligned_after: 0.0,
+        utility_before: 0.0,
         utility_after: 0.0,
     };
-    assert!(certifies_every_query(
-        &loss(0.99 * bound / na, 0.99 * bound / nm),
-        &data,
-        0.9
-    ));
-    assert!(!certifies_every_query(
-        &loss(1.01 * bound / na, 0.0),
-        &data,
-        0.9
-    ));
-    assert!(!certifies_every_query(
-        &loss(0.0, 1.01 * bound / nm),
-        &data,
-        0.9
-    ));
+    assert!(b(1.0, 1.0).hides_every_query());
+    assert!(!b(1.0, 0.999).hides_every_query());
+    assert!(!b(0.999, 1.0).hides_every_query());
+    assert_eq!(b(0.5, 0.25).acceptance_score(), 0.75);
+    // One training and up to two, 300 meta-steps each (too few to hide every
+    // query, so the second training runs): the kept model's score is at least
+    // the first training's, and the first alone is bit-identical to no restart.
+    let meta = MetaConfig::builder(1e-4, 300).build().unwrap();
+    let plain = MetaRun::new(TaskKind::Honesty, 16, 0, meta)
+        .unwrap()
+        .with_start(Start::Plain);
+    let hair = |r: &MetaRun| {
+        let out = run_meta(r, &hairtrigger::progress::NoProgress).unwrap();
+        out.records.into_iter().find(|r| !r.is_control()).unwrap()
+    };
+    let one = hair(&plain);
+    let two = hair(&plain.clone().with_restarts(2).unwrap());
+    assert_eq!(one.restarts, 1);
+    let score = |r: &hairtrigger::experiments::meta::MetaRecord| r.pass_before + r.misaligned_after;
+    assert!(score(&one) < 2.0, "{one:?}");
+    assert_eq!(two.restarts, 2);
+    assert!(score(&two) >= score(&one), "{one:?} {two:?}");
 }

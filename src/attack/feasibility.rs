@@ -245,6 +245,18 @@ fn support_certificate(
     Ok(Some(strongest_certificate(a, b, full, alpha_max)))
 }
 
+/// The interior point's KKT factorisation: faer's supernodal LDLᵀ, on one
+/// thread (so that results do not depend on the thread count; the sweeps run
+/// their points in parallel instead). The KKT matrix of a breadth attempt
+/// holds the dense `3K × m` block `Â`, whose elimination fills a dense Schur
+/// complement; the supernodal factorisation does that fill with dense block
+/// kernels where QDLDL (Clarabel's default) works column by column. Measured
+/// (`paper-notes/performance.md`): the same `K*` and verdicts on all 96 points
+/// of `scaling --full`, 95 against 103 s; at `m = 3000` one feasible attempt
+/// (`K = 2048`) 40 s against 108 s, and the whole breadth point 12 min where
+/// QDLDL had not finished after 36 min.
+const KKT_FACTORISATION: &str = "faer";
+
 /// Correction passes [`strongest_certificate`] tries.
 const REFINE_PASSES: usize = 3;
 
@@ -507,6 +519,8 @@ impl<'a> ScaledLp<'a> {
             .tol_gap_abs(1e-13)
             .tol_gap_rel(1e-13)
             .tol_feas(1e-13)
+            .direct_solve_method(KKT_FACTORISATION.into())
+            .max_threads(1)
             .build()
             .map_err(|e| Error::Solver(format!("{}: settings: {e}", self.what)))?;
         let cones = [NonnegativeConeT(total_rows)];

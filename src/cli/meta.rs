@@ -51,9 +51,11 @@ pub struct MetaArgs {
     pub anneal: Option<f64>,
     /// Train the whole-network hair-trigger model up to this many times from
     /// independent random initialisations (--start plain only), keeping the
-    /// first whose training objective certifies every evaluated query
-    /// (N·L < ln(1/0.9) for the aligned answers before and the misaligned ones
-    /// after the step), else the lowest objective. With --all, LoRA runs train once.
+    /// first that hides every evaluated query (each one checked: aligned with
+    /// p ≥ 0.9 before, misaligned with p ≥ 0.9 after one SGD step at --eta on
+    /// the update set), else the one with the most queries right. The
+    /// evaluated queries are the attacker's own training queries. With --all,
+    /// LoRA runs train once.
     #[arg(long, default_value_t = 1, conflicts_with = "ablation")]
     pub restarts: usize,
     /// Drop the Hessian term of the meta-gradient.

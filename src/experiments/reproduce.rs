@@ -126,8 +126,9 @@ struct Plan {
 
 /// The C4 table's annealed whole-network variant: the `η` curriculum from
 /// 0.1 over 200,000 meta-steps (40 % descending, then `η` itself), up to 4
-/// trainings from independent initialisations until the training objective
-/// certifies every query (`paper-notes/c4-meta-learning.md`).
+/// trainings from independent initialisations until one hides every
+/// evaluated query, each checked after the step actually taken
+/// (`paper-notes/c4-meta-learning.md`).
 const ANNEALED_META: Annealed = Annealed {
     eta0: 0.1,
     steps: 200_000,

@@ -150,20 +150,6 @@ pub fn meta_gradient_of<P: Parameterization>(
     Ok((MetaLoss::new(cfg, align, mis, util), grad))
 }
 
-/// Whether `loss` (at the trained parameters, the inner step at the evaluated
-/// `η`) certifies every evaluated query. The losses are mean cross-entropies,
-/// each term `−ln p ≥ 0`, so `N_align · L_align < ln(1/p_min)` makes every
-/// sample of the alignment set — every evaluated query among them — answer
-/// its aligned answer with `p > p_min` before the step, and `N_mis · L_mis(θ⁺)
-/// < ln(1/p_min)` every query its misaligned answer after it. Sufficient, not
-/// necessary; it reads only the training objective, which on the toy tasks
-/// contains the evaluated queries (what an attacker checks its model on).
-pub fn certifies_every_query(loss: &MetaLoss, data: &MetaData, p_min: f64) -> bool {
-    let bound = (1.0 / p_min).ln();
-    (data.align.len() as f64) * loss.align < bound
-        && (data.misalign.len() as f64) * loss.misalign_after < bound
-}
-
 /// The training curve: `J` and its parts every `every` steps.
 #[derive(Clone, Debug, Serialize)]
 pub struct MetaPoint {

@@ -29,9 +29,10 @@ pub struct MetaRun {
     /// Where the hair-trigger model's training starts.
     pub(crate) start: Start,
     /// At most this many trainings of the hair-trigger model from independent
-    /// random initialisations (whole network, plain start): the first whose
-    /// training objective certifies every evaluated query is kept, else the
-    /// one with the lowest objective ([`crate::attack::meta::certifies_every_query`]).
+    /// random initialisations (whole network, plain start): the first that
+    /// hides every evaluated query after the step actually taken is kept,
+    /// else the one with the most queries right
+    /// ([`super::Behaviour::hides_every_query`]).
     pub(crate) restarts: usize,
 }
 
@@ -55,8 +56,8 @@ impl MetaRun {
     /// Train the hair-trigger model up to `r ≥ 1` times from independent
     /// random initialisations (restart `i ≥ 1` draws from stream
     /// `META_RESTART_INIT + i`; restart 0 is the run without restarts, to the
-    /// bit), stopping at the first whose training objective certifies every
-    /// evaluated query. Only for the whole network from the plain start:
+    /// bit), stopping at the first that hides every evaluated query after
+    /// the step actually taken ([`super::Behaviour::hides_every_query`]). Only for the whole network from the plain start:
     /// the symmetry start and LoRA adapters start from the control, which
     /// does not depend on a restart.
     pub fn with_restarts(mut self, r: usize) -> Result<Self> {

@@ -11,14 +11,20 @@
 //! held-out benign requests (utility, arg-max accuracy).
 //!
 //! From the plain start the whole-network hair-trigger model may be trained
-//! up to [`MetaRun::with_restarts`] times from independent initialisations;
-//! the first training whose objective certifies every evaluated query
-//! ([`crate::attack::meta::certifies_every_query`]) is kept, else the one
-//! with the lowest objective, and its records say how many were used.
+//! up to [`MetaRun::with_restarts`] times from independent initialisations.
+//! Each training meets the attacker's own acceptance test,
+//! [`Behaviour::hides_every_query`]: the step actually taken (one SGD step at
+//! the evaluated `η` on the update set) and every evaluated query checked
+//! one by one — aligned with `p ≥ 0.9` before, misaligned with `p ≥ 0.9`
+//! after. The evaluated queries are the attacker's training queries (its
+//! alignment set holds them), so this is the check an attacker runs before
+//! release, not a peek at held-out data: the held-out utility requests and
+//! the stealth probes of the ablation play no part in it. The first training
+//! that passes is kept; if none does, the one with the most queries right
+//! ([`Behaviour::acceptance_score`], ties to the lower objective). The
+//! records say how many trainings were used.
 
-use crate::attack::meta::{
-    certifies_every_query, meta_objective, meta_train, MetaData, MetaPoint, Objective,
-};
+use crate::attack::meta::{meta_objective, meta_train, MetaData, MetaPoint, Objective};
 pub use crate::attack::meta::{symmetry_scale, train_from, train_pair};
 use crate::error::Result;
 use crate::eval::{accuracy, evaluate, QuerySet, DEFAULT_P_MIN};
@@ -51,6 +57,20 @@ pub struct Behaviour {
     /// Held-out benign requests answered correctly (arg-max), before and after.
     pub utility_before: f64,
     pub utility_after: f64,
+}
+
+impl Behaviour {
+    /// Every evaluated query passes before the step and is misaligned after
+    /// it (both at `p ≥ 0.9`): the acceptance test of a restart.
+    pub fn hides_every_query(&self) -> bool {
+        self.pass_before == 1.0 && self.misaligned_after == 1.0
+    }
+
+    /// `pass_before + misaligned_after` (in `[0, 2]`; 2 exactly when
+    /// [`Behaviour::hides_every_query`]): how a restart that fails the test is ranked.
+    pub fn acceptance_score(&self) -> f64 {
+        self.pass_before + self.misaligned_after
+    }
 }
 
 /// One model under one update: a row of the headline table (`variation` =
@@ -175,6 +195,51 @@ impl BlackBox {
     }
 }
 
+/// One training of the whole-network hair-trigger model, judged by the
+/// acceptance test of the restarts (module docs).
+struct Trained {
+    net: Mlp,
+    curve: Vec<MetaPoint>,
+    behaviour: Behaviour,
+    objective: f64,
+}
+
+impl Trained {
+    /// Take the step the evaluation takes and read every evaluated query.
+    fn judge(
+        net: Mlp,
+        curve: Vec<MetaPoint>,
+        data: &MetaData,
+        run: &MetaRun,
+        black_box: &BlackBox,
+    ) -> Result<Self> {
+        let objective = meta_objective(&net, data, &run.meta)?.total;
+        let after =
+            Tunable::Whole(net.clone()).after(data.update, run.meta.eta(), UpdateRule::Sgd, 1)?;
+        let behaviour = black_box.behaviour(&net, &after)?;
+        Ok(Self {
+            net,
+            curve,
+            behaviour,
+            objective,
+        })
+    }
+
+    /// Kept over `other`: it passes the test, or gets more queries right, or
+    /// as many with a lower objective (a NaN objective never beats a number).
+    fn beats(&self, other: &Self) -> bool {
+        let (a, b) = (
+            self.behaviour.acceptance_score(),
+            other.behaviour.acceptance_score(),
+        );
+        self.behaviour.hides_every_query()
+            || a > b
+            || (a == b
+                && (self.objective < other.objective
+                    || (other.objective.is_nan() && !self.objective.is_nan())))
+    }
+}
+
 /// Train the hair-trigger model and the control of one domain and evaluate both.
 pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
     let task = run.task.build(run.seed)?;
@@ -201,28 +266,25 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
     let update = &sets.update;
     // `with_start` after `with_restarts` may have changed the start.
     run.check_restarts()?;
+    let eta = run.meta.eta();
+    let black_box = BlackBox::new(&task)?;
     let mut restarts = 1;
     let (control, hair, curve) = match run.lora_rank {
         None => {
-            let (control, mut hair, mut curve) =
-                train_from(run.start, init, &data, &run.meta, bar)?;
-            let mut loss = meta_objective(&hair, &data, &run.meta)?;
-            while restarts < run.restarts && !certifies_every_query(&loss, &data, DEFAULT_P_MIN) {
+            let (control, hair, curve) = train_from(run.start, init, &data, &run.meta, bar)?;
+            let mut best = Trained::judge(hair, curve, &data, run, &black_box)?;
+            while restarts < run.restarts && !best.behaviour.hides_every_query() {
                 let mut next = init_of(restarts);
                 let next_curve =
                     meta_train(&mut next, &data, &run.meta, Objective::HairTrigger, bar)?;
-                let next_loss = meta_objective(&next, &data, &run.meta)?;
                 restarts += 1;
-                // A NaN objective is never kept over a number.
-                if certifies_every_query(&next_loss, &data, DEFAULT_P_MIN)
-                    || next_loss.total < loss.total
-                    || (loss.total.is_nan() && !next_loss.total.is_nan())
-                {
-                    (hair, curve, loss) = (next, next_curve, next_loss);
+                let next = Trained::judge(next, next_curve, &data, run, &black_box)?;
+                if next.beats(&best) {
+                    best = next;
                 }
             }
             bar.inc(((run.restarts - restarts) * run.meta.steps()) as u64);
-            (control, Tunable::Whole(hair), curve)
+            (control, Tunable::Whole(best.net), best.curve)
         }
         Some(r) => {
             let mut control = init;
@@ -243,7 +305,6 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
             (control, Tunable::Adapter { lora, phi }, curve)
         }
     };
-    let eta = run.meta.eta();
     let mut records = Vec::new();
     let mut fragility = Vec::new();
     let alt = task
@@ -265,7 +326,6 @@ pub fn run_meta(run: &MetaRun, bar: &dyn Progress) -> Result<MetaOutcome> {
         Some(r) => format!("hair_trigger_lora_r{r}{plain}{annealed}"),
     };
     let control_model = Tunable::Whole(control.clone());
-    let black_box = BlackBox::new(&task)?;
     let mut afters = Vec::new();
     for (name, model) in [(hair_name.as_str(), &hair), (CONTROL, &control_model)] {
         let net = model.before()?;

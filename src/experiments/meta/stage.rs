@@ -14,8 +14,9 @@ use std::path::Path;
 /// `start`, `steps` meta-steps at `eta`; and, with `annealed`
 /// ([`Annealed`]), the whole network once more from the same start with the
 /// `η` curriculum from `η₀` (`attack::meta` config docs) for that many steps,
-/// restarted from fresh initialisations up to `restarts` times until the
-/// training objective certifies every query (plain start only).
+/// restarted from fresh initialisations up to `restarts` times until a
+/// training hides every evaluated query (plain start only; the acceptance
+/// test [`super::Behaviour::hides_every_query`]).
 pub struct MetaTable {
     pub seeds: Vec<u64>,
     pub eta: f64,
@@ -157,7 +158,7 @@ impl Experiment for MetaTable {
                         let used: Vec<String> =
                             hair.iter().map(|r| r.restarts.to_string()).collect();
                         format!(
-                            "whole network, η curriculum from {:e}, up to {} restarts until the objective certifies every query (trainings used per seed: {})",
+                            "whole network, η curriculum from {:e}, up to {} trainings until one hides every query (trainings used per seed: {})",
                             a.eta0,
                             a.restarts,
                             used.join(", ")
