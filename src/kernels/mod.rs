@@ -24,9 +24,9 @@ pub mod packed;
 pub mod vector;
 
 pub use elementwise::{
-    activate, add_map_in_place, affine, affine_activate, column_sums, hadamard, map_elementwise,
-    second_order_backward, tangent_activate, times_derivative, times_derivative_in_place,
-    zip_elementwise,
+    activate, add_map_in_place, affine, affine_activate, all_finite, column_sums, hadamard,
+    map_elementwise, second_order_backward, tangent_activate, times_derivative,
+    times_derivative_in_place, zip_elementwise,
 };
 pub use gemm::{matmul, matmul_into, matmul_nt, matmul_tn, serial_matmul, COL_BLOCK, ROW_BLOCK};
 pub use vector::{hinge_gradient, matvec, matvec_t, matvec_t_dot2};

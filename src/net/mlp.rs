@@ -271,10 +271,18 @@ impl Mlp {
     /// All parameters as one vector, in the documented flat order.
     pub fn to_flat(&self) -> Array1<f64> {
         let mut out = Vec::with_capacity(self.num_params());
+        fn push<D: ndarray::Dimension>(out: &mut Vec<f64>, a: &ndarray::Array<f64, D>) {
+            // Flat order is the logical (row-major) order: a standard-layout
+            // array's memory, copied at once.
+            match a.as_slice() {
+                Some(s) => out.extend_from_slice(s),
+                None => out.extend(a.iter()),
+            }
+        }
         for l in &self.layers {
-            out.extend(l.weight.iter());
+            push(&mut out, &l.weight);
             if let Some(b) = &l.bias {
-                out.extend(b.iter());
+                push(&mut out, b);
             }
         }
         Array1::from(out)
@@ -289,18 +297,37 @@ impl Mlp {
                 got: flat.len(),
             });
         }
-        let mut it = flat.iter().copied();
-        Ok(self.map(|_| it.next().expect("length checked above")))
+        // Each array takes the next `len` values in logical (row-major)
+        // order, copied at once into a standard-layout array.
+        let mut rest = flat;
+        let mut take = |n: usize| {
+            let (head, tail) = rest.split_at(n);
+            rest = tail;
+            head.to_vec()
+        };
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| Layer {
+                weight: Array2::from_shape_vec(l.weight.dim(), take(l.weight.len()))
+                    .expect("length checked above"),
+                bias: l.bias.as_ref().map(|b| Array1::from(take(b.len()))),
+            })
+            .collect();
+        Ok(Self {
+            layers,
+            activation: self.activation,
+        })
     }
 
     /// Error if any parameter is NaN or infinite, naming `context`.
     pub fn check_finite(&self, context: &str) -> Result<()> {
+        fn finite<D: ndarray::Dimension>(a: &ndarray::Array<f64, D>) -> bool {
+            a.as_slice_memory_order()
+                .map_or_else(|| a.iter().all(|v| v.is_finite()), kernels::all_finite)
+        }
         for (l, layer) in self.layers.iter().enumerate() {
-            let finite = layer.weight.iter().all(|v| v.is_finite())
-                && layer
-                    .bias
-                    .as_ref()
-                    .is_none_or(|b| b.iter().all(|v| v.is_finite()));
+            let finite = finite(&layer.weight) && layer.bias.as_ref().is_none_or(finite);
             if !finite {
                 return Err(Error::NonFinite(format!("{context}, layer {}", l + 1)));
             }
@@ -350,4 +377,53 @@ pub(crate) fn normal_matrix<R: Rng + ?Sized>(
     std: f64,
 ) -> Array2<f64> {
     Array2::from_shape_fn((rows, cols), |_| std * normal(rng))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::ShapeBuilder;
+
+    /// Two layers, `3 → 2 → 2` with biases; the first weight stored
+    /// column-major (a non-standard layout), so both paths of the flat copy run.
+    fn net() -> Mlp {
+        let w1 = Array2::from_shape_vec((2, 3).f(), vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]).unwrap();
+        let w2 = Array2::from_shape_vec((2, 2), vec![9.0, 10.0, 11.0, 12.0]).unwrap();
+        let layers = vec![
+            Layer {
+                weight: w1,
+                bias: Some(Array1::from(vec![7.0, 8.0])),
+            },
+            Layer {
+                weight: w2,
+                bias: Some(Array1::from(vec![13.0, 14.0])),
+            },
+        ];
+        Mlp::from_layers(layers, Activation::Relu).unwrap()
+    }
+
+    #[test]
+    fn flat_order_is_row_major_weights_then_bias_per_layer_and_round_trips() {
+        let net = net();
+        // w1 = [[1, 2, 3], [4, 5, 6]] logically, whatever its memory order.
+        let expected: Vec<f64> = (1..=14).map(f64::from).collect();
+        assert_eq!(net.to_flat().to_vec(), expected);
+        let back = net.with_flat(&expected).unwrap();
+        assert_eq!(back, net);
+        let shifted: Vec<f64> = expected.iter().map(|v| v + 0.5).collect();
+        assert_eq!(net.with_flat(&shifted).unwrap().to_flat().to_vec(), shifted);
+        assert!(net.with_flat(&expected[..13]).is_err());
+    }
+
+    #[test]
+    fn check_finite_names_the_layer_holding_a_non_finite_value() {
+        assert!(net().check_finite("x").is_ok());
+        for (pos, layer) in [(0usize, 1usize), (3, 1), (6, 1), (8, 2), (13, 2)] {
+            let mut flat = net().to_flat().to_vec();
+            flat[pos] = f64::NAN;
+            let bad = net().with_flat(&flat).unwrap();
+            let msg = bad.check_finite("ctx").unwrap_err().to_string();
+            assert!(msg.contains(&format!("layer {layer}")), "{pos}: {msg}");
+        }
+    }
 }
