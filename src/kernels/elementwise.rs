@@ -27,6 +27,24 @@ pub trait Nonlinearity: Copy + Send + Sync {
     fn derivative(self, z: f64) -> f64;
     /// `σ''(z)`.
     fn second_derivative(self, z: f64) -> f64;
+    /// Runs `pass` with this nonlinearity. The default hands over `self`; a
+    /// type with several variants (an enum) may match once and hand over a
+    /// type fixed to the variant, so that each pass's loop is compiled for that
+    /// variant alone instead of matching per element. Whatever it hands over
+    /// must give exactly this nonlinearity's values, to the bit.
+    #[inline]
+    fn dispatch<V: Pass>(self, pass: V) -> V::Output {
+        pass.run(self)
+    }
+}
+
+/// An elementwise pass over one fixed nonlinearity, run through
+/// [`Nonlinearity::dispatch`].
+pub trait Pass {
+    /// What the pass returns.
+    type Output;
+    /// The pass with nonlinearity `act`.
+    fn run<N: Nonlinearity>(self, act: N) -> Self::Output;
 }
 
 /// Elementwise passes over fewer elements than this run on the calling thread.
@@ -142,31 +160,56 @@ pub fn affine_activate(
     b: Option<ArrayView1<f64>>,
     act: impl Nonlinearity,
 ) -> Array2<f64> {
-    let len = z.len();
-    match b {
-        Some(b) => {
-            let b = b
-                .broadcast(z.dim())
-                .expect("bias length equals the layer width");
-            collect!(len, Zip::from(z).and(b), move |zv: &mut f64, &bv: &f64| {
-                *zv += bv;
-                act.value(*zv)
-            })
-        }
-        None => collect!(len, Zip::from(z), move |zv: &mut f64| act.value(*zv)),
+    struct Epilogue<'a, 'b> {
+        z: &'a mut Array2<f64>,
+        b: Option<ArrayView1<'b, f64>>,
     }
+    impl Pass for Epilogue<'_, '_> {
+        type Output = Array2<f64>;
+        fn run<N: Nonlinearity>(self, act: N) -> Array2<f64> {
+            let z = self.z;
+            let len = z.len();
+            match self.b {
+                Some(b) => {
+                    let b = b
+                        .broadcast(z.dim())
+                        .expect("bias length equals the layer width");
+                    collect!(len, Zip::from(z).and(b), move |zv: &mut f64, &bv: &f64| {
+                        *zv += bv;
+                        act.value(*zv)
+                    })
+                }
+                None => collect!(len, Zip::from(z), move |zv: &mut f64| act.value(*zv)),
+            }
+        }
+    }
+    act.dispatch(Epilogue { z, b })
 }
 
 /// `G ← G ⊙ σ'(Z)` in place: the backward pass through an activation.
 pub fn times_derivative_in_place(g: &mut Array2<f64>, z: &Array2<f64>, act: impl Nonlinearity) {
-    assert_eq!(g.dim(), z.dim(), "times_derivative_in_place: shapes differ");
-    let zip = Zip::from(g).and(z);
-    let f = move |gv: &mut f64, &zv: &f64| *gv *= act.derivative(zv);
-    if z.len() < PAR_ELEMENTS {
-        zip.for_each(f);
-    } else {
-        zip.par_for_each(f);
+    struct Backward<'a> {
+        g: &'a mut Array2<f64>,
+        z: &'a Array2<f64>,
     }
+    impl Pass for Backward<'_> {
+        type Output = ();
+        fn run<N: Nonlinearity>(self, act: N) {
+            let (g, z) = (self.g, self.z);
+            let f = move |gv: &mut f64, &zv: &f64| *gv *= act.derivative(zv);
+            if z.len() < PAR_ELEMENTS {
+                // Both in standard layout: one slice loop, the same element order.
+                match (g.as_slice_mut(), z.as_slice()) {
+                    (Some(gs), Some(zs)) => gs.iter_mut().zip(zs).for_each(|(gv, zv)| f(gv, zv)),
+                    _ => Zip::from(g).and(z).for_each(f),
+                }
+            } else {
+                Zip::from(g).and(z).par_for_each(f);
+            }
+        }
+    }
+    assert_eq!(g.dim(), z.dim(), "times_derivative_in_place: shapes differ");
+    act.dispatch(Backward { g, z })
 }
 
 /// The R-operator's forward epilogue, one pass: `R{Z} ← R{Z} + (H Vᵀ + 1 v_bᵀ)`
@@ -179,31 +222,45 @@ pub fn tangent_activate(
     z: &Array2<f64>,
     act: impl Nonlinearity,
 ) -> Array2<f64> {
-    assert_eq!(rz.dim(), hv.dim(), "tangent_activate: shapes differ");
-    assert_eq!(rz.dim(), z.dim(), "tangent_activate: shapes differ");
-    let len = rz.len();
-    match vb {
-        Some(vb) => {
-            let vb = vb
-                .broadcast(z.dim())
-                .expect("bias length equals the layer width");
-            let zip = Zip::from(rz).and(hv).and(vb).and(z);
-            collect!(len, zip, move |r: &mut f64,
-                                     &h: &f64,
-                                     &bv: &f64,
-                                     &zv: &f64| {
-                *r += h + bv;
-                *r * act.derivative(zv)
-            })
-        }
-        None => {
-            let zip = Zip::from(rz).and(hv).and(z);
-            collect!(len, zip, move |r: &mut f64, &h: &f64, &zv: &f64| {
-                *r += h;
-                *r * act.derivative(zv)
-            })
+    struct Tangent<'a, 'b> {
+        rz: &'a mut Array2<f64>,
+        hv: &'a Array2<f64>,
+        vb: Option<ArrayView1<'b, f64>>,
+        z: &'a Array2<f64>,
+    }
+    impl Pass for Tangent<'_, '_> {
+        type Output = Array2<f64>;
+        fn run<N: Nonlinearity>(self, act: N) -> Array2<f64> {
+            let (rz, hv, z) = (self.rz, self.hv, self.z);
+            let len = rz.len();
+            match self.vb {
+                Some(vb) => {
+                    let vb = vb
+                        .broadcast(z.dim())
+                        .expect("bias length equals the layer width");
+                    let zip = Zip::from(rz).and(hv).and(vb).and(z);
+                    collect!(
+                        len,
+                        zip,
+                        move |r: &mut f64, &h: &f64, &bv: &f64, &zv: &f64| {
+                            *r += h + bv;
+                            *r * act.derivative(zv)
+                        }
+                    )
+                }
+                None => {
+                    let zip = Zip::from(rz).and(hv).and(z);
+                    collect!(len, zip, move |r: &mut f64, &h: &f64, &zv: &f64| {
+                        *r += h;
+                        *r * act.derivative(zv)
+                    })
+                }
+            }
         }
     }
+    assert_eq!(rz.dim(), hv.dim(), "tangent_activate: shapes differ");
+    assert_eq!(rz.dim(), z.dim(), "tangent_activate: shapes differ");
+    act.dispatch(Tangent { rz, hv, vb, z })
 }
 
 /// The R-operator's backward epilogue, one pass:
@@ -218,17 +275,42 @@ pub fn second_order_backward(
     rz: &Array2<f64>,
     act: impl Nonlinearity,
 ) -> Array2<f64> {
+    struct SecondOrder<'a> {
+        rgw: ArrayView2<'a, f64>,
+        gv: &'a Array2<f64>,
+        back: ArrayView2<'a, f64>,
+        z: &'a Array2<f64>,
+        rz: &'a Array2<f64>,
+    }
+    impl Pass for SecondOrder<'_> {
+        type Output = Array2<f64>;
+        fn run<N: Nonlinearity>(self, act: N) -> Array2<f64> {
+            let len = self.rgw.len();
+            let zip = Zip::from(self.rgw)
+                .and(self.gv)
+                .and(self.back)
+                .and(self.z)
+                .and(self.rz);
+            collect!(len, zip, move |&a: &f64,
+                                     &g: &f64,
+                                     &b: &f64,
+                                     &zv: &f64,
+                                     &r: &f64| {
+                (a + g) * act.derivative(zv) + (b * act.second_derivative(zv)) * r
+            })
+        }
+    }
     for other in [gv.dim(), back.dim(), z.dim(), rz.dim()] {
         assert_eq!(rgw.dim(), other, "second_order_backward: shapes differ");
     }
-    let zip = Zip::from(rgw).and(gv).and(back).and(z).and(rz);
-    collect!(
-        rgw.len(),
-        zip,
-        move |&a: &f64, &g: &f64, &b: &f64, &zv: &f64, &r: &f64| {
-            (a + g) * act.derivative(zv) + (b * act.second_derivative(zv)) * r
-        }
-    )
+    // Views are invariant in their lifetime: reborrow both to one.
+    act.dispatch(SecondOrder {
+        rgw: rgw.view(),
+        gv,
+        back: back.view(),
+        z,
+        rz,
+    })
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! [`Activation::is_odd`] (`σ(−z) = −σ(z)`).
 
 use crate::error::{Error, Result};
+use crate::kernels::elementwise::{Nonlinearity, Pass};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -36,7 +37,7 @@ pub enum Activation {
     Gelu,
 }
 
-impl crate::kernels::elementwise::Nonlinearity for Activation {
+impl Nonlinearity for Activation {
     #[inline]
     fn value(self, z: f64) -> f64 {
         self.apply(z)
@@ -48,6 +49,39 @@ impl crate::kernels::elementwise::Nonlinearity for Activation {
     #[inline]
     fn second_derivative(self, z: f64) -> f64 {
         Activation::second_derivative(self, z)
+    }
+    /// The variant is matched once: ReLU and leaky ReLU passes run with a
+    /// type fixed to their variant ([`Fixed`]), whose loops then hold that
+    /// variant's formulas alone; the others run with `self`.
+    #[inline]
+    fn dispatch<V: Pass>(self, pass: V) -> V::Output {
+        match self {
+            Activation::Relu => pass.run(Fixed(Activation::Relu)),
+            Activation::LeakyRelu { slope } => pass.run(Fixed(Activation::LeakyRelu { slope })),
+            other => pass.run(other),
+        }
+    }
+}
+
+/// An activation whose variant the compiler knows: built only inside an arm
+/// of [`Activation`]'s `dispatch` that matched that variant, and inlined
+/// there, so its per-element `match` folds away. Every value is the same
+/// [`Activation`] method's, so results are unchanged to the bit.
+#[derive(Clone, Copy)]
+struct Fixed(Activation);
+
+impl Nonlinearity for Fixed {
+    #[inline(always)]
+    fn value(self, z: f64) -> f64 {
+        self.0.apply(z)
+    }
+    #[inline(always)]
+    fn derivative(self, z: f64) -> f64 {
+        self.0.derivative(z)
+    }
+    #[inline(always)]
+    fn second_derivative(self, z: f64) -> f64 {
+        self.0.second_derivative(z)
     }
 }
 
@@ -218,6 +252,70 @@ mod tests {
         Activation::Tanh,
         Activation::Gelu,
     ];
+
+    /// Each hot pass run through `dispatch` (ReLU and leaky ReLU with their
+    /// fixed-variant type) against the plain elementwise formulas, bit for bit,
+    /// including ±0, NaN and ±∞ pre-activations.
+    #[test]
+    fn dispatched_passes_equal_the_elementwise_formulas_to_the_bit() {
+        use crate::kernels;
+        use ndarray::{Array1, Array2};
+        let zs = [
+            -3.5,
+            -1.0,
+            -0.0,
+            0.0,
+            1e-300,
+            0.25,
+            2.0,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        let grid = |k: usize| {
+            Array2::from_shape_fn((5, 9), |(i, j)| {
+                if k == 0 {
+                    zs[(i + j) % zs.len()]
+                } else {
+                    ((i * 7 + j * 3 + k * 5) % 17) as f64 / 4.0 - 2.0
+                }
+            })
+        };
+        let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let (z, g, v, w, r) = (grid(0), grid(1), grid(2), grid(3), grid(4));
+        let b = Array1::from_shape_fn(9, |j| j as f64 / 3.0 - 1.0);
+        for act in ALL {
+            let mut zf = g.clone();
+            let h = kernels::affine_activate(&mut zf, Some(b.view()), act);
+            let zb = &g + &b;
+            assert_eq!(bits(&zf), bits(&zb), "{act}");
+            assert_eq!(bits(&h), bits(&zb.mapv(|x| act.apply(x))), "{act}");
+
+            let mut gi = g.clone();
+            kernels::times_derivative_in_place(&mut gi, &z, act);
+            let expected = ndarray::Zip::from(&g)
+                .and(&z)
+                .map_collect(|&gv, &zv| gv * act.derivative(zv));
+            assert_eq!(bits(&gi), bits(&expected), "{act}");
+
+            let mut rz = g.clone();
+            let rh = kernels::tangent_activate(&mut rz, &v, Some(b.view()), &z, act);
+            let expected_rz = &g + &(&v + &b);
+            let expected_rh = ndarray::Zip::from(&expected_rz)
+                .and(&z)
+                .map_collect(|&x, &zv| x * act.derivative(zv));
+            assert_eq!(bits(&rz), bits(&expected_rz), "{act}");
+            assert_eq!(bits(&rh), bits(&expected_rh), "{act}");
+
+            let fused = kernels::second_order_backward(g.view(), &v, w.view(), &z, &r, act);
+            let mut expected = Array2::zeros(z.dim());
+            for ((i, j), e) in expected.indexed_iter_mut() {
+                let zv = z[(i, j)];
+                *e = (g[(i, j)] + v[(i, j)]) * act.derivative(zv)
+                    + (w[(i, j)] * act.second_derivative(zv)) * r[(i, j)];
+            }
+            assert_eq!(bits(&fused), bits(&expected), "{act}");
+        }
+    }
 
     #[test]
     fn derivatives_match_central_differences() {
