@@ -12,7 +12,10 @@
 //! Each fused pass performs the same floating-point operations in the same
 //! order as the unfused sequence it replaces, so results are unchanged to the
 //! bit. Passes over at least `PAR_ELEMENTS` elements run in parallel with rayon
-//! (elementwise, hence deterministic).
+//! (elementwise, hence deterministic). Each pass is a [`Pass`] run through
+//! [`Nonlinearity::dispatch`], so an activation with several variants picks
+//! its variant once per pass rather than once per element. [`all_finite`] is
+//! the finiteness scan every parameter check uses.
 
 use super::gemm::matmul_nt;
 use ndarray::{Array, Array1, Array2, ArrayView1, ArrayView2, Axis, Dimension, Zip};

@@ -51,7 +51,7 @@ impl Nonlinearity for Activation {
         Activation::second_derivative(self, z)
     }
     /// The variant is matched once: ReLU and leaky ReLU passes run with a
-    /// type fixed to their variant ([`Fixed`]), whose loops then hold that
+    /// type fixed to their variant (`Fixed`), whose loops then hold that
     /// variant's formulas alone; the others run with `self`.
     #[inline]
     fn dispatch<V: Pass>(self, pass: V) -> V::Output {
