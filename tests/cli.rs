@@ -151,6 +151,8 @@ fn reproduce_quick_writes_a_report_without_fail() {
     ] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
+    // Passed: nothing to inspect (a failure above leaves the folder).
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -217,6 +219,7 @@ fn sharded_scaling_merges_to_the_single_run_bit_for_bit() {
     assert!(ok, "{out}\n{err}");
     let (ok, _, _) = hairtrigger(&["merge", "--quick", "--out", &m, &h]);
     assert!(!ok, "hinge slices merged as LP slices");
+    let _ = std::fs::remove_dir_all(&base);
 }
 
 /// The sweep parallelises over (m, seed) points and inside the kernels; its
@@ -249,6 +252,7 @@ fn scaling_output_is_identical_for_one_and_two_threads() {
         let b = std::fs::read(two.join(f)).unwrap();
         assert!(a == b, "{f} differs between 1 and 2 threads");
     }
+    let _ = std::fs::remove_dir_all(&base);
 }
 
 /// Parse stdout of a `--json` run into one value per line.
