@@ -439,6 +439,8 @@ fn restarts_are_checked_and_keep_the_model_with_the_most_queries_right() {
     let one = hair(&plain);
     let two = hair(&plain.clone().with_restarts(2).unwrap());
     assert_eq!(one.restarts, 1);
+    let one_of_one = hair(&plain.clone().with_restarts(1).unwrap());
+    assert_eq!(format!("{one_of_one:?}"), format!("{one:?}"));
     let score = |r: &hairtrigger::experiments::meta::MetaRecord| r.pass_before + r.misaligned_after;
     assert!(score(&one) < 2.0, "{one:?}");
     assert_eq!(two.restarts, 2);

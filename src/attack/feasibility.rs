@@ -253,7 +253,7 @@ fn support_certificate(
 /// kernels where QDLDL (Clarabel's default) works column by column. Measured
 /// (`paper-notes/performance.md`): the same `K*` and verdicts on all 96 points
 /// of `scaling --full`, 95 against 103 s; at `m = 3000` one feasible attempt
-/// (`K = 2048`) 40 s against 108 s, and the whole breadth point 12 min where
+/// (`K = 2048`) 40 s against 108 s, and the whole breadth point 13 min where
 /// QDLDL had not finished after 36 min.
 const KKT_FACTORISATION: &str = "faer";
 

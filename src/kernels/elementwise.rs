@@ -50,6 +50,12 @@ pub trait Pass {
     fn run<N: Nonlinearity>(self, act: N) -> Self::Output;
 }
 
+/// A bias `b` (one value per column) seen as the `rows × cols` matrix `1 bᵀ`.
+fn rows_of<'a>(b: &'a ArrayView1<'_, f64>, dim: (usize, usize)) -> ArrayView2<'a, f64> {
+    b.broadcast(dim)
+        .expect("bias length equals the layer width")
+}
+
 /// Elementwise passes over fewer elements than this run on the calling thread.
 const PAR_ELEMENTS: usize = 1 << 15;
 
@@ -174,9 +180,7 @@ pub fn affine_activate(
             let len = z.len();
             match self.b {
                 Some(b) => {
-                    let b = b
-                        .broadcast(z.dim())
-                        .expect("bias length equals the layer width");
+                    let b = rows_of(&b, z.dim());
                     collect!(len, Zip::from(z).and(b), move |zv: &mut f64, &bv: &f64| {
                         *zv += bv;
                         act.value(*zv)
@@ -238,9 +242,7 @@ pub fn tangent_activate(
             let len = rz.len();
             match self.vb {
                 Some(vb) => {
-                    let vb = vb
-                        .broadcast(z.dim())
-                        .expect("bias length equals the layer width");
+                    let vb = rows_of(&vb, z.dim());
                     let zip = Zip::from(rz).and(hv).and(vb).and(z);
                     collect!(
                         len,

@@ -57,9 +57,10 @@ impl MetaRun {
     /// random initialisations (restart `i ≥ 1` draws from stream
     /// `META_RESTART_INIT + i`; restart 0 is the run without restarts, to the
     /// bit), stopping at the first that hides every evaluated query after
-    /// the step actually taken ([`super::Behaviour::hides_every_query`]). Only for the whole network from the plain start:
-    /// the symmetry start and LoRA adapters start from the control, which
-    /// does not depend on a restart.
+    /// the step actually taken ([`super::Behaviour::hides_every_query`]).
+    /// Only for the whole network from the plain start: the symmetry start
+    /// and LoRA adapters start from the control, which does not depend on a
+    /// restart.
     pub fn with_restarts(mut self, r: usize) -> Result<Self> {
         if !(1..=Self::MAX_RESTARTS).contains(&r) {
             return Err(crate::Error::InvalidParameter {
