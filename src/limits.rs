@@ -207,3 +207,16 @@ mod tests {
         assert!(msg.contains("18446744073709551615"), "{msg}");
     }
 }
+
+/// A time budget in seconds (`what` names it in the error): finite and ≥ 0.
+pub fn check_seconds(what: &'static str, seconds: f64) -> Result<f64> {
+    if seconds.is_finite() && seconds >= 0.0 {
+        Ok(seconds)
+    } else {
+        Err(Error::InvalidParameter {
+            name: what,
+            value: seconds,
+            expected: "finite and ≥ 0",
+        })
+    }
+}

@@ -5,12 +5,18 @@
 //! [`GPU_RTOL`] (`cargo test --release --features gpu --test backend -- --ignored`,
 //! run by `scripts/gpu-check.sh`).
 
+use hairtrigger::attack::meta::{
+    meta_gradient, meta_gradient_on, meta_objective, meta_train, meta_train_on, MetaConfig,
+    MetaData, Objective,
+};
 use hairtrigger::backend::{relative_max_difference, Backend, Device, GPU_RTOL};
-use hairtrigger::net::gradient;
+use hairtrigger::experiments::meta_device::{run_meta_device, MetaDeviceConfig, ToyLoop};
 use hairtrigger::net::random_update_set;
+use hairtrigger::net::{gradient, hvp};
+use hairtrigger::progress::NoProgress;
 use hairtrigger::rng::seeded;
 use hairtrigger::update::{one_step, StepConfig};
-use hairtrigger::{Activation, Architecture, Error, Mlp};
+use hairtrigger::{Activation, Architecture, Dataset, Error, Mlp};
 
 fn small_net(act: Activation) -> Mlp {
     let arch = Architecture::new(vec![16, 64, 64, 10], act, true).unwrap();
@@ -151,7 +157,12 @@ fn pass_sweep_records_each_width_on_the_chosen_device() {
                     "{d:e}"
                 );
             }
-            None => assert!(!backend.is_gpu() && r.cpu_ms.is_none() && r.speedup.is_none()),
+            None => assert!(
+                !backend.is_gpu()
+                    && r.cpu_ms.is_none()
+                    && r.speedup.is_none()
+                    && r.resident_ms.is_none()
+            ),
         }
     }
     assert!(PassesConfig::new(vec![], 6, 5, 2, 1.0, 0).is_err());
@@ -160,4 +171,162 @@ fn pass_sweep_records_each_width_on_the_chosen_device() {
     assert!(PassesConfig::new(vec![8], 6, 5, 0, 1.0, 0).is_err());
     assert!(PassesConfig::new(vec![8], 6, 5, 2, -1.0, 0).is_err());
     assert!(PassesConfig::new(vec![8], 6, 5, 2, f64::NAN, 0).is_err());
+}
+
+/// A small meta-learning problem on the toy loop's data at width `w`.
+fn toy(w: usize, act: Activation, bias: bool) -> (Mlp, Vec<Dataset>) {
+    let t = ToyLoop::new(w, 7).unwrap();
+    let arch = Architecture::new(vec![32, w, w / 2, 10], act, bias).unwrap();
+    let net = Mlp::random(&arch, &mut seeded(7, 3));
+    (net, vec![t.align, t.misalign, t.utility, t.update])
+}
+
+fn meta_data(sets: &[Dataset]) -> MetaData<'_> {
+    MetaData {
+        align: &sets[0],
+        misalign: &sets[1],
+        utility: &sets[2],
+        update: &sets[3],
+    }
+}
+
+/// On the CPU backend (and on the fallback when CUDA is asked for but
+/// unavailable) the HVP, the meta-gradient and the meta-learning loop are the
+/// CPU path's, to the bit.
+#[test]
+fn cpu_backend_meta_loop_is_exactly_the_cpu_path() {
+    let (net, sets) = toy(16, Activation::Relu, true);
+    let data = meta_data(&sets);
+    let cfg = MetaConfig::new(1e-4, 1.0, 0.1, 1e-2, 10.0, 5).unwrap();
+    let v = Mlp::random(&net.architecture(), &mut seeded(7, 9));
+    for backend in [
+        Backend::new(Device::Cpu),
+        Backend::new(Device::Cuda { ordinal: 0 }),
+    ] {
+        if backend.is_gpu() {
+            continue;
+        }
+        assert_eq!(
+            backend.hvp(&net, &sets[3], &v).unwrap().to_flat(),
+            hvp(&net, &sets[3], &v).unwrap().to_flat()
+        );
+        let (l_dev, g_dev) = meta_gradient_on(&backend, &net, &data, &cfg).unwrap();
+        let (l_cpu, g_cpu) = meta_gradient(&net, &data, &cfg).unwrap();
+        assert_eq!(
+            (l_dev.total, g_dev.to_flat()),
+            (l_cpu.total, g_cpu.to_flat())
+        );
+        let (mut a, mut b) = (net.clone(), net.clone());
+        let ca = meta_train_on(
+            &backend,
+            &mut a,
+            &data,
+            &cfg,
+            Objective::HairTrigger,
+            &NoProgress,
+        )
+        .unwrap();
+        let cb = meta_train(&mut b, &data, &cfg, Objective::HairTrigger, &NoProgress).unwrap();
+        assert_eq!(a.to_flat(), b.to_flat());
+        assert_eq!(ca.len(), cb.len());
+    }
+}
+
+/// The comparison behind `hairtrigger meta-device`: on the CPU backend the
+/// "device" is the CPU itself, so the meta-gradients agree exactly and the
+/// outcome of both loops is the same model; invalid settings are refused.
+#[test]
+fn meta_device_comparison_on_the_cpu_agrees_exactly() {
+    let cfg = MetaDeviceConfig::new(vec![8], 30, 1e3, 0).unwrap();
+    let backend = Backend::new(Device::Cpu);
+    let records = run_meta_device(&cfg, &backend, |_| {}).unwrap();
+    let r = &records[0];
+    assert_eq!((r.width, r.steps, r.cpu_steps), (8, 30, 30));
+    assert_eq!(r.grad_rel_diff, 0.0);
+    assert_eq!(r.objective_rel_diff, 0.0);
+    assert_eq!(r.final_rel_diff, Some(0.0));
+    assert_eq!(r.cpu_objective, Some(r.device_objective));
+    assert!(r.device_ms_per_step > 0.0 && r.cpu_ms_per_step > 0.0);
+    // Over budget: only the probe steps run on the CPU, no outcome to compare.
+    let short = MetaDeviceConfig::new(vec![8], 30, 0.0, 0).unwrap();
+    let r = &run_meta_device(&short, &backend, |_| {}).unwrap()[0];
+    assert_eq!(
+        (r.cpu_steps, r.cpu_objective, r.final_rel_diff),
+        (20, None, None)
+    );
+    assert!(MetaDeviceConfig::new(vec![], 30, 1.0, 0).is_err());
+    assert!(MetaDeviceConfig::new(vec![0], 30, 1.0, 0).is_err());
+    assert!(MetaDeviceConfig::new(vec![8], 0, 1.0, 0).is_err());
+    assert!(MetaDeviceConfig::new(vec![8], 30, f64::NAN, 0).is_err());
+}
+
+/// f32 GPU Hessian-vector products against the f64 CPU's (every activation,
+/// with and without biases, widths up to 1,024), within [`GPU_RTOL`] of the
+/// largest entry.
+#[test]
+#[ignore = "needs an NVIDIA GPU and `--features gpu`; run by scripts/gpu-check.sh"]
+fn gpu_hvp_agrees_with_the_cpu_within_tolerance() {
+    let gpu = Backend::try_new(Device::Cuda { ordinal: 0 }).expect("a CUDA device");
+    for act in [
+        Activation::Relu,
+        Activation::LeakyRelu { slope: 0.1 },
+        Activation::Tanh,
+        Activation::Gelu,
+        Activation::Identity,
+    ] {
+        for (w, bias) in [(64usize, true), (1024, true), (64, false)] {
+            let (net, sets) = toy(w, act, bias);
+            let v = Mlp::random(&net.architecture(), &mut seeded(7, 11));
+            for data in [&sets[3], &sets[1]] {
+                let cpu = hvp(&net, data, &v).unwrap();
+                let dev = gpu.hvp(&net, data, &v).unwrap();
+                let d = relative_max_difference(&dev.to_flat(), &cpu.to_flat());
+                println!("HVP {act:?} w={w} bias={bias}: {d:.2e}");
+                assert!(d <= GPU_RTOL, "{act:?} w={w}: {d:e}");
+            }
+        }
+    }
+}
+
+/// The device-resident meta-gradient against the f64 CPU's (within
+/// [`GPU_RTOL`]), and a short device-resident loop against the CPU's: after 20
+/// meta-steps the objective of the two models (evaluated in f64) agrees within
+/// 1e-3 relative — f32 rounding of near-zero gradient coordinates can change
+/// Adam's normalised step there, so the loop is held to its outcome.
+#[test]
+#[ignore = "needs an NVIDIA GPU and `--features gpu`; run by scripts/gpu-check.sh"]
+fn gpu_meta_gradient_and_loop_agree_with_the_cpu() {
+    let gpu = Backend::try_new(Device::Cuda { ordinal: 0 }).expect("a CUDA device");
+    for (w, act) in [(64usize, Activation::Relu), (512, Activation::Gelu)] {
+        let (net, sets) = toy(w, act, true);
+        let data = meta_data(&sets);
+        let cfg = MetaConfig::new(1e-4, 1.0, 0.1, 1e-2, 10.0, 20).unwrap();
+        let (l_dev, g_dev) = meta_gradient_on(&gpu, &net, &data, &cfg).unwrap();
+        let (l_cpu, g_cpu) = meta_gradient(&net, &data, &cfg).unwrap();
+        let d = relative_max_difference(&g_dev.to_flat(), &g_cpu.to_flat());
+        let dl = (l_dev.total - l_cpu.total).abs() / l_cpu.total.abs();
+        println!("meta-gradient w={w} {act:?}: {d:.2e} (J {dl:.2e})");
+        assert!(d <= GPU_RTOL && dl <= GPU_RTOL, "{d:e} {dl:e}");
+
+        let (mut a, mut b) = (net.clone(), net.clone());
+        let dev_curve = meta_train_on(
+            &gpu,
+            &mut a,
+            &data,
+            &cfg,
+            Objective::HairTrigger,
+            &NoProgress,
+        )
+        .unwrap();
+        let cpu_curve =
+            meta_train(&mut b, &data, &cfg, Objective::HairTrigger, &NoProgress).unwrap();
+        assert_eq!(dev_curve.len(), cpu_curve.len());
+        let (ja, jb) = (
+            meta_objective(&a, &data, &cfg).unwrap().total,
+            meta_objective(&b, &data, &cfg).unwrap().total,
+        );
+        let rel = (ja - jb).abs() / jb.abs();
+        println!("20 meta-steps w={w}: J {ja:.6e} (GPU) vs {jb:.6e} (CPU): {rel:.2e}");
+        assert!(rel <= 1e-3, "{rel:e}");
+    }
 }

@@ -34,6 +34,10 @@ impl CudaBackend {
         match *self {}
     }
 
+    pub(crate) fn hvp(&self, _net: &Mlp, _data: &Dataset, _v: &Mlp) -> Result<Mlp> {
+        match *self {}
+    }
+
     /// Uninhabited: there is no CUDA backend to upload to.
     pub fn upload(&self, _net: &Mlp) -> Result<DeviceNet> {
         match *self {}
@@ -41,6 +45,16 @@ impl CudaBackend {
 
     /// Uninhabited: there is no CUDA backend to run on.
     pub fn gradient_resident(&self, _net: &DeviceNet, _data: &Dataset) -> Result<(f64, Mlp)> {
+        match *self {}
+    }
+
+    /// Uninhabited: there is no CUDA backend to time.
+    pub fn resident_gradient_seconds(
+        &self,
+        _net: &DeviceNet,
+        _data: &Dataset,
+        _reps: usize,
+    ) -> Result<f64> {
         match *self {}
     }
 }

@@ -3,7 +3,10 @@
 //!
 //! One choice, [`Device`], picks a [`Backend`]; every backend offers the same
 //! network passes ([`Backend::forward`], [`Backend::gradient`],
-//! [`Backend::one_step`]) with the CPU path's semantics. Without the `gpu`
+//! [`Backend::hvp`], [`Backend::one_step`]) with the CPU path's semantics; on
+//! a GPU, the device-resident passes, HVP, vector algebra and Adam of
+//! `cuda::resident` serve the meta-learning loop
+//! (`attack::meta::meta_train_on`). Without the `gpu`
 //! feature the CUDA variant is an uninhabited type (as candle's dummy backends
 //! are), so the CPU path compiles and runs exactly as before.
 //!
@@ -25,9 +28,9 @@ mod cuda;
 #[path = "dummy.rs"]
 mod cuda;
 
-#[cfg(feature = "gpu")]
-pub use cuda::DeviceMatrix;
 pub use cuda::{CudaBackend, DeviceNet};
+#[cfg(feature = "gpu")]
+pub use cuda::{DeviceAdam, DeviceData, DeviceMatrix, DevicePass};
 
 use crate::error::{Error, Result};
 use crate::net::{gradient, Dataset, Mlp};
@@ -149,6 +152,15 @@ impl Backend {
         match self {
             Backend::Cpu { .. } => gradient(net, data),
             Backend::Cuda(c) => c.gradient(net, data),
+        }
+    }
+
+    /// `∇²_θ L_D(θ) · v` (see [`crate::net::hvp`]); on a GPU in f32, the
+    /// pass and the product on the device.
+    pub fn hvp(&self, net: &Mlp, data: &Dataset, v: &Mlp) -> Result<Mlp> {
+        match self {
+            Backend::Cpu { .. } => crate::net::hvp(net, data, v),
+            Backend::Cuda(c) => c.hvp(net, data, v),
         }
     }
 

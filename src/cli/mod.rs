@@ -19,6 +19,7 @@ pub mod chain;
 pub mod construct;
 pub mod equiv;
 pub mod meta;
+pub mod meta_device;
 pub mod passes;
 pub mod reproduce;
 pub mod scaling;
@@ -66,6 +67,8 @@ pub enum Command {
     Capacity(capacity::CapacityArgs),
     /// Time the gradient of a [n, w, n, 10] network at each width on the chosen device; beside a GPU, also the f64 CPU (speedup, agreement).
     Passes(passes::PassesArgs),
+    /// The meta-learning loop (toy, 32 → W → 10) on the chosen device beside the f64 CPU: ms per meta-step, agreement, outcome.
+    MetaDevice(meta_device::MetaDeviceArgs),
     /// Run every check and write data, figures and REPORT.md under plots/.
     Reproduce(reproduce::ReproduceArgs),
     /// White-box audit of a saved model: symmetry scores, canonical form, and (with --data) the one-step future.
@@ -94,6 +97,7 @@ impl Cli {
             Command::Meta(a) => a.check(&budget).map(drop),
             Command::Capacity(a) => a.check(&budget).map(drop),
             Command::Passes(a) => a.check(&budget).map(drop),
+            Command::MetaDevice(a) => a.check().map(drop),
             Command::Reproduce(a) => a.check().map(drop),
             Command::Audit(_) | Command::Canonicalize(_) => Ok(()),
             Command::Zoo(a) => a.check().map(drop),
@@ -112,6 +116,7 @@ impl Cli {
             Command::Meta(a) => a.run(&budget),
             Command::Capacity(a) => a.run(&budget),
             Command::Passes(a) => a.run(&budget),
+            Command::MetaDevice(a) => a.run(),
             Command::Reproduce(a) => a.run(),
             Command::Audit(a) => a.run(),
             Command::Canonicalize(a) => a.run(),

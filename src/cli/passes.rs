@@ -74,8 +74,17 @@ impl PassesArgs {
         let out = Printer::new(self.json);
         out.text(format!("device: {}", backend.describe()));
         out.text(format!(
-            "{:>7} {:>12} {:>11} {:>8} {:>10} {:>8} {:>10} {:>10}",
-            "width", "params", "ms/grad", "GFLOP/s", "cpu_ms", "speedup", "grad_diff", "loss_diff"
+            "{:>7} {:>12} {:>11} {:>8} {:>10} {:>9} {:>10} {:>8} {:>10} {:>10}",
+            "width",
+            "params",
+            "ms/grad",
+            "GFLOP/s",
+            "dev_ms",
+            "dev_GF/s",
+            "cpu_ms",
+            "speedup",
+            "grad_diff",
+            "loss_diff"
         ));
         let mut failed = None;
         let records = run_passes(&cfg, &backend, |r| {
@@ -87,11 +96,13 @@ impl PassesArgs {
             }
             let opt = |v: Option<f64>, p: usize| v.map_or("-".into(), |v| format!("{v:.p$}"));
             out.text(format!(
-                "{:>7} {:>12} {:>11.2} {:>8.1} {:>10} {:>8} {:>10} {:>10}",
+                "{:>7} {:>12} {:>11.2} {:>8.1} {:>10} {:>9} {:>10} {:>8} {:>10} {:>10}",
                 r.width,
                 r.params,
                 r.gradient_ms,
                 r.gflops,
+                opt(r.resident_ms, 3),
+                opt(r.resident_gflops, 0),
                 opt(r.cpu_ms, 1),
                 opt(r.speedup, 1),
                 fmt_opt(r.grad_rel_diff),

@@ -7,6 +7,7 @@ pub mod chain;
 pub mod construct;
 pub mod equiv;
 pub mod meta;
+pub mod meta_device;
 pub mod output;
 pub mod passes;
 pub mod report;

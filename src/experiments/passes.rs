@@ -10,7 +10,9 @@
 //! Timing: one warm-up call, then the mean of `reps` calls —
 //! on the CPU `net::gradient_into` into one reused buffer (f64); on a GPU the
 //! gradient with the parameters resident (f32, uploaded once, the batch each
-//! call). With a GPU backend, each width is also run once on the CPU while the
+//! call, the gradient downloaded and widened to f64), and beside it the
+//! gradient left on the device (`resident_ms`: what a device-resident loop
+//! such as the meta-learning one pays). With a GPU backend, each width is also run once on the CPU while the
 //! CPU's projected time (seconds per parameter of the last width it ran, times
 //! this width's parameters) stays within the CPU budget, giving
 //! the speedup and the agreement `max|g_gpu − g_cpu| / max|g_cpu|` that
@@ -64,13 +66,7 @@ impl PassesConfig {
             }
         }
         crate::limits::check_count("reps (--reps)", reps, crate::limits::MAX_STEPS)?;
-        if !(cpu_budget_s.is_finite() && cpu_budget_s >= 0.0) {
-            return Err(Error::InvalidParameter {
-                name: "CPU budget (s)",
-                value: cpu_budget_s,
-                expected: "finite and ≥ 0",
-            });
-        }
+        crate::limits::check_seconds("CPU budget (s)", cpu_budget_s)?;
         Ok(Self {
             widths,
             outer,
@@ -117,6 +113,10 @@ pub struct PassRecord {
     pub gradient_ms: f64,
     /// `(3F − F_1) / time`, in GFLOP/s.
     pub gflops: f64,
+    /// With a GPU backend: milliseconds per gradient left on the device
+    /// (no download of `∇θ`), and the GFLOP/s that gives.
+    pub resident_ms: Option<f64>,
+    pub resident_gflops: Option<f64>,
     /// With a GPU backend: one f64 CPU gradient, if it fit the budget.
     pub cpu_ms: Option<f64>,
     pub speedup: Option<f64>,
@@ -148,11 +148,18 @@ pub fn run_passes(
             device: backend.describe(),
             gradient_ms: seconds * 1e3,
             gflops: cfg.gradient_flops(w) / seconds / 1e9,
+            resident_ms: None,
+            resident_gflops: None,
             cpu_ms: None,
             speedup: None,
             grad_rel_diff: None,
             loss_rel_diff: None,
         };
+        if let Backend::Cuda(gpu) = backend {
+            let s = gpu.resident_gradient_seconds(&gpu.upload(&net)?, &data, cfg.reps)?;
+            record.resident_ms = Some(s * 1e3);
+            record.resident_gflops = Some(cfg.gradient_flops(w) / s / 1e9);
+        }
         let projected = cpu_seconds_per_param.map(|s| s * params as f64);
         if backend.is_gpu() && projected.is_none_or(|s| s <= cfg.cpu_budget_s) {
             let start = Instant::now();

@@ -24,10 +24,12 @@
 
 pub mod balance;
 mod config;
+pub mod device;
 pub mod param;
 
 pub use config::{MetaConfig, MetaConfigBuilder, MetaOrder, Start};
 
+pub use device::{meta_gradient_on, meta_train_on};
 pub use param::{FullNetwork, Parameterization, UpdatePass};
 
 use crate::error::{Error, Result};

@@ -9,16 +9,19 @@
 //! from the downloaded outputs (`N × k`, small), exactly as on the CPU path.
 
 use crate::error::{Error, Result};
-use crate::net::loss::loss_and_residuals;
-use crate::net::{Activation, Dataset, Layer, Mlp};
+use crate::net::{Activation, Dataset, Mlp};
 use cudarc::cublas::sys::cublasOperation_t;
 use cudarc::cublas::{CudaBlas, Gemm, GemmConfig};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
 };
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2};
 use std::fmt::Debug;
 use std::sync::Arc;
+
+mod resident;
+
+pub use resident::{DeviceAdam, DeviceData, DevicePass};
 
 /// The elementwise kernels, compiled at run time with NVRTC.
 const KERNELS: &str = include_str!("elementwise.cu");
@@ -60,6 +63,11 @@ fn probe_libraries() -> Result<()> {
     }
 }
 
+/// A dimension as cuBLAS's `i32`.
+fn cublas_int(v: usize) -> Result<i32> {
+    i32::try_from(v).map_err(|_| Error::Gpu(format!("dimension {v} exceeds cuBLAS's i32")))
+}
+
 /// `(code, slope)` of an activation in `elementwise.cu`.
 fn activation_code(act: Activation) -> (i32, f32) {
     match act {
@@ -87,13 +95,23 @@ pub struct DeviceNet {
     has_bias: bool,
 }
 
+/// The kernels of `elementwise.cu`.
+struct Kernels {
+    bias_activate: CudaFunction,
+    times_derivative: CudaFunction,
+    column_sums: CudaFunction,
+    tangent_activate: CudaFunction,
+    second_order_backward: CudaFunction,
+    axpby: CudaFunction,
+    adam_step: CudaFunction,
+    sum_squares: CudaFunction,
+}
+
 /// An opened CUDA device with its stream, cuBLAS handle and kernels.
 pub struct CudaBackend {
     stream: Arc<CudaStream>,
     blas: CudaBlas,
-    bias_activate: CudaFunction,
-    times_derivative: CudaFunction,
-    column_sums: CudaFunction,
+    kernels: Kernels,
     name: String,
 }
 
@@ -114,10 +132,18 @@ impl CudaBackend {
             .map_err(|e| Error::Gpu(format!("NVRTC could not compile the kernels: {e:?}")))?;
         let module = ctx.load_module(ptx).map_err(gpu_err)?;
         let load = |f: &str| module.load_function(f).map_err(gpu_err);
-        Ok(Self {
+        let kernels = Kernels {
             bias_activate: load("bias_activate")?,
             times_derivative: load("times_derivative")?,
             column_sums: load("column_sums")?,
+            tangent_activate: load("tangent_activate")?,
+            second_order_backward: load("second_order_backward")?,
+            axpby: load("axpby")?,
+            adam_step: load("adam_step")?,
+            sum_squares: load("sum_squares")?,
+        };
+        Ok(Self {
+            kernels,
             stream,
             blas,
             name,
@@ -166,6 +192,31 @@ impl CudaBackend {
 
     /// Row-major `C = op(A) op(B)`, with `op` a transpose when `ta` / `tb`.
     fn gemm(&self, a: &DeviceMatrix, ta: bool, b: &DeviceMatrix, tb: bool) -> Result<DeviceMatrix> {
+        let rows = if ta { a.cols } else { a.rows };
+        let cols = if tb { b.rows } else { b.cols };
+        let mut c = DeviceMatrix {
+            data: self
+                .stream
+                .alloc_zeros::<f32>(rows * cols)
+                .map_err(gpu_err)?,
+            rows,
+            cols,
+        };
+        self.gemm_into(a, ta, b, tb, &mut c, 0.0)?;
+        Ok(c)
+    }
+
+    /// Row-major `C ← op(A) op(B) + β C` into `c`'s buffer, whose shape must
+    /// be that of the product.
+    fn gemm_into(
+        &self,
+        a: &DeviceMatrix,
+        ta: bool,
+        b: &DeviceMatrix,
+        tb: bool,
+        c: &mut DeviceMatrix,
+        beta: f32,
+    ) -> Result<()> {
         let (n, k) = if ta {
             (a.cols, a.rows)
         } else {
@@ -176,12 +227,18 @@ impl CudaBackend {
         } else {
             (b.rows, b.cols)
         };
-        if k != kb {
-            return Err(Error::DimensionMismatch {
-                context: "GPU matrix product (inner dimensions)",
-                expected: k,
-                got: kb,
-            });
+        for (context, expected, got) in [
+            ("GPU matrix product (inner dimensions)", k, kb),
+            ("GPU matrix product (rows of the result)", n, c.rows),
+            ("GPU matrix product (columns of the result)", m, c.cols),
+        ] {
+            if expected != got {
+                return Err(Error::DimensionMismatch {
+                    context,
+                    expected,
+                    got,
+                });
+            }
         }
         let op = |t: bool| {
             if t {
@@ -190,30 +247,21 @@ impl CudaBackend {
                 cublasOperation_t::CUBLAS_OP_N
             }
         };
-        let int = |v: usize| {
-            i32::try_from(v).map_err(|_| Error::Gpu(format!("dimension {v} exceeds cuBLAS's i32")))
-        };
         let cfg = GemmConfig {
             transa: op(tb),
             transb: op(ta),
-            m: int(m)?,
-            n: int(n)?,
-            k: int(k)?,
+            m: cublas_int(m)?,
+            n: cublas_int(n)?,
+            k: cublas_int(k)?,
             alpha: 1.0f32,
-            lda: int(b.cols)?,
-            ldb: int(a.cols)?,
-            beta: 0.0f32,
-            ldc: int(m)?,
+            lda: cublas_int(b.cols)?,
+            ldb: cublas_int(a.cols)?,
+            beta,
+            ldc: cublas_int(m)?,
         };
-        let mut c = self.stream.alloc_zeros::<f32>(n * m).map_err(gpu_err)?;
         // SAFETY: the shapes and leading dimensions above describe the three
         // buffers exactly (row-major, contiguous), so cuBLAS stays in bounds.
-        unsafe { self.blas.gemm(cfg, &b.data, &a.data, &mut c) }.map_err(gpu_err)?;
-        Ok(DeviceMatrix {
-            data: c,
-            rows: n,
-            cols: m,
-        })
+        unsafe { self.blas.gemm(cfg, &b.data, &a.data, &mut c.data) }.map_err(gpu_err)
     }
 
     /// `Z ← Z + 1 bᵀ`, and `σ(Z)` when `activate`.
@@ -231,7 +279,7 @@ impl CudaBackend {
             .map_err(gpu_err)?;
         let (code, slope) = activation_code(act);
         let (total_i, cols_i, flag) = (total as i64, z.cols as i32, i32::from(activate));
-        let mut launch = self.stream.launch_builder(&self.bias_activate);
+        let mut launch = self.stream.launch_builder(&self.kernels.bias_activate);
         launch
             .arg(&mut z.data)
             .arg(b)
@@ -292,58 +340,31 @@ impl CudaBackend {
         self.download(pre.last().expect("a network has a layer"))
     }
 
-    /// `(L_D(θ), ∇_θ L_D(θ))` with the parameters already on the device.
+    /// `(L_D(θ), ∇_θ L_D(θ))` with the parameters already on the device (the
+    /// batch uploaded, the gradient downloaded and widened to f64).
     pub fn gradient_resident(&self, net: &DeviceNet, data: &Dataset) -> Result<(f64, Mlp)> {
         Self::check_input(net, data.x().view())?;
-        let (inputs, pre) = self.forward_cache(net, self.upload_matrix(data.x().view())?)?;
-        let f = self.download(pre.last().expect("a network has a layer"))?;
-        let (loss, r) = loss_and_residuals(&f, data.targets());
-        if !loss.is_finite() {
-            return Err(Error::NonFinite("loss (GPU)".into()));
-        }
-        let mut g = self.upload_matrix(r.view())?;
-        let (code, slope) = activation_code(net.activation);
-        let mut layers = Vec::with_capacity(net.layers.len());
-        for l in (0..net.layers.len()).rev() {
-            let dw = self.gemm(&g, true, &inputs[l], false)?;
-            let bias = if net.has_bias {
-                let mut db = self.stream.alloc_zeros::<f32>(g.cols).map_err(gpu_err)?;
-                let (rows, cols) = (g.rows as i32, g.cols as i32);
-                let mut launch = self.stream.launch_builder(&self.column_sums);
-                launch.arg(&g.data).arg(&mut db).arg(&rows).arg(&cols);
-                // SAFETY: reads `rows × cols` elements of `g`, writes `cols` of `db`.
-                unsafe { launch.launch(LaunchConfig::for_num_elems(g.cols as u32)) }
-                    .map_err(gpu_err)?;
-                let host = self.stream.clone_dtoh(&db).map_err(gpu_err)?;
-                Some(Array1::from_iter(host.into_iter().map(f64::from)))
-            } else {
-                None
-            };
-            layers.push(Layer {
-                weight: self.download(&dw)?,
-                bias,
-            });
-            if l > 0 {
-                let mut back = self.gemm(&g, false, &net.layers[l].0, false)?;
-                let total = back.rows * back.cols;
-                let total_i = total as i64;
-                let mut launch = self.stream.launch_builder(&self.times_derivative);
-                launch
-                    .arg(&mut back.data)
-                    .arg(&pre[l - 1].data)
-                    .arg(&total_i)
-                    .arg(&code)
-                    .arg(&slope);
-                // SAFETY: `back` and `pre[l − 1]` both hold `total` elements.
-                unsafe { launch.launch(LaunchConfig::for_num_elems(total as u32)) }
-                    .map_err(gpu_err)?;
-                g = back;
-            }
-        }
-        layers.reverse();
-        let grad = Mlp::from_parts(layers, net.activation);
+        let data = self.upload_data(data)?;
+        let pass = self.pass(net, &data)?;
+        let mut grad = self.zeros_like(net)?;
+        self.pass_gradient(&pass, &mut grad)?;
+        let grad = self.download_net(&grad)?;
         grad.check_finite("gradient (GPU)")?;
-        Ok((loss, grad))
+        Ok((pass.loss(), grad))
+    }
+
+    /// `∇²_θ L_D(θ) · v` (see [`crate::net::hvp`]), in f32 on the device.
+    pub(crate) fn hvp(&self, net: &Mlp, data: &Dataset, v: &Mlp) -> Result<Mlp> {
+        data.check_compatible(net)?;
+        net.check_same_shape(v)?;
+        let (dev, dir) = (self.upload(net)?, self.upload(v)?);
+        let data = self.upload_data(data)?;
+        let pass = self.pass(&dev, &data)?;
+        let mut out = self.zeros_like(&dev)?;
+        self.pass_hvp(&pass, &dir, &mut out)?;
+        let out = self.download_net(&out)?;
+        out.check_finite("Hessian-vector product (GPU)")?;
+        Ok(out)
     }
 
     pub(crate) fn forward(&self, net: &Mlp, x: ArrayView2<f64>) -> Result<Array2<f64>> {
