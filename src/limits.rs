@@ -176,6 +176,19 @@ pub fn check_count(option: &'static str, count: usize, max: usize) -> Result<usi
     }
 }
 
+/// A time budget in seconds (`what` names it in the error): finite and ≥ 0.
+pub fn check_seconds(what: &'static str, seconds: f64) -> Result<f64> {
+    if seconds.is_finite() && seconds >= 0.0 {
+        Ok(seconds)
+    } else {
+        Err(Error::InvalidParameter {
+            name: what,
+            value: seconds,
+            expected: "finite and ≥ 0",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,18 +218,5 @@ mod tests {
         assert_eq!(seed_range(u64::MAX - 1, 1).unwrap(), u64::MAX - 1..u64::MAX);
         let msg = seed_range(u64::MAX, 1).unwrap_err().to_string();
         assert!(msg.contains("18446744073709551615"), "{msg}");
-    }
-}
-
-/// A time budget in seconds (`what` names it in the error): finite and ≥ 0.
-pub fn check_seconds(what: &'static str, seconds: f64) -> Result<f64> {
-    if seconds.is_finite() && seconds >= 0.0 {
-        Ok(seconds)
-    } else {
-        Err(Error::InvalidParameter {
-            name: what,
-            value: seconds,
-            expected: "finite and ≥ 0",
-        })
     }
 }
