@@ -5,7 +5,7 @@ mod common;
 
 use hairtrigger::attack::feasibility::DEFAULT_ALPHA_MAX;
 use hairtrigger::attack::{
-    build_hair_trigger, with_inert_units, ConstructConfig, Directions, Solver,
+    build_hair_trigger, with_inert_units, ConstructConfig, Directions, Solver, Units,
 };
 use hairtrigger::eval::{evaluate, max_output_difference, QuerySet};
 use hairtrigger::experiments::construct::{run_construct, ConstructRun};
@@ -712,6 +712,62 @@ fn other_activations_build_or_are_proved_impossible() {
         assert_eq!(r.proved_unreachable, Some(1.0), "{r:?}");
         assert_eq!(r.outcome, "infeasible", "{r:?}");
     }
+    // Zero-input SGD runs carry the reachability condition: at seed 2 every
+    // target is reachable (and hit), and the consistency row passes.
+    for act in ["tanh", "gelu"] {
+        for kind in [
+            UpdateKind::Benign,
+            UpdateKind::NoTarget,
+            UpdateKind::Refusal,
+        ] {
+            let r = find(act, kind, "sgd");
+            assert_eq!(r.zero_input_unreachable, Some(0.0), "{r:?}");
+            assert!(r.reach_margin_min.is_some_and(|m| m > 0.0), "{r:?}");
+        }
+        assert_eq!(
+            find(act, UpdateKind::Benign, "adam").zero_input_unreachable,
+            None
+        );
+    }
     let rows = stage.claims(&out);
-    assert_eq!(rows.len(), 18);
+    assert_eq!(rows.len(), 19);
+    let consistency = rows.last().unwrap();
+    assert!(
+        consistency.measured.contains("zero-input SGD runs"),
+        "{consistency:?}"
+    );
+    assert!(consistency.pass, "{consistency:?}");
+}
+
+/// The tanh base at seed 1: the benign step (labelled with the target) pushes
+/// every query's kernel-weighted residual into the cone of the target, so
+/// every target is proved unreachable by any zero-input units, and the
+/// construction is refused as infeasible — the proof and the LP agree.
+#[test]
+fn tanh_benign_seed_one_is_proved_unreachable_for_zero_input_units() {
+    use hairtrigger::attack::zero_input::sgd_reach_margins;
+    use hairtrigger::eval::QuerySet;
+    use hairtrigger::experiments::construct::UpdateKind;
+    use hairtrigger::rng::stream;
+    use hairtrigger::tasks::classifier::ToyClassifierTask;
+    let task = ToyClassifierTask::new(1);
+    let q_x = task.prompts(0, 16, stream::CLASSIFIER_QUERIES);
+    let base = task
+        .aligned_base_of(
+            &[32, 32],
+            Activation::Tanh,
+            &QuerySet::new(q_x.clone(), vec![0; 16]).unwrap(),
+        )
+        .unwrap();
+    let update = task.update_set(UpdateKind::Benign, 32).unwrap();
+    let margins = sgd_reach_margins(&base, &update, 1e-4, q_x.view(), 3).unwrap();
+    assert!(margins.iter().all(|&m| m <= 0.0), "{margins:?}");
+    let cfg = ConstructRun::new(1, 1e-4, 32, 16, 64)
+        .unwrap()
+        .with_update_kind(UpdateKind::Benign)
+        .with_activation(Activation::Tanh)
+        .with_units(Units::ZeroInput)
+        .unwrap();
+    let err = run_construct(&cfg, None).unwrap_err();
+    assert!(matches!(err, Error::ConstructionInfeasible { .. }), "{err}");
 }

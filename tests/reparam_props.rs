@@ -312,6 +312,50 @@ proptest! {
     }
 
     #[test]
+    fn zero_input_gain_never_rises_along_the_kernel_residual(w in widths(), seed in any::<u64>(), act_i in 0usize..5, m in 1usize..6, log_s in -1.0f64..3.0) {
+        // The reachability condition of `attack::zero_input::sgd_reach_margins`,
+        // against the real step: whatever the units' directions and scales, the
+        // post-step gain g(q) has g·r̃(q) ≤ 0, with r̃ computed independently
+        // here; so where max_{c≠t} r̃(q)[c] ≤ 0 the gain cannot raise f_t − f_c
+        // for every c.
+        let act = common::ACTIVATIONS[act_i];
+        let (net, data) = net_and_data(&w, act, true, seed, 6);
+        let l = w.len() - 2;
+        let mut rng = seeded(seed, 6);
+        let v = Array2::from_shape_fn((w[l + 1], m), |_| rng.random_range(-1.0..1.0) * 10f64.powf(log_s));
+        let twin = add_zero_input_units(&net, l, &v).unwrap();
+        let eta = 1e-2;
+        let cfg = StepConfig::sgd(eta).unwrap();
+        let twin_plus = one_step(&twin, &data, &cfg).unwrap().updated;
+        let base_plus = one_step(&net, &data, &cfg).unwrap().updated;
+        let xq = gaussian_inputs(&mut seeded(seed, 79), 16, net.input_dim());
+        let gain = twin_plus.forward(xq.view()).unwrap() - base_plus.forward(xq.view()).unwrap();
+        let rt = hairtrigger::attack::zero_input::kernel_residuals(&net, &data, eta, xq.view()).unwrap();
+        let r = hairtrigger::net::output_residuals(&net, &data).unwrap();
+        let z = net.last_hidden_input(data.x().view()).unwrap();
+        let zq = base_plus.last_hidden_input(xq.view()).unwrap();
+        let independent = (zq.dot(&z.t()) + 1.0).dot(&r);
+        prop_assert!(max_abs_diff(&rt, &independent) <= 1e-12 * max_abs(&independent).max(1e-300));
+        let f_scale = 1.0 + max_abs(&base_plus.forward(xq.view()).unwrap());
+        for (g, rq) in gain.rows().into_iter().zip(rt.rows()) {
+            let tol = 1e-9 * f_scale * rq.dot(&rq).sqrt();
+            prop_assert!(g.dot(&rq) <= tol, "g·r̃ = {:e} > 0", g.dot(&rq));
+        }
+        let k = net.output_dim();
+        prop_assert!(k >= 2 || hairtrigger::attack::zero_input::sgd_reach_margins(&net, &data, eta, xq.view(), 0).is_err());
+        for t in (0..k).filter(|_| k >= 2) {
+            let margins = hairtrigger::attack::zero_input::sgd_reach_margins(&net, &data, eta, xq.view(), t).unwrap();
+            for (i, &mg) in margins.iter().enumerate() {
+                if mg <= 0.0 {
+                    // Some class keeps its post-step lead over t in the gain.
+                    let g = gain.row(i);
+                    prop_assert!((0..k).filter(|&c| c != t).any(|c| g[t] - g[c] <= 1e-9 * f_scale));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn cancelling_pairs(w in widths(), seed in any::<u64>(), act_i in 0usize..5) {
         let act = common::ACTIVATIONS[act_i];
         let (net, data) = net_and_data(&w, act, true, seed, 6);
@@ -449,4 +493,51 @@ fn cancelling_pair_change_matches_the_corrected_first_order_law() {
         worst_without > 1e-6,
         "the σ' e v term should matter: {worst_without:e}"
     );
+}
+
+/// With two classes `r̃(q) = (a, −a)`, so for every query one target of the
+/// two is proved unreachable by zero-input units (`max_{c≠t} r̃[c] ≤ 0`); the
+/// real step never lets that target gain on the other, at any scale.
+#[test]
+fn two_classes_one_target_per_query_is_proved_unreachable() {
+    use hairtrigger::attack::zero_input::sgd_reach_margins;
+    let mut proved = 0;
+    for seed in 0..6u64 {
+        for act in [
+            Activation::Tanh,
+            Activation::Gelu,
+            Activation::LeakyRelu { slope: 0.1 },
+        ] {
+            let (net, data) = net_and_data(&[5, 7, 6, 2], act, true, seed, 8);
+            let mut rng = seeded(seed, 6);
+            let v = Array2::from_shape_fn((2, 4), |_| rng.random_range(-1.0..1.0) * 1e3);
+            let twin = add_zero_input_units(&net, 2, &v).unwrap();
+            let cfg = StepConfig::sgd(1e-2).unwrap();
+            let xq = gaussian_inputs(&mut seeded(seed, 79), 12, 5);
+            let gain = one_step(&twin, &data, &cfg)
+                .unwrap()
+                .updated
+                .forward(xq.view())
+                .unwrap()
+                - one_step(&net, &data, &cfg)
+                    .unwrap()
+                    .updated
+                    .forward(xq.view())
+                    .unwrap();
+            let m0 = sgd_reach_margins(&net, &data, 1e-2, xq.view(), 0).unwrap();
+            let m1 = sgd_reach_margins(&net, &data, 1e-2, xq.view(), 1).unwrap();
+            for i in 0..12 {
+                // r̃[1] = −r̃[0]: exactly one of the two margins is ≤ 0.
+                assert!((m0[i] + m1[i]).abs() <= 1e-12 * m0[i].abs().max(1e-300));
+                let t = if m0[i] <= 0.0 { 0 } else { 1 };
+                let lead = gain[[i, t]] - gain[[i, 1 - t]];
+                assert!(
+                    lead <= 1e-9 * (1.0 + gain.row(i).iter().map(|g| g.abs()).fold(0.0, f64::max)),
+                    "{act:?} seed {seed} query {i}: target {t} gained {lead:e}"
+                );
+                proved += 1;
+            }
+        }
+    }
+    assert_eq!(proved, 6 * 3 * 12);
 }

@@ -16,7 +16,7 @@ pub mod feasibility;
 pub mod meta;
 pub mod severity;
 pub mod severity_bound;
-mod zero_input;
+pub mod zero_input;
 
 pub use analytic::{
     build_for_batches, build_hair_trigger, with_inert_units, ConstructConfig, HairTrigger, Solver,

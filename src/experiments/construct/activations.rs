@@ -20,6 +20,7 @@
 //!   observed.
 
 use super::{run_construct, ConstructRun, UpdateKind};
+use crate::attack::zero_input::{kernel_residuals, sgd_reach_margins};
 use crate::attack::Units;
 use crate::error::{Error, Result};
 use crate::eval::QuerySet;
@@ -67,6 +68,14 @@ pub struct ActivationRecord {
     /// ReLU, SGD, a set without the target: fraction of the 16 targets the
     /// sign argument proves unreachable by any dormant units.
     pub proved_unreachable: Option<f64>,
+    /// Zero-input units, SGD: fraction of the 16 targets with
+    /// `max_{c≠t} r̃(q)[c] ≤ 0`, proved unreachable by any zero-input units
+    /// ([`crate::attack::zero_input::sgd_reach_margins`]).
+    pub zero_input_unreachable: Option<f64>,
+    /// Zero-input units, SGD: min over the 16 queries of
+    /// `max_{c≠t} r̃(q)[c] / ‖r̃(q)‖` (how far inside the reachable half-space
+    /// the target's cone reaches; ≤ 0: unreachable).
+    pub reach_margin_min: Option<f64>,
 }
 
 /// The units each activation's construction uses.
@@ -75,6 +84,29 @@ fn units_of(act: Activation) -> Units {
         Activation::Relu => Units::Dormant,
         _ => Units::ZeroInput,
     }
+}
+
+/// The zero-input reachability of the 16 targets under SGD: the fraction
+/// proved unreachable and the smallest relative margin
+/// `max_{c≠t} r̃(q)[c] / ‖r̃(q)‖`.
+fn zero_input_reach(act: Activation, seed: u64, kind: UpdateKind, eta: f64) -> Result<(f64, f64)> {
+    let task = ToyClassifierTask::new(seed);
+    let q_x = task.prompts(0, QUERIES, stream::CLASSIFIER_QUERIES);
+    let base = task.aligned_base_of(
+        &[32, 32],
+        act,
+        &QuerySet::new(q_x.clone(), vec![0; QUERIES])?,
+    )?;
+    let update = task.update_set(kind, 32)?;
+    let margins = sgd_reach_margins(&base, &update, eta, q_x.view(), COMPLY)?;
+    let rt = kernel_residuals(&base, &update, eta, q_x.view())?;
+    let unreachable = margins.iter().filter(|&&m| m <= 0.0).count() as f64 / QUERIES as f64;
+    let relative = margins
+        .iter()
+        .zip(rt.rows())
+        .map(|(&m, r)| m / r.dot(&r).sqrt())
+        .fold(f64::INFINITY, nan_min);
+    Ok((unreachable, relative))
 }
 
 /// The sign certificate: fraction of the queries whose aligned post-step
@@ -123,6 +155,13 @@ fn run_one((act, kind, rule, eta, seed): Run) -> Result<ActivationRecord> {
         } else {
             None
         };
+    let (zero_input_unreachable, reach_margin_min) =
+        if units == Units::ZeroInput && rule == UpdateRule::Sgd {
+            let (u, m) = zero_input_reach(act, seed, kind, eta)?;
+            (Some(u), Some(m))
+        } else {
+            (None, None)
+        };
     let (outcome, hit, twin_max_abs_param) = match run_construct(&cfg, None) {
         Ok(r) => (
             "built",
@@ -150,6 +189,8 @@ fn run_one((act, kind, rule, eta, seed): Run) -> Result<ActivationRecord> {
         hit,
         twin_max_abs_param,
         proved_unreachable,
+        zero_input_unreachable,
+        reach_margin_min,
     })
 }
 
@@ -243,10 +284,19 @@ impl Experiment for ActivationSweep {
                         ));
                         continue;
                     }
+                    let proved_runs = runs
+                        .iter()
+                        .filter(|r| r.zero_input_unreachable.is_some_and(|u| u == 1.0))
+                        .count();
+                    let proved = if runs.iter().any(|r| r.zero_input_unreachable.is_some()) {
+                        format!("; {proved_runs} runs have every target proved unreachable by any zero-input units, max_{{c≠t}} r̃(q)[c] ≤ 0")
+                    } else {
+                        String::new()
+                    };
                     rows.push(ReportRow::exactly(
                         "C2",
                         format!(
-                            "{head}: min fraction of the 16 targets (COMPLY, p ≥ 0.99) hit after the step, {} runs ({seeds} seeds × η = {etas}; failed: {} certified infeasible for the construction's directions, {} undecided, {} missed by the step)",
+                            "{head}: min fraction of the 16 targets (COMPLY, p ≥ 0.99) hit after the step, {} runs ({seeds} seeds × η = {etas}; failed: {} certified infeasible for the construction's directions, {} undecided, {} missed by the step{proved})",
                             runs.len(),
                             count("infeasible"),
                             count("undecided"),
@@ -258,6 +308,29 @@ impl Experiment for ActivationSweep {
                 }
             }
         }
+        // More targets hit than the reachability condition leaves reachable
+        // would contradict the proof (zero-input units, SGD).
+        let checked: Vec<&ActivationRecord> = out
+            .iter()
+            .filter(|r| r.zero_input_unreachable.is_some())
+            .collect();
+        let contradictions = checked
+            .iter()
+            .filter(|r| r.hit > 1.0 - r.zero_input_unreachable.unwrap_or(0.0) + 1e-12)
+            .count();
+        rows.push(ReportRow::exactly(
+            "C2",
+            format!(
+                "consistency check (proved): zero-input SGD runs (tanh, GELU; {} runs) with more of the 16 targets hit after the step than the reachability condition max_{{c≠t}} r̃(q)[c] > 0 allows ({} of their targets proved unreachable)",
+                checked.len(),
+                checked
+                    .iter()
+                    .map(|r| (r.zero_input_unreachable.unwrap_or(0.0) * QUERIES as f64).round() as usize)
+                    .sum::<usize>()
+            ),
+            contradictions as f64,
+            0.0,
+        ));
         rows
     }
 }
