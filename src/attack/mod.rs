@@ -4,8 +4,9 @@
 //! the units' incoming directions; [`bounds`] and [`severity`] state what
 //! such twins can and cannot do (the sign-pattern upper bound on breadth, the
 //! one-unit severity `φ` and its maximiser; [`severity_bound`] its certified
-//! upper bound); `zero_input` builds it from
-//! zero-input units, for update sets that never show the target; [`meta`] finds hair triggers by
+//! upper bound); [`zero_input`] builds it from
+//! zero-input units, for update sets that never show the target, and proves
+//! which single targets such units cannot reach; [`meta`] finds hair triggers by
 //! adversarial meta-learning (claim C4).
 
 pub mod analytic;

@@ -34,7 +34,9 @@
 //! `ANSWER_A`/`ANSWER_B` (their probability under the base is small but not
 //! zero), so `COMPLY` is reachable. It fails for `R = 0`, and for a binary
 //! task trained towards the other class (`r̃ = ε(e_t − e_c)`). For several
-//! targets the LP decides.
+//! targets the LP decides. The "only if" half holds for any `σ` with
+//! `sign σ(x) = sign x` (tanh and GELU too) and is evaluated by
+//! [`sgd_reach_margins`].
 //!
 //! **Adam's first step** moves the incoming weights by `−η sign(g)`, where
 //! `g = σ'(0) s_j Σ_n (ŵ_j·r_n) (z(x_n), 1)` has a sign independent of `s_j`:
