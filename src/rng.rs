@@ -106,6 +106,8 @@ pub mod stream {
     pub const ZERO_INPUT_DIRECTIONS: u64 = 184;
     /// The regression update set's Gaussian targets.
     pub const CONSTRUCT_REGRESSION_TARGETS: u64 = 185;
+    /// Candidate directions of the zero-input construction's aimed retry.
+    pub const ZERO_INPUT_AIMED: u64 = 186;
     /// Meta-learning restarts: restart `i ≥ 1`'s initial network is drawn
     /// from stream `META_RESTART_INIT + i` (restart 0 from [`META_INIT`]).
     pub const META_RESTART_INIT: u64 = 1 << 20;

@@ -771,3 +771,23 @@ fn tanh_benign_seed_one_is_proved_unreachable_for_zero_input_units() {
     let err = run_construct(&cfg, None).unwrap_err();
     assert!(matches!(err, Error::ConstructionInfeasible { .. }), "{err}");
 }
+
+/// The tanh base at seed 0: every target is reachable, but the hardest
+/// query's wedge of good directions is thin (relative margin about 0.026), so
+/// the random directions are certified infeasible and the construction's
+/// aimed retry builds the twin — bit-identical before the step, every target
+/// hit after it (verified by the real step inside `run_construct`).
+#[test]
+fn tanh_benign_seed_zero_is_built_by_the_aimed_directions() {
+    use hairtrigger::experiments::construct::UpdateKind;
+    let cfg = ConstructRun::new(0, 1e-4, 32, 16, 64)
+        .unwrap()
+        .with_update_kind(UpdateKind::Benign)
+        .with_activation(Activation::Tanh)
+        .with_units(Units::ZeroInput)
+        .unwrap();
+    let r = run_construct(&cfg, None).unwrap();
+    assert_eq!(r.twin_targets_hit_after, 1.0);
+    assert_eq!(r.max_output_diff, 0.0);
+    assert_eq!(r.twin_pass_before, r.aligned_pass_before);
+}

@@ -45,7 +45,18 @@
 //! multiplies it by the outgoing weights' decay `1 − ηλ`). For SGD and a
 //! non-homogeneous `σ` (tanh, GELU) the gain `s_j ŵ_j σ(s_j a_j)` is used in
 //! its small-signal form `γ_j ŵ_j σ'(0) a_j`, and the measured deficits of the
-//! real step are added back, as for every construction here. Plain ReLU has
+//! real step are added back, as for every construction here.
+//!
+//! **Directions.** The `m` unit directions `ŵ_j` are seeded and uniform on
+//! the sphere. Under SGD, when the LP certifies them infeasible, the
+//! construction tries once more with the first `K` of them replaced by one
+//! direction aimed at each target: the best of 4,096 seeded candidates by
+//! the per-`γ` gain of the target's weakest margin,
+//! `(−u·r̃(q))₊ · min_{c≠t} (u_t − u_c)₊`. This reaches targets whose wedge of
+//! good directions is too thin for random ones (a tanh base on the benign
+//! set, `paper-notes/c2-any-update-set.md`). A run the random directions
+//! build is unchanged; an infeasible verdict is then certified for the
+//! aimed directions. Plain ReLU has
 //! `σ'(0) = 0` (PyTorch's convention): the units never move, and the
 //! construction is refused. Success is always decided by running the step.
 
@@ -115,30 +126,124 @@ pub(super) fn build_zero_input(
         row /= norm;
     }
     let w = w.reversed_axes(); // k × m, one column per unit
-    let vr = crate::kernels::matmul(residuals.view(), w.view()); // N × m: ŵ_j·r_n
     let eta = step.eta();
-    let feat = match law {
-        ScaleLaw::Quadratic => {
-            // r̃(q)·ŵ_j = Σ_n (z_n·z⁺_q + 1)(ŵ_j·r_n)
-            let kernel = crate::kernels::matmul_nt(z_q.view(), z_d.view()) + bias; // K × N
-            let pre = crate::kernels::matmul(kernel.view(), vr.view()) * (-eta * slope0);
-            if act.is_positively_homogeneous() {
-                pre.mapv(|p| act.apply(p))
-            } else {
-                pre * slope0
+    // r̃(q)·ŵ_j = Σ_n (z_n·z⁺_q + 1)(ŵ_j·r_n): the kernel of the SGD law.
+    let kernel = crate::kernels::matmul_nt(z_q.view(), z_d.view()) + bias; // K × N
+    let features = |w: &Array2<f64>| -> Result<Array2<f64>> {
+        let vr = crate::kernels::matmul(residuals.view(), w.view()); // N × m: ŵ_j·r_n
+        let feat = match law {
+            ScaleLaw::Quadratic => {
+                let pre = crate::kernels::matmul(kernel.view(), vr.view()) * (-eta * slope0);
+                if act.is_positively_homogeneous() {
+                    pre.mapv(|p| act.apply(p))
+                } else {
+                    pre * slope0
+                }
             }
-        }
-        ScaleLaw::Linear => {
-            // g_j = Σ_n (ŵ_j·r_n) z_n (σ'(0) > 0 does not change its sign).
-            let gu = crate::kernels::matmul_tn(vr.view(), z_d.view()).mapv(adam_sign); // m × n_in
-            let gb = vr.sum_axis(Axis(0)).mapv(adam_sign) * bias;
-            let pre = (crate::kernels::matmul_nt(z_q.view(), gu.view()) + &gb) * -eta;
-            pre.mapv(|p| act.apply(p) * decay)
+            ScaleLaw::Linear => {
+                // g_j = Σ_n (ŵ_j·r_n) z_n (σ'(0) > 0 does not change its sign).
+                let gu = crate::kernels::matmul_tn(vr.view(), z_d.view()).mapv(adam_sign); // m × n_in
+                let gb = vr.sum_axis(Axis(0)).mapv(adam_sign) * bias;
+                let pre = (crate::kernels::matmul_nt(z_q.view(), gu.view()) + &gb) * -eta;
+                pre.mapv(|p| act.apply(p) * decay)
+            }
+        };
+        if feat.iter().all(|v| v.is_finite()) {
+            Ok(feat)
+        } else {
+            Err(Error::NonFinite("zero-input construction features".into()))
         }
     };
-    if !feat.iter().all(|v| v.is_finite()) {
-        return Err(Error::NonFinite("zero-input construction features".into()));
+    let solve = |w: &Array2<f64>| -> Result<HairTrigger> {
+        let feat = features(w)?;
+        solve_scales(
+            base, update, step, targets, cfg, &aligned, hidden, law, w, &feat, &f_plus,
+        )
+    };
+    match solve(&w) {
+        // Under SGD the random directions can miss a thin wedge of reachable
+        // directions (`paper-notes/c2-any-update-set.md`): try once more with
+        // one direction aimed into each target's wedge in place of the first
+        // random ones. Runs the random directions build are never changed.
+        Err(Error::ConstructionInfeasible { .. }) if law == ScaleLaw::Quadratic => {
+            let rt = crate::kernels::matmul(kernel.view(), residuals.view()); // K × k
+            let aimed = aimed_directions(&rt, targets.accepted(), cfg.seed())?;
+            let mut w2 = w.clone();
+            for (j, col) in aimed.columns().into_iter().take(m).enumerate() {
+                w2.column_mut(j).assign(&col);
+            }
+            solve(&w2)
+        }
+        other => other,
     }
+}
+
+/// Candidates scored per target by [`aimed_directions`].
+const AIMED_CANDIDATES: usize = 4096;
+
+/// One unit direction per target `(q, t)`, `k × K`: the best of
+/// [`AIMED_CANDIDATES`] seeded directions on the sphere by the per-`γ` gain
+/// of the target's weakest margin under the SGD law,
+/// `(−u·r̃(q))₊ · min_{c≠t} (u_t − u_c)₊` (one unit `u` adds `∝ −(u·r̃) u`).
+/// Where no candidate scores above 0 (the target is unreachable or the wedge
+/// is too thin for the candidates), the best-scoring one is kept anyway.
+fn aimed_directions(rt: &Array2<f64>, accepted: &[usize], seed: u64) -> Result<Array2<f64>> {
+    let k = rt.ncols();
+    let mut cand = gaussian_inputs(
+        &mut seeded(seed, stream::ZERO_INPUT_AIMED),
+        AIMED_CANDIDATES,
+        k,
+    );
+    for mut row in cand.axis_iter_mut(Axis(0)) {
+        let norm = row.dot(&row).sqrt().max(1e-300);
+        row /= norm;
+    }
+    let mut out = Array2::zeros((k, rt.nrows()));
+    for (i, (r, &t)) in rt.rows().into_iter().zip(accepted).enumerate() {
+        if t >= k {
+            return Err(Error::LabelOutOfRange {
+                sample: i,
+                label: t,
+                classes: k,
+            });
+        }
+        let score = |u: ndarray::ArrayView1<f64>| {
+            let lead = (0..k)
+                .filter(|&c| c != t)
+                .map(|c| u[t] - u[c])
+                .fold(f64::INFINITY, f64::min);
+            (-u.dot(&r)).max(0.0) * lead.max(0.0)
+        };
+        let best = cand
+            .rows()
+            .into_iter()
+            .enumerate()
+            .map(|(j, u)| (score(u), j))
+            .fold((f64::NEG_INFINITY, 0), |a, b| if b.0 > a.0 { b } else { a })
+            .1;
+        out.column_mut(i).assign(&cand.row(best));
+    }
+    Ok(out)
+}
+
+/// The LP over the units' scales for directions `w` (`k × m`) and their
+/// post-step features `feat`, each solution verified by the real step and
+/// refined by the measured deficits (module docs).
+#[allow(clippy::too_many_arguments)]
+fn solve_scales(
+    base: &Mlp,
+    update: &Dataset,
+    step: &StepConfig,
+    targets: &QuerySet,
+    cfg: &ConstructConfig,
+    aligned: &Mlp,
+    hidden: usize,
+    law: ScaleLaw,
+    w: &Array2<f64>,
+    feat: &Array2<f64>,
+    f_plus: &Array2<f64>,
+) -> Result<HairTrigger> {
+    let (k, m) = (base.output_dim(), cfg.redundant());
     let need_margin = cfg.need_margin(k);
     let alpha_max = law.lp_alpha_max(DEFAULT_ALPHA_MAX);
     let mut extra = Array2::<f64>::zeros((targets.len(), k));
@@ -146,9 +251,9 @@ pub(super) fn build_zero_input(
     for round in 1..=cfg.max_rounds() {
         // `constraints` multiplies the columns by −eta: pass −1 for a gain of ŵ·F.
         let (a, need) = constraints(
-            &w,
-            &feat,
-            &f_plus,
+            w,
+            feat,
+            f_plus,
             targets.accepted(),
             -1.0,
             need_margin,
@@ -175,7 +280,7 @@ pub(super) fn build_zero_input(
             }
         };
         let scale = law.alpha(&x);
-        twin = add_zero_input_units(base, hidden, &(&w * &scale.view().insert_axis(Axis(0))))?;
+        twin = add_zero_input_units(base, hidden, &(w * &scale.view().insert_axis(Axis(0))))?;
         twin.check_finite("zero-input twin")?;
         let after = one_step(&twin, update, step)?.updated;
         if evaluate(&after, targets, cfg.p_target)?.pass_rate == 1.0 {
@@ -189,7 +294,7 @@ pub(super) fn build_zero_input(
                     twin_max_abs_param: twin.max_abs(),
                     aligned_max_abs_param: aligned.max_abs(),
                 },
-                aligned,
+                aligned: aligned.clone(),
                 twin,
             });
         }
@@ -276,4 +381,35 @@ pub fn sgd_reach_margins(
                 .fold(f64::NEG_INFINITY, crate::finite::nan_max)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A thin wedge: `r̃ = (0.12, 0.045, −1.53, 1.365)` with target 3 (the
+    /// hardest query of the tanh base at seed 0) is reachable only by
+    /// directions with `u_3 > u_2` and `u·r̃ < 0`, about 2 % of `‖r̃‖` wide;
+    /// the aimed direction lies in it, where a random unit vector rarely does.
+    #[test]
+    fn aimed_directions_land_in_a_thin_wedge() {
+        let rt = ndarray::arr2(&[[0.12, 0.045, -1.53, 1.365]]);
+        let u = aimed_directions(&rt, &[3], 0).unwrap();
+        let u = u.column(0);
+        assert!((u.dot(&u) - 1.0).abs() < 1e-12);
+        assert!(u.dot(&rt.row(0)) < 0.0, "{u}");
+        assert!((0..3).all(|c| u[3] > u[c]), "{u}");
+        // Random unit vectors in the wedge: rare (counted over the same stream).
+        let cand = gaussian_inputs(&mut seeded(1, 2), 4096, 4);
+        let inside = cand
+            .rows()
+            .into_iter()
+            .filter(|v| v.dot(&rt.row(0)) < 0.0 && (0..3).all(|c| v[3] > v[c]))
+            .count();
+        assert!(
+            inside < 4096 / 20,
+            "{inside} of 4096 random directions in the wedge"
+        );
+        assert!(aimed_directions(&rt, &[4], 0).is_err());
+    }
 }
