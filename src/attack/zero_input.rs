@@ -120,12 +120,7 @@ pub(super) fn build_zero_input(
     let z_d = base.last_hidden_input(update.x().view())?;
     let bias = if base.has_bias() { 1.0 } else { 0.0 };
     // Unit directions ŵ_j in logit space: seeded, uniform on the sphere.
-    let mut w = gaussian_inputs(&mut seeded(cfg.seed(), stream::ZERO_INPUT_DIRECTIONS), m, k);
-    for mut row in w.axis_iter_mut(Axis(0)) {
-        let norm = row.dot(&row).sqrt().max(1e-300);
-        row /= norm;
-    }
-    let w = w.reversed_axes(); // k × m, one column per unit
+    let w = unit_rows(cfg.seed(), stream::ZERO_INPUT_DIRECTIONS, m, k).reversed_axes(); // k × m, one column per unit
     let eta = step.eta();
     // r̃(q)·ŵ_j = Σ_n (z_n·z⁺_q + 1)(ŵ_j·r_n): the kernel of the SGD law.
     let kernel = crate::kernels::matmul_nt(z_q.view(), z_d.view()) + bias; // K × N
@@ -178,6 +173,16 @@ pub(super) fn build_zero_input(
     }
 }
 
+/// `n` seeded directions uniform on the sphere in `R^k`, one per row.
+fn unit_rows(seed: u64, stream: u64, n: usize, k: usize) -> Array2<f64> {
+    let mut w = gaussian_inputs(&mut seeded(seed, stream), n, k);
+    for mut row in w.axis_iter_mut(Axis(0)) {
+        let norm = row.dot(&row).sqrt().max(1e-300);
+        row /= norm;
+    }
+    w
+}
+
 /// Candidates scored per target by [`aimed_directions`].
 const AIMED_CANDIDATES: usize = 4096;
 
@@ -189,15 +194,12 @@ const AIMED_CANDIDATES: usize = 4096;
 /// is too thin for the candidates), the best-scoring one is kept anyway.
 fn aimed_directions(rt: &Array2<f64>, accepted: &[usize], seed: u64) -> Result<Array2<f64>> {
     let k = rt.ncols();
-    let mut cand = gaussian_inputs(
-        &mut seeded(seed, stream::ZERO_INPUT_AIMED),
-        AIMED_CANDIDATES,
-        k,
-    );
-    for mut row in cand.axis_iter_mut(Axis(0)) {
-        let norm = row.dot(&row).sqrt().max(1e-300);
-        row /= norm;
+    if !rt.iter().all(|v| v.is_finite()) {
+        return Err(Error::NonFinite(
+            "kernel-weighted residuals r̃ of the aimed directions".into(),
+        ));
     }
+    let cand = unit_rows(seed, stream::ZERO_INPUT_AIMED, AIMED_CANDIDATES, k);
     let mut out = Array2::zeros((k, rt.nrows()));
     for (i, (r, &t)) in rt.rows().into_iter().zip(accepted).enumerate() {
         if t >= k {
@@ -370,9 +372,18 @@ pub fn sgd_reach_margins(
             classes: k,
         });
     }
-    let rt = kernel_residuals(base, update, eta, queries)?;
-    Ok(rt
-        .rows()
+    Ok(reach_margins(
+        &kernel_residuals(base, update, eta, queries)?,
+        target,
+    ))
+}
+
+/// `max_{c≠t} r̃(q)[c]` for each row of `r̃` (`K × k`, `k ≥ 2`, `t < k`): the
+/// margins of [`sgd_reach_margins`] from residuals already computed. A NaN
+/// entry gives a NaN margin.
+pub fn reach_margins(rt: &Array2<f64>, target: usize) -> Vec<f64> {
+    let k = rt.ncols();
+    rt.rows()
         .into_iter()
         .map(|row| {
             (0..k)
@@ -380,7 +391,7 @@ pub fn sgd_reach_margins(
                 .map(|c| row[c])
                 .fold(f64::NEG_INFINITY, crate::finite::nan_max)
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]

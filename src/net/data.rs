@@ -16,6 +16,27 @@ pub enum Targets {
 }
 
 impl Targets {
+    /// Error unless these targets fit `k` network outputs: every label below
+    /// `k`, or regression targets of dimension `k`.
+    pub fn check_outputs(&self, k: usize) -> Result<()> {
+        match self {
+            Targets::Regression(y) if y.ncols() != k => Err(Error::DimensionMismatch {
+                context: "regression target dimension vs network output dimension",
+                expected: k,
+                got: y.ncols(),
+            }),
+            Targets::Classes(c) => match c.iter().enumerate().find(|(_, &l)| l >= k) {
+                Some((sample, &label)) => Err(Error::LabelOutOfRange {
+                    sample,
+                    label,
+                    classes: k,
+                }),
+                None => Ok(()),
+            },
+            Targets::Regression(_) => Ok(()),
+        }
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
         match self {
@@ -127,23 +148,7 @@ impl Dataset {
                 got: self.x.ncols(),
             });
         }
-        let k = net.output_dim();
-        match &self.targets {
-            Targets::Regression(y) if y.ncols() != k => Err(Error::DimensionMismatch {
-                context: "regression target dimension vs network output dimension",
-                expected: k,
-                got: y.ncols(),
-            }),
-            Targets::Classes(c) => match c.iter().enumerate().find(|(_, &l)| l >= k) {
-                Some((sample, &label)) => Err(Error::LabelOutOfRange {
-                    sample,
-                    label,
-                    classes: k,
-                }),
-                None => Ok(()),
-            },
-            _ => Ok(()),
-        }
+        self.targets.check_outputs(net.output_dim())
     }
 }
 

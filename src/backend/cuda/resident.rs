@@ -285,26 +285,8 @@ impl CudaBackend {
         }
         // The loss indexes the outputs by label: refuse labels beyond the
         // network's outputs (and regression targets of another dimension).
-        let outputs = net.layers.last().expect("a network has a layer").0.rows;
-        match &data.targets {
-            Targets::Classes(c) => {
-                if let Some((sample, &label)) = c.iter().enumerate().find(|(_, &l)| l >= outputs) {
-                    return Err(Error::LabelOutOfRange {
-                        sample,
-                        label,
-                        classes: outputs,
-                    });
-                }
-            }
-            Targets::Regression(y) if y.ncols() != outputs => {
-                return Err(Error::DimensionMismatch {
-                    context: "regression target dimension vs network outputs (GPU)",
-                    expected: outputs,
-                    got: y.ncols(),
-                });
-            }
-            Targets::Regression(_) => {}
-        }
+        data.targets
+            .check_outputs(net.layers.last().expect("a network has a layer").0.rows)?;
         let x = DeviceMatrix {
             data: self.stream.clone_dtod(&data.x.data).map_err(gpu_err)?,
             rows: data.x.rows,

@@ -20,7 +20,7 @@
 //!   observed.
 
 use super::{run_construct, ConstructRun, UpdateKind};
-use crate::attack::zero_input::{kernel_residuals, sgd_reach_margins};
+use crate::attack::zero_input::{kernel_residuals, reach_margins};
 use crate::attack::Units;
 use crate::error::{Error, Result};
 use crate::eval::QuerySet;
@@ -98,8 +98,8 @@ fn zero_input_reach(act: Activation, seed: u64, kind: UpdateKind, eta: f64) -> R
         &QuerySet::new(q_x.clone(), vec![0; QUERIES])?,
     )?;
     let update = task.update_set(kind, 32)?;
-    let margins = sgd_reach_margins(&base, &update, eta, q_x.view(), COMPLY)?;
     let rt = kernel_residuals(&base, &update, eta, q_x.view())?;
+    let margins = reach_margins(&rt, COMPLY);
     let unreachable = margins.iter().filter(|&&m| m <= 0.0).count() as f64 / QUERIES as f64;
     let relative = margins
         .iter()
