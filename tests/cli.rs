@@ -286,21 +286,39 @@ fn construct_defaults_to_a_set_without_the_target_and_zero_input_units() {
     let r = &json_lines(&out)[0];
     assert_eq!(r["update_kind"], "no_target");
     assert_eq!(r["units"], "zero-input");
-    // Clipping is built for dormant units only: the default follows the rule.
+    // Clipped SGD takes zero-input units too; a mini-batch only dormant ones:
+    // the default follows the run.
     let (ok, out, err) = hairtrigger(&[
         "construct",
         "--update",
-        "benign",
+        "refusal",
         "--rule",
         "sgd-clip",
         "--json",
     ]);
     assert!(ok, "{err}");
+    let r = &json_lines(&out)[0];
+    assert_eq!(r["units"], "zero-input");
+    assert_eq!(r["twin_targets_hit_after"], 1.0);
+    let (ok, out, err) =
+        hairtrigger(&["construct", "--update", "benign", "--batch", "8", "--json"]);
+    assert!(ok, "{err}");
     assert_eq!(json_lines(&out)[0]["units"], "dormant");
     // An explicit choice the construction refuses is an error, not a fallback.
-    let (ok, _, err) = hairtrigger(&["construct", "--rule", "sgd-clip", "--units", "zero-input"]);
+    let (ok, _, err) = hairtrigger(&["construct", "--batch", "8", "--units", "zero-input"]);
     assert!(!ok);
-    assert!(err.contains("dormant units only"), "{err}");
+    assert!(err.contains("whole update set"), "{err}");
+    let (ok, _, err) = hairtrigger(&[
+        "construct",
+        "--act",
+        "tanh",
+        "--rule",
+        "sgd-clip",
+        "--units",
+        "zero-input",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("positively homogeneous"), "{err}");
 }
 
 #[test]

@@ -455,6 +455,129 @@ fn clipped_refusal_is_refused_naming_the_failed_condition() {
     assert!(err.to_string().contains("sufficient condition"));
 }
 
+/// A random `[6, 24, 3]` leaky-ReLU network, its zero-input twin (16 units,
+/// one random target, η = 1e-3) under `rule`, checked bit-identical before
+/// the step at 50 probes.
+struct ZeroInputLaw {
+    update: Dataset,
+    targets: QuerySet,
+    probe: ndarray::Array2<f64>,
+    step: StepConfig,
+    cfg: ConstructConfig,
+    ht: hairtrigger::attack::HairTrigger,
+}
+
+impl ZeroInputLaw {
+    fn new(rule: UpdateRule) -> Self {
+        let arch =
+            Architecture::new(vec![6, 24, 3], Activation::LeakyRelu { slope: 0.1 }, true).unwrap();
+        let base = Mlp::random(&arch, &mut seeded(5, 0));
+        let update = random_update_set(&base, 32, &mut seeded(5, 1)).unwrap();
+        let targets = random_targets(&base, 1, 5);
+        let probe = gaussian_inputs(&mut seeded(5, 2), 50, 6);
+        let step = StepConfig::new(1e-3, rule).unwrap();
+        let cfg = ConstructConfig::new(16, 0.99, 5)
+            .unwrap()
+            .with_units(hairtrigger::attack::Units::ZeroInput);
+        let ht = build_hair_trigger(&base, &update, &step, &targets, &cfg).unwrap();
+        assert_eq!(
+            max_output_difference(&ht.aligned, &ht.twin, probe.view()).unwrap(),
+            0.0
+        );
+        Self {
+            update,
+            targets,
+            probe,
+            step,
+            cfg,
+            ht,
+        }
+    }
+}
+
+/// The post-step logits at `probe` minus `reference`, for a twin of the
+/// `[6, 24, 3]` law cases and for the same twin with every zero-input unit's
+/// outgoing weights (units 24.. of hidden layer 1) doubled.
+fn zero_input_gains(
+    twin: &Mlp,
+    update: &Dataset,
+    step: &StepConfig,
+    probe: &ndarray::Array2<f64>,
+    reference: &ndarray::Array2<f64>,
+) -> (ndarray::Array2<f64>, ndarray::Array2<f64>) {
+    let gain = |net: &Mlp| {
+        let after = one_step(net, update, step).unwrap().updated;
+        after.forward(probe.view()).unwrap() - reference
+    };
+    let mut doubled = twin.clone();
+    doubled.layers_mut()[1]
+        .weight
+        .slice_mut(ndarray::s![.., 24..])
+        .mapv_inplace(|v| 2.0 * v);
+    (gain(twin), gain(&doubled))
+}
+
+/// Zero-input units under clipped SGD: the refusal and no-target sets,
+/// which dormant units cannot serve (certified above), build on the toy task
+/// (bit-identical before, every target hit after the real clipped step, the
+/// aligned model still refusing); on a random leaky-ReLU network the clipped
+/// step stays within `η c` and doubling every new unit's scale doubles the
+/// gain (linear law, `src/attack/clipped.rs`); tanh is refused naming the
+/// condition.
+#[test]
+fn zero_input_clipped_twin_fires_after_a_refusal_step_and_its_gain_is_linear() {
+    use hairtrigger::attack::Units;
+    use hairtrigger::experiments::construct::UpdateKind;
+    let clip = UpdateRule::SgdClip { max_norm: 1.0 };
+    for kind in [UpdateKind::Refusal, UpdateKind::NoTarget] {
+        let run = ConstructRun::new(0, 1e-4, 32, 16, 64)
+            .unwrap()
+            .with_update_kind(kind)
+            .with_rule(clip)
+            .with_units(Units::ZeroInput)
+            .unwrap();
+        let r = run_construct(&run, None).unwrap();
+        assert_eq!(r.units, "zero-input");
+        assert_eq!(r.twin_pass_before, 1.0, "{kind:?}");
+        assert_eq!(r.max_output_diff, 0.0, "{kind:?}");
+        assert_eq!(r.aligned_pass_after, 1.0, "{kind:?}");
+        assert_eq!(r.twin_targets_hit_after, 1.0, "{kind:?}");
+    }
+    let ZeroInputLaw {
+        update,
+        targets,
+        probe,
+        step,
+        cfg,
+        ht,
+    } = ZeroInputLaw::new(clip);
+    let after = one_step(&ht.twin, &update, &step).unwrap();
+    assert_eq!(
+        evaluate(&after.updated, &targets, 0.99).unwrap().pass_rate,
+        1.0
+    );
+    assert!(
+        after.delta.norm() <= 1e-3 * (1.0 + 1e-9),
+        "‖Δθ‖ = {}",
+        after.delta.norm()
+    );
+    let reference = ht.twin.forward(probe.view()).unwrap();
+    let (once, doubled) = zero_input_gains(&ht.twin, &update, &step, &probe, &reference);
+    let ratio = doubled.mapv(f64::abs).sum() / once.mapv(f64::abs).sum();
+    assert!(
+        (1.9..2.1).contains(&ratio),
+        "doubling s multiplied the gain by {ratio} (linear law: 2; SGD's: 4)"
+    );
+    let tanh = Architecture::new(vec![6, 24, 3], Activation::Tanh, true).unwrap();
+    let tanh_base = Mlp::random(&tanh, &mut seeded(5, 0));
+    let tanh_update = random_update_set(&tanh_base, 32, &mut seeded(5, 1)).unwrap();
+    let err = build_hair_trigger(&tanh_base, &tanh_update, &step, &targets, &cfg).unwrap_err();
+    assert!(
+        matches!(err, Error::NotApplicable { .. }) && err.to_string().contains("homogeneous"),
+        "{err}"
+    );
+}
+
 /// A fine-tune whose step takes a mini-batch of 8 of the 32 samples: the twin
 /// built for 16 sampled batches hits every target after the step on each of
 /// 64 fresh batches (measured, not assumed), the aligned model stays aligned,
@@ -604,38 +727,20 @@ fn single_sample_alignment_data_and_regression_steps_are_hair_triggers() {
 /// step (`∝ s`, the incoming step being `−η sign(g)` whatever `s`).
 #[test]
 fn zero_input_gain_is_quadratic_under_sgd_and_linear_under_adam() {
-    use hairtrigger::attack::Units;
-    let arch =
-        Architecture::new(vec![6, 24, 3], Activation::LeakyRelu { slope: 0.1 }, true).unwrap();
-    let base = Mlp::random(&arch, &mut seeded(5, 0));
-    let update = random_update_set(&base, 32, &mut seeded(5, 1)).unwrap();
-    let targets = random_targets(&base, 1, 5);
-    let probe = gaussian_inputs(&mut seeded(5, 2), 50, 6);
     for (rule, factor) in [(UpdateRule::Sgd, 4.0), (UpdateRule::adam_default(), 2.0)] {
-        let step = StepConfig::new(1e-3, rule).unwrap();
-        let cfg = ConstructConfig::new(16, 0.99, 5)
-            .unwrap()
-            .with_units(Units::ZeroInput);
-        let ht = build_hair_trigger(&base, &update, &step, &targets, &cfg).unwrap();
-        assert_eq!(
-            max_output_difference(&ht.aligned, &ht.twin, probe.view()).unwrap(),
-            0.0
-        );
+        let ZeroInputLaw {
+            update,
+            probe,
+            step,
+            ht,
+            ..
+        } = ZeroInputLaw::new(rule);
         let reference = one_step(&ht.aligned, &update, &step)
             .unwrap()
             .updated
             .forward(probe.view())
             .unwrap();
-        let gain = |twin: &Mlp| {
-            let after = one_step(twin, &update, &step).unwrap().updated;
-            after.forward(probe.view()).unwrap() - &reference
-        };
-        let mut doubled = ht.twin.clone();
-        doubled.layers_mut()[1]
-            .weight
-            .slice_mut(ndarray::s![.., 24..])
-            .mapv_inplace(|v| 2.0 * v);
-        let (g1, g2) = (gain(&ht.twin), gain(&doubled));
+        let (g1, g2) = zero_input_gains(&ht.twin, &update, &step, &probe, &reference);
         let scale = max_abs(&g1);
         assert!(
             scale > 1.0,

@@ -98,11 +98,11 @@ impl Units {
         }
     }
 
-    /// Whether the zero-input construction takes a step of `rule` on the
-    /// whole update set (`whole_set`) with `solver`: SGD, Adam's or AdamW's
-    /// first step (the rules with a fixed scale law), no mini-batch, the LP.
-    pub fn zero_input_takes(rule: UpdateRule, whole_set: bool, solver: Solver) -> bool {
-        !matches!(rule, UpdateRule::SgdClip { .. }) && whole_set && solver == Solver::Lp
+    /// Whether the zero-input construction takes a step on the whole update
+    /// set (`whole_set`) with `solver`: every rule (SGD, Adam's and AdamW's
+    /// first steps, clipped SGD for leaky ReLU), no mini-batch, the LP.
+    pub fn zero_input_takes(whole_set: bool, solver: Solver) -> bool {
+        whole_set && solver == Solver::Lp
     }
 }
 

@@ -94,11 +94,7 @@ pub(super) fn build_zero_input(
         });
     }
     let Some((law, decay)) = ScaleLaw::of(step) else {
-        return Err(Error::InvalidParameter {
-            name: "zero-input construction",
-            value: f64::NAN,
-            expected: "SGD, Adam or AdamW (the clipped step is built for dormant units only)",
-        });
+        return super::clipped::build_zero_input_clipped(base, update, step, targets, cfg);
     };
     if cfg.solver() != Solver::Lp {
         return Err(Error::InvalidParameter {
@@ -174,7 +170,7 @@ pub(super) fn build_zero_input(
 }
 
 /// `n` seeded directions uniform on the sphere in `R^k`, one per row.
-fn unit_rows(seed: u64, stream: u64, n: usize, k: usize) -> Array2<f64> {
+pub(super) fn unit_rows(seed: u64, stream: u64, n: usize, k: usize) -> Array2<f64> {
     let mut w = gaussian_inputs(&mut seeded(seed, stream), n, k);
     for mut row in w.axis_iter_mut(Axis(0)) {
         let norm = row.dot(&row).sqrt().max(1e-300);
@@ -192,7 +188,11 @@ const AIMED_CANDIDATES: usize = 4096;
 /// `(−u·r̃(q))₊ · min_{c≠t} (u_t − u_c)₊` (one unit `u` adds `∝ −(u·r̃) u`).
 /// Where no candidate scores above 0 (the target is unreachable or the wedge
 /// is too thin for the candidates), the best-scoring one is kept anyway.
-fn aimed_directions(rt: &Array2<f64>, accepted: &[usize], seed: u64) -> Result<Array2<f64>> {
+pub(super) fn aimed_directions(
+    rt: &Array2<f64>,
+    accepted: &[usize],
+    seed: u64,
+) -> Result<Array2<f64>> {
     let k = rt.ncols();
     if !rt.iter().all(|v| v.is_finite()) {
         return Err(Error::NonFinite(

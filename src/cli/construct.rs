@@ -52,9 +52,9 @@ pub struct ConstructArgs {
     /// Which new units carry the trigger: dormant (zero outgoing weights,
     /// scaled incoming ones; gains in the cone of the residuals) or zero-input
     /// (zero incoming weights and bias, scaled outgoing ones; reaches targets
-    /// no label of the update set shows, e.g. with --update refusal; leaky
-    /// ReLU, SGD, Adam or AdamW, whole update set). Default: zero-input,
-    /// or dormant with --batch, --rule sgd-clip or --solver hinge.
+    /// no label of the update set shows, e.g. with --update refusal; every
+    /// rule, whole update set; clipped SGD needs leaky ReLU). Default:
+    /// zero-input, or dormant with --batch or --solver hinge.
     #[arg(long)]
     pub units: Option<String>,
     /// How the scales are found: lp (interior point with a checked Farkas

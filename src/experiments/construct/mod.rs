@@ -98,10 +98,10 @@ impl ConstructRun {
     }
 
     /// The units `construct` uses unless told: zero-input where that
-    /// construction applies (the whole update set, SGD, Adam or AdamW, the
-    /// LP solver), dormant otherwise.
+    /// construction applies (the whole update set and the LP solver, any
+    /// rule), dormant otherwise.
     pub fn default_units(&self) -> Units {
-        if Units::zero_input_takes(self.rule, self.batch.is_none(), self.solver) {
+        if Units::zero_input_takes(self.batch.is_none(), self.solver) {
             Units::ZeroInput
         } else {
             Units::Dormant

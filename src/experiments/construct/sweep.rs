@@ -36,10 +36,8 @@ pub struct ConstructSweep {
     /// also built for (16 sampled batches) and tested on (64 fresh ones), at
     /// every SGD `η`.
     pub batches: Vec<usize>,
-    /// Also build the twins of the update sets whose labels never include
-    /// the target (no-target, refusal) with zero-input units, under every
-    /// rule of `rules` the zero-input construction takes (SGD, Adam's and
-    /// AdamW's first steps; not clipped SGD), at that rule's `η`.
+    /// Also build every update set's twin with zero-input units, under every
+    /// rule of `rules`, at that rule's `η` (besides the dormant units).
     pub zero_input: bool,
 }
 
@@ -55,12 +53,6 @@ pub fn units_for(kind: UpdateKind, units: Units) -> usize {
         (k, Units::Dormant) if !k.labels_target() => 512,
         _ => 64,
     }
-}
-
-/// Whether the zero-input construction takes `rule` on the whole update set
-/// with the LP solver (the sweep's runs).
-fn zero_input_takes(rule: UpdateRule) -> bool {
-    Units::zero_input_takes(rule, true, crate::attack::Solver::Lp)
 }
 
 /// A construction that did not produce a twin.
@@ -109,8 +101,8 @@ impl ConstructSweep {
                         }
                     }
                 }
-                if self.zero_input && !k.labels_target() {
-                    for &r in self.rules.iter().filter(|&&r| zero_input_takes(r)) {
+                if self.zero_input {
+                    for &r in &self.rules {
                         for &e in self.etas_of(r) {
                             runs.push((s, k, r, e, None, Units::ZeroInput));
                         }
@@ -318,8 +310,8 @@ impl crate::experiments::report::Experiment for ConstructSweep {
             }
         }
         if self.zero_input {
-            for &rule in self.rules.iter().filter(|&&r| zero_input_takes(r)) {
-                for &kind in self.kinds.iter().filter(|k| !k.labels_target()) {
+            for &rule in &self.rules {
+                for &kind in &self.kinds {
                     rows.push(row(kind, rule, Units::ZeroInput));
                 }
             }
