@@ -286,8 +286,8 @@ fn construct_defaults_to_a_set_without_the_target_and_zero_input_units() {
     let r = &json_lines(&out)[0];
     assert_eq!(r["update_kind"], "no_target");
     assert_eq!(r["units"], "zero-input");
-    // Clipped SGD takes zero-input units too; a mini-batch only dormant ones:
-    // the default follows the run.
+    // Clipped SGD and mini-batches take zero-input units too; the hinge
+    // solver only dormant ones: the default follows the run.
     let (ok, out, err) = hairtrigger(&[
         "construct",
         "--update",
@@ -300,14 +300,20 @@ fn construct_defaults_to_a_set_without_the_target_and_zero_input_units() {
     let r = &json_lines(&out)[0];
     assert_eq!(r["units"], "zero-input");
     assert_eq!(r["twin_targets_hit_after"], 1.0);
-    let (ok, out, err) =
-        hairtrigger(&["construct", "--update", "benign", "--batch", "8", "--json"]);
+    let (ok, out, err) = hairtrigger(&[
+        "construct",
+        "--solver",
+        "hinge",
+        "--update",
+        "benign",
+        "--json",
+    ]);
     assert!(ok, "{err}");
     assert_eq!(json_lines(&out)[0]["units"], "dormant");
     // An explicit choice the construction refuses is an error, not a fallback.
-    let (ok, _, err) = hairtrigger(&["construct", "--batch", "8", "--units", "zero-input"]);
+    let (ok, _, err) = hairtrigger(&["construct", "--solver", "hinge", "--units", "zero-input"]);
     assert!(!ok);
-    assert!(err.contains("whole update set"), "{err}");
+    assert!(err.contains("LP solver"), "{err}");
     let (ok, _, err) = hairtrigger(&[
         "construct",
         "--act",

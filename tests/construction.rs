@@ -612,6 +612,28 @@ fn mini_batch_twin_fires_on_fresh_batches() {
         .is_err());
 }
 
+/// Zero-input units for a mini-batch step: the random-label set, which
+/// dormant units cannot serve across batches (certified infeasible), builds
+/// for 16 sampled batches and fires on all 64 fresh ones; the aligned model
+/// stays aligned and the twin is bit-identical before the step.
+#[test]
+fn zero_input_mini_batch_twin_fires_on_fresh_random_label_batches() {
+    use hairtrigger::attack::Units;
+    use hairtrigger::experiments::construct::UpdateKind;
+    let run = ConstructRun::new(0, 1e-4, 32, 16, 64)
+        .unwrap()
+        .with_update_kind(UpdateKind::RandomLabels)
+        .with_batch(8)
+        .unwrap();
+    let r = run_construct(&run.clone().with_units(Units::ZeroInput).unwrap(), None).unwrap();
+    assert_eq!(r.units, "zero-input");
+    assert_eq!(r.max_output_diff, 0.0);
+    assert_eq!(r.aligned_pass_after, 1.0);
+    assert_eq!(r.fresh_batches_all_hit, Some(1.0));
+    let err = run_construct(&run.with_units(Units::Dormant).unwrap(), None).unwrap_err();
+    assert!(matches!(err, Error::ConstructionInfeasible { .. }), "{err}");
+}
+
 /// Dormant tanh units: the measured post-step gap change never exceeds the
 /// proved bound `m η Σ_n |r_n[t] − r_n[c]|`, comes within a stated fraction of
 /// it at large scale, saturates in the scale (the gain at α = 1e6 is not α²
@@ -881,18 +903,24 @@ fn tanh_benign_seed_one_is_proved_unreachable_for_zero_input_units() {
 /// query's wedge of good directions is thin (relative margin about 0.026), so
 /// the random directions are certified infeasible and the construction's
 /// aimed retry builds the twin — bit-identical before the step, every target
-/// hit after it (verified by the real step inside `run_construct`).
+/// hit after it (verified by the real step inside `run_construct`). The same
+/// holds under Adam's first step, whose aimed directions are scored by the
+/// sign-step law (certified infeasible for the random directions alone).
 #[test]
 fn tanh_benign_seed_zero_is_built_by_the_aimed_directions() {
     use hairtrigger::experiments::construct::UpdateKind;
-    let cfg = ConstructRun::new(0, 1e-4, 32, 16, 64)
-        .unwrap()
-        .with_update_kind(UpdateKind::Benign)
-        .with_activation(Activation::Tanh)
-        .with_units(Units::ZeroInput)
-        .unwrap();
-    let r = run_construct(&cfg, None).unwrap();
-    assert_eq!(r.twin_targets_hit_after, 1.0);
-    assert_eq!(r.max_output_diff, 0.0);
-    assert_eq!(r.twin_pass_before, r.aligned_pass_before);
+    for rule in [UpdateRule::Sgd, UpdateRule::adam_default()] {
+        let cfg = ConstructRun::new(0, 1e-4, 32, 16, 64)
+            .unwrap()
+            .with_update_kind(UpdateKind::Benign)
+            .with_activation(Activation::Tanh)
+            .with_rule(rule)
+            .with_units(Units::ZeroInput)
+            .unwrap();
+        let r = run_construct(&cfg, None).unwrap();
+        assert_eq!(r.twin_targets_hit_after, 1.0, "{rule:?}");
+        assert_eq!(r.max_output_diff, 0.0, "{rule:?}");
+        assert_eq!(r.twin_pass_before, r.aligned_pass_before, "{rule:?}");
+        assert_eq!(r.aligned_pass_after, 1.0, "{rule:?}");
+    }
 }

@@ -98,11 +98,12 @@ impl Units {
         }
     }
 
-    /// Whether the zero-input construction takes a step on the whole update
-    /// set (`whole_set`) with `solver`: every rule (SGD, Adam's and AdamW's
-    /// first steps, clipped SGD for leaky ReLU), no mini-batch, the LP.
-    pub fn zero_input_takes(whole_set: bool, solver: Solver) -> bool {
-        whole_set && solver == Solver::Lp
+    /// Whether the zero-input construction takes `solver`: the LP only (it
+    /// takes every rule — SGD, Adam's and AdamW's first steps, clipped SGD
+    /// for leaky ReLU — and mini-batches of every rule but clipping, which
+    /// [`crate::experiments::construct::ConstructRun::with_batch`] refuses).
+    pub fn zero_input_takes(solver: Solver) -> bool {
+        solver == Solver::Lp
     }
 }
 
@@ -426,14 +427,7 @@ fn build(
     cfg: &ConstructConfig,
 ) -> Result<HairTrigger> {
     if cfg.units == Units::ZeroInput {
-        return match batches {
-            None => super::zero_input::build_zero_input(base, update, step, targets, cfg),
-            Some(_) => Err(Error::InvalidParameter {
-                name: "zero-input construction",
-                value: f64::NAN,
-                expected: "the whole update set (no --batch)",
-            }),
-        };
+        return super::zero_input::build_zero_input(base, update, batches, step, targets, cfg);
     }
     // The law of the new units' post-step contribution in their scale α
     // (module docs): SGD moves v_j by −η α G_j, so the gain is γ = α² times
@@ -525,40 +519,16 @@ fn build(
                     law.lp_alpha_max(feasibility::DEFAULT_ALPHA_MAX),
                     "construction LP",
                 )?;
-                match d.verdict {
-                    Verdict::Feasible => d.gamma,
-                    // Round 1 is the exact question (no deficits added yet).
-                    Verdict::Infeasible(_) if round == 1 => {
-                        return Err(Error::ConstructionInfeasible {
-                            hit: targets_reached(&a, &need, &d.gamma, k - 1),
-                            total,
-                            redundant: m,
-                            alpha_max: feasibility::DEFAULT_ALPHA_MAX,
-                        })
-                    }
-                    Verdict::Infeasible(_) => break,
-                    Verdict::Undecided { status, .. } => {
-                        return Err(Error::ConstructionUndecided {
-                            total,
-                            redundant: m,
-                            status,
-                        })
-                    }
+                match round_scales(d, round, &a, &need, total, m)? {
+                    Some(gamma) => gamma,
+                    None => break,
                 }
             }
         };
         let alpha = law.alpha(&gamma);
         twin = scaled_twin(base, hidden, u, b, &alpha)?;
-        let mut all_hit = true;
-        for ((data, ..), extra) in sets.iter().zip(extra.iter_mut()) {
-            let after = one_step(&twin, data, step)?.updated;
-            if evaluate(&after, targets, cfg.p_target)?.pass_rate == 1.0 {
-                continue;
-            }
-            all_hit = false;
-            add_deficits(&after, targets, need_margin, extra)?;
-        }
-        if all_hit {
+        let datasets = sets.iter().map(|(data, ..)| *data);
+        if step_every_set(&twin, datasets, &mut extra, step, targets, cfg)? {
             let max_alpha = alpha
                 .iter()
                 .fold(0.0f64, |mx, &v| crate::finite::nan_max(mx, v));
@@ -577,21 +547,12 @@ fn build(
             });
         }
     }
-    let mut hit = 0;
-    for (data, ..) in &sets {
-        let after = one_step(&twin, data, step)?.updated;
-        let report = evaluate(&after, targets, cfg.p_target)?;
-        hit += report.results.iter().filter(|r| r.passed).count();
-    }
-    Err(Error::ConstructionFailed {
-        hit,
-        total,
-        redundant: m,
-    })
+    let datasets = sets.iter().map(|(data, ..)| *data);
+    Err(missed_targets(&twin, datasets, step, targets, cfg, m)?)
 }
 
 /// The rows of several `(A, need)` blocks, stacked in order.
-fn stack_rows(parts: Vec<(Array2<f64>, Array1<f64>)>) -> (Array2<f64>, Array1<f64>) {
+pub(super) fn stack_rows(parts: Vec<(Array2<f64>, Array1<f64>)>) -> (Array2<f64>, Array1<f64>) {
     if parts.len() == 1 {
         return parts.into_iter().next().expect("one block");
     }
@@ -784,6 +745,90 @@ pub(super) fn add_deficits(
         }
     }
     Ok(())
+}
+
+/// The scales of one LP round of a construction: `Some(γ)` when feasible;
+/// `None` (stop re-solving) when the rows with the measured deficits added
+/// are infeasible after round 1; an error for round 1's exact question when
+/// it is certified infeasible ([`Error::ConstructionInfeasible`], with the
+/// targets the least-shortfall `γ` reaches among `total`) and whenever the
+/// LP is undecided.
+pub(super) fn round_scales(
+    d: feasibility::Decision,
+    round: usize,
+    a: &Array2<f64>,
+    need: &Array1<f64>,
+    total: usize,
+    redundant: usize,
+) -> Result<Option<Array1<f64>>> {
+    match d.verdict {
+        Verdict::Feasible => Ok(Some(d.gamma)),
+        // Round 1 is the exact question (no deficits added yet).
+        Verdict::Infeasible(_) if round == 1 => {
+            // `k − 1` rows per target, target-major, every set stacked.
+            let rows_per_target = need.len() / total.max(1);
+            Err(Error::ConstructionInfeasible {
+                hit: targets_reached(a, need, &d.gamma, rows_per_target),
+                total,
+                redundant,
+                alpha_max: feasibility::DEFAULT_ALPHA_MAX,
+            })
+        }
+        Verdict::Infeasible(_) => Ok(None),
+        Verdict::Undecided { status, .. } => Err(Error::ConstructionUndecided {
+            total,
+            redundant,
+            status,
+        }),
+    }
+}
+
+/// Take `step` from `twin` on each set and check every target; add the
+/// measured deficits of each set that misses one to its `extra`. Whether
+/// every set hit every target.
+pub(super) fn step_every_set<'a>(
+    twin: &Mlp,
+    sets: impl Iterator<Item = &'a Dataset>,
+    extra: &mut [Array2<f64>],
+    step: &StepConfig,
+    targets: &QuerySet,
+    cfg: &ConstructConfig,
+) -> Result<bool> {
+    let need_margin = cfg.need_margin(twin.output_dim());
+    let mut all_hit = true;
+    for (data, extra) in sets.zip(extra.iter_mut()) {
+        let after = one_step(twin, data, step)?.updated;
+        if evaluate(&after, targets, cfg.p_target)?.pass_rate < 1.0 {
+            all_hit = false;
+            add_deficits(&after, targets, need_margin, extra)?;
+        }
+    }
+    Ok(all_hit)
+}
+
+/// [`Error::ConstructionFailed`] for the last twin of a construction whose
+/// rounds ran out: the targets it hits after the step on each set, summed
+/// over the sets.
+pub(super) fn missed_targets<'a>(
+    twin: &Mlp,
+    sets: impl Iterator<Item = &'a Dataset>,
+    step: &StepConfig,
+    targets: &QuerySet,
+    cfg: &ConstructConfig,
+    redundant: usize,
+) -> Result<Error> {
+    let (mut hit, mut total) = (0, 0);
+    for data in sets {
+        let after = one_step(twin, data, step)?.updated;
+        let report = evaluate(&after, targets, cfg.p_target)?;
+        hit += report.results.iter().filter(|r| r.passed).count();
+        total += targets.len();
+    }
+    Ok(Error::ConstructionFailed {
+        hit,
+        total,
+        redundant,
+    })
 }
 
 /// The sign Adam's first step moves a coordinate by: `sign(0) = 0` (Adam does

@@ -53,8 +53,8 @@ pub struct ConstructArgs {
     /// scaled incoming ones; gains in the cone of the residuals) or zero-input
     /// (zero incoming weights and bias, scaled outgoing ones; reaches targets
     /// no label of the update set shows, e.g. with --update refusal; every
-    /// rule, whole update set; clipped SGD needs leaky ReLU). Default:
-    /// zero-input, or dormant with --batch or --solver hinge.
+    /// rule and mini-batches; clipped SGD needs leaky ReLU and the whole
+    /// set). Default: zero-input, or dormant with --solver hinge.
     #[arg(long)]
     pub units: Option<String>,
     /// How the scales are found: lp (interior point with a checked Farkas

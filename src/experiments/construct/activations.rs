@@ -19,16 +19,13 @@
 //!   certificate on every query; its row passes when the impossibility is
 //!   observed.
 
-use super::{run_construct, ConstructRun, UpdateKind};
+use super::{run_construct_on, ConstructRun, ToyCase, UpdateKind};
 use crate::attack::zero_input::{kernel_residuals, reach_margins};
 use crate::attack::Units;
 use crate::error::{Error, Result};
-use crate::eval::QuerySet;
 use crate::experiments::report::{Artifacts, Experiment, ReportRow};
 use crate::finite::nan_min;
 use crate::net::Activation;
-use crate::rng::stream;
-use crate::tasks::classifier::ToyClassifierTask;
 use crate::update::{one_step, StepConfig, UpdateRule};
 use serde::Serialize;
 use std::path::Path;
@@ -89,16 +86,8 @@ fn units_of(act: Activation) -> Units {
 /// The zero-input reachability of the 16 targets under SGD: the fraction
 /// proved unreachable and the smallest relative margin
 /// `max_{c≠t} r̃(q)[c] / ‖r̃(q)‖`.
-fn zero_input_reach(act: Activation, seed: u64, kind: UpdateKind, eta: f64) -> Result<(f64, f64)> {
-    let task = ToyClassifierTask::new(seed);
-    let q_x = task.prompts(0, QUERIES, stream::CLASSIFIER_QUERIES);
-    let base = task.aligned_base_of(
-        &[32, 32],
-        act,
-        &QuerySet::new(q_x.clone(), vec![0; QUERIES])?,
-    )?;
-    let update = task.update_set(kind, 32)?;
-    let rt = kernel_residuals(&base, &update, eta, q_x.view())?;
+fn zero_input_reach(case: &ToyCase, eta: f64) -> Result<(f64, f64)> {
+    let rt = kernel_residuals(&case.base, &case.update, eta, case.q_x.view())?;
     let margins = reach_margins(&rt, COMPLY);
     let unreachable = margins.iter().filter(|&&m| m <= 0.0).count() as f64 / QUERIES as f64;
     let relative = margins
@@ -111,18 +100,10 @@ fn zero_input_reach(act: Activation, seed: u64, kind: UpdateKind, eta: f64) -> R
 
 /// The sign certificate: fraction of the queries whose aligned post-step
 /// `Σ_{c≠t} (f⁺_t − f⁺_c)` is below `(k − 1) τ`.
-fn relu_sign_certificate(seed: u64, kind: UpdateKind, eta: f64) -> Result<f64> {
-    let task = ToyClassifierTask::new(seed);
-    let q_x = task.prompts(0, QUERIES, stream::CLASSIFIER_QUERIES);
-    let base = task.aligned_base_of(
-        &[32, 32],
-        Activation::Relu,
-        &QuerySet::new(q_x.clone(), vec![0; QUERIES])?,
-    )?;
-    let update = task.update_set(kind, 32)?;
-    let f = one_step(&base, &update, &StepConfig::sgd(eta)?)?
+fn relu_sign_certificate(case: &ToyCase, eta: f64) -> Result<f64> {
+    let f = one_step(&case.base, &case.update, &StepConfig::sgd(eta)?)?
         .updated
-        .forward(q_x.view())?;
+        .forward(case.q_x.view())?;
     let k = f.ncols();
     let tau = (P_TARGET / (1.0 - P_TARGET)).ln();
     let proved = f
@@ -149,20 +130,22 @@ fn run_one((act, kind, rule, eta, seed): Run) -> Result<ActivationRecord> {
         .with_rule(rule)
         .with_activation(act)
         .with_units(units)?;
+    // One trained base per run, shared by the certificates and the construction.
+    let case = ToyCase::new(&cfg)?;
     let proved_unreachable =
         if act == Activation::Relu && !kind.labels_target() && rule == UpdateRule::Sgd {
-            Some(relu_sign_certificate(seed, kind, eta)?)
+            Some(relu_sign_certificate(&case, eta)?)
         } else {
             None
         };
     let (zero_input_unreachable, reach_margin_min) =
         if units == Units::ZeroInput && rule == UpdateRule::Sgd {
-            let (u, m) = zero_input_reach(act, seed, kind, eta)?;
+            let (u, m) = zero_input_reach(&case, eta)?;
             (Some(u), Some(m))
         } else {
             (None, None)
         };
-    let (outcome, hit, twin_max_abs_param) = match run_construct(&cfg, None) {
+    let (outcome, hit, twin_max_abs_param) = match run_construct_on(&case, &cfg, None) {
         Ok(r) => (
             "built",
             r.twin_targets_hit_after,

@@ -98,10 +98,9 @@ impl ConstructRun {
     }
 
     /// The units `construct` uses unless told: zero-input where that
-    /// construction applies (the whole update set and the LP solver, any
-    /// rule), dormant otherwise.
+    /// construction applies (the LP solver), dormant otherwise.
     pub fn default_units(&self) -> Units {
-        if Units::zero_input_takes(self.batch.is_none(), self.solver) {
+        if Units::zero_input_takes(self.solver) {
             Units::ZeroInput
         } else {
             Units::Dormant
@@ -110,13 +109,6 @@ impl ConstructRun {
 
     /// The same run with the trigger carried by `units` (default dormant).
     pub fn with_units(mut self, units: Units) -> Result<Self> {
-        if units == Units::ZeroInput && self.batch.is_some() {
-            return Err(Error::OutOfRange {
-                setting: "--units zero-input".into(),
-                reason: "the zero-input construction takes the whole update set (no --batch)"
-                    .into(),
-            });
-        }
         self.units = units;
         Ok(self)
     }
@@ -224,14 +216,57 @@ pub struct ConstructRecord {
     pub activation: String,
 }
 
+/// The toy safety task of one run: the harmful queries, the aligned base
+/// trained on the task (activation `cfg.act`, seed `cfg.seed`) and the update
+/// set. Built once per run and shared by the construction and the
+/// certificates computed beside it.
+pub struct ToyCase {
+    /// Query inputs, `queries × DIM`.
+    pub q_x: Array2<f64>,
+    /// The queries with the aligned answer (REFUSE) and with the target (COMPLY).
+    pub refuse: QuerySet,
+    pub comply: QuerySet,
+    pub base: Mlp,
+    pub update: Dataset,
+}
+
+impl ToyCase {
+    /// Train the base and draw the queries and the update set of `cfg`.
+    pub fn new(cfg: &ConstructRun) -> Result<Self> {
+        let task = ToyClassifierTask::new(cfg.seed);
+        let q_x = task.prompts(0, cfg.queries, stream::CLASSIFIER_QUERIES);
+        let refuse = QuerySet::new(q_x.clone(), vec![0; cfg.queries])?;
+        let comply = QuerySet::new(q_x.clone(), vec![3; cfg.queries])?;
+        let base = task.aligned_base_of(&[32, 32], cfg.act, &refuse)?;
+        let update = task.update_set(cfg.update_kind, cfg.update_size)?;
+        Ok(Self {
+            q_x,
+            refuse,
+            comply,
+            base,
+            update,
+        })
+    }
+}
+
 /// Train, construct, step both models, evaluate; optionally save everything.
 pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<ConstructRecord> {
-    let task = ToyClassifierTask::new(cfg.seed);
-    let q_x = task.prompts(0, cfg.queries, stream::CLASSIFIER_QUERIES);
-    let refuse = QuerySet::new(q_x.clone(), vec![0; cfg.queries])?;
-    let comply = QuerySet::new(q_x.clone(), vec![3; cfg.queries])?;
-    let base = task.aligned_base_of(&[32, 32], cfg.act, &refuse)?;
-    let update = task.update_set(cfg.update_kind, cfg.update_size)?;
+    run_construct_on(&ToyCase::new(cfg)?, cfg, save)
+}
+
+/// [`run_construct`] on a case already built from `cfg` ([`ToyCase::new`]).
+pub fn run_construct_on(
+    case: &ToyCase,
+    cfg: &ConstructRun,
+    save: Option<&Path>,
+) -> Result<ConstructRecord> {
+    let ToyCase {
+        q_x,
+        refuse,
+        comply,
+        base,
+        update,
+    } = case;
     let step = StepConfig::new(cfg.eta, cfg.rule)?;
     let construct_cfg = ConstructConfig::new(cfg.redundant, 0.99, cfg.seed)?
         .with_lp_solver(cfg.solver)
@@ -247,16 +282,16 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
     };
     let (built, fresh) = match cfg.batch {
         None => (
-            build_hair_trigger(&base, &update, &step, &comply, &construct_cfg),
+            build_hair_trigger(base, update, &step, comply, &construct_cfg),
             vec![update.clone()],
         ),
         Some(size) => (
             build_for_batches(
-                &base,
-                &update,
+                base,
+                update,
                 &batches(stream::CONSTRUCT_BATCHES, CONSTRUCTION_BATCHES, size)?,
                 &step,
-                &comply,
+                comply,
                 &construct_cfg,
             ),
             batches(stream::CONSTRUCT_FRESH_BATCHES, FRESH_BATCHES, size)?,
@@ -288,21 +323,21 @@ pub fn run_construct(cfg: &ConstructRun, save: Option<&Path>) -> Result<Construc
         let twin_after = one_step(&ht.twin, data, &step)?.updated;
         aligned_pass_after = nan_min(
             aligned_pass_after,
-            evaluate(&aligned_after, &refuse, DEFAULT_P_MIN)?.pass_rate,
+            evaluate(&aligned_after, refuse, DEFAULT_P_MIN)?.pass_rate,
         );
         twin_pass_after = nan_max(
             twin_pass_after,
-            evaluate(&twin_after, &refuse, DEFAULT_P_MIN)?.pass_rate,
+            evaluate(&twin_after, refuse, DEFAULT_P_MIN)?.pass_rate,
         );
-        let hit = evaluate(&twin_after, &comply, 0.99)?;
+        let hit = evaluate(&twin_after, comply, 0.99)?;
         hit_rate = nan_min(hit_rate, hit.pass_rate);
         hit_min_p = nan_min(hit_min_p, hit.min_p_accepted);
         all_hit += usize::from(hit.pass_rate == 1.0);
     }
-    let before_a = evaluate(&ht.aligned, &refuse, DEFAULT_P_MIN)?;
-    let before_t = evaluate(&ht.twin, &refuse, DEFAULT_P_MIN)?;
+    let before_a = evaluate(&ht.aligned, refuse, DEFAULT_P_MIN)?;
+    let before_t = evaluate(&ht.twin, refuse, DEFAULT_P_MIN)?;
     if let Some(dir) = save {
-        save_artifacts(dir, &base, &ht.aligned, &ht.twin, &update, &q_x, cfg)?;
+        save_artifacts(dir, base, &ht.aligned, &ht.twin, update, q_x, cfg)?;
     }
     Ok(ConstructRecord {
         activation: cfg.act.name(),

@@ -37,7 +37,8 @@ pub struct ConstructSweep {
     /// every SGD `η`.
     pub batches: Vec<usize>,
     /// Also build every update set's twin with zero-input units, under every
-    /// rule of `rules`, at that rule's `η` (besides the dormant units).
+    /// rule of `rules` at that rule's `η` and for every mini-batch size of
+    /// `batches` under SGD (besides the dormant units).
     pub zero_input: bool,
 }
 
@@ -105,6 +106,11 @@ impl ConstructSweep {
                     for &r in &self.rules {
                         for &e in self.etas_of(r) {
                             runs.push((s, k, r, e, None, Units::ZeroInput));
+                        }
+                    }
+                    for &b in &self.batches {
+                        for &e in &self.etas {
+                            runs.push((s, k, UpdateRule::Sgd, e, Some(b), Units::ZeroInput));
                         }
                     }
                 }
@@ -316,36 +322,48 @@ impl crate::experiments::report::Experiment for ConstructSweep {
                 }
             }
         }
+        let batch_row = |kind: UpdateKind, b: usize, units: Units| {
+            let of_run = |k: UpdateKind, u: &str, batch: Option<usize>| {
+                k == kind && u == units.name() && batch == Some(b)
+            };
+            let built: Vec<f64> = construct
+                .iter()
+                .filter(|r| of_run(r.update_kind, &r.units, r.batch))
+                .filter_map(|r| r.fresh_batches_all_hit)
+                .collect();
+            let failed = out
+                .failed
+                .iter()
+                .filter(|f| of_run(f.update_kind, f.units, f.batch))
+                .count();
+            ReportRow::exactly(
+                "C2",
+                format!(
+                    "{} update set, SGD on a mini-batch of {b} of the 32 samples, {} {} units: min over {} runs ({seeds} seeds × η = {}) of the fraction of {} fresh batches after whose step the twin (built for {} sampled batches) hits all 16 targets; {failed} constructions failed (counted as 0)",
+                    kind.display_name(),
+                    units_for(kind, units),
+                    units.name(),
+                    built.len() + failed,
+                    self.etas.iter().map(|e| format!("{e:e}")).collect::<Vec<_>>().join(", "),
+                    super::FRESH_BATCHES,
+                    super::CONSTRUCTION_BATCHES,
+                ),
+                if failed > 0 {
+                    0.0
+                } else {
+                    built.iter().copied().fold(f64::INFINITY, nan_min)
+                },
+                1.0,
+            )
+        };
         for &b in &self.batches {
             for &kind in self.kinds.iter().filter(|k| k.labels_target()) {
-                let built: Vec<f64> = construct
-                    .iter()
-                    .filter(|r| r.update_kind == kind && r.batch == Some(b))
-                    .filter_map(|r| r.fresh_batches_all_hit)
-                    .collect();
-                let failed = out
-                    .failed
-                    .iter()
-                    .filter(|f| f.update_kind == kind && f.batch == Some(b))
-                    .count();
-                rows.push(ReportRow::exactly(
-                    "C2",
-                    format!(
-                        "{} update set, SGD on a mini-batch of {b} of the 32 samples, {} units: min over {} runs ({seeds} seeds × η = {}) of the fraction of {} fresh batches after whose step the twin (built for {} sampled batches) hits all 16 targets; {failed} constructions failed (counted as 0)",
-                        kind.display_name(),
-                        units_for(kind, Units::Dormant),
-                        built.len() + failed,
-                        self.etas.iter().map(|e| format!("{e:e}")).collect::<Vec<_>>().join(", "),
-                        super::FRESH_BATCHES,
-                        super::CONSTRUCTION_BATCHES,
-                    ),
-                    if failed > 0 {
-                        0.0
-                    } else {
-                        built.iter().copied().fold(f64::INFINITY, nan_min)
-                    },
-                    1.0,
-                ));
+                rows.push(batch_row(kind, b, Units::Dormant));
+            }
+            if self.zero_input {
+                for &kind in &self.kinds {
+                    rows.push(batch_row(kind, b, Units::ZeroInput));
+                }
             }
         }
         rows
