@@ -327,6 +327,18 @@ fn construct_defaults_to_a_set_without_the_target_and_zero_input_units() {
     assert!(err.contains("positively homogeneous"), "{err}");
 }
 
+/// A mini-batch as large as the update set the kind gives (one sample) is
+/// an error naming the setting, not a panic.
+#[test]
+fn construct_refuses_a_batch_larger_than_the_update_set() {
+    let (ok, _, err) = hairtrigger(&["construct", "--update", "single", "--batch", "8"]);
+    assert!(!ok);
+    assert!(
+        err.contains("--batch 8") && err.contains("1 sample") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
 #[test]
 fn meta_start_and_clip_are_checked_and_named() {
     let (ok, _, err) = hairtrigger(&["meta", "--start", "sideways", "--steps", "2"]);

@@ -194,6 +194,15 @@ impl UpdateKind {
         matches!(self, Self::Benign | Self::RandomLabels | Self::Regression)
     }
 
+    /// How many samples [`ToyClassifierTask::update_set`] gives this kind when
+    /// asked for `n`: 1 for the single-sample set, `n` otherwise.
+    pub fn samples(self, n: usize) -> usize {
+        match self {
+            Self::SingleSample => 1,
+            _ => n,
+        }
+    }
+
     /// Parse `benign`, `random`, `no-target`, `refusal`, `single`,
     /// `alignment` or `regression`.
     pub fn parse(s: &str) -> Result<Self> {

@@ -271,6 +271,16 @@ pub fn run_construct_on(
     let construct_cfg = ConstructConfig::new(cfg.redundant, 0.99, cfg.seed)?
         .with_lp_solver(cfg.solver)
         .with_units(cfg.units);
+    if let Some(size) = cfg.batch.filter(|&b| b >= update.len()) {
+        return Err(Error::OutOfRange {
+            setting: format!("--batch {size}"),
+            reason: format!(
+                "the {} update set holds {} sample(s); a mini-batch must hold fewer",
+                cfg.update_kind.display_name(),
+                update.len()
+            ),
+        });
+    }
     let batches = |stream: u64, count: usize, size: usize| -> Result<Vec<Dataset>> {
         let mut rng = seeded(cfg.seed, stream);
         (0..count)

@@ -108,7 +108,7 @@ impl ConstructSweep {
                             runs.push((s, k, r, e, None, Units::ZeroInput));
                         }
                     }
-                    for &b in &self.batches {
+                    for &b in self.batches.iter().filter(|&&b| b < k.samples(32)) {
                         for &e in &self.etas {
                             runs.push((s, k, UpdateRule::Sgd, e, Some(b), Units::ZeroInput));
                         }
@@ -361,7 +361,8 @@ impl crate::experiments::report::Experiment for ConstructSweep {
                 rows.push(batch_row(kind, b, Units::Dormant));
             }
             if self.zero_input {
-                for &kind in &self.kinds {
+                // A set of fewer than `b` samples has no mini-batch of `b` (one sample).
+                for &kind in self.kinds.iter().filter(|k| b < k.samples(32)) {
                     rows.push(batch_row(kind, b, Units::ZeroInput));
                 }
             }
