@@ -13,7 +13,7 @@ use std::path::Path;
 /// redundant units, 32 update samples) for every seed × update-set kind × `η`,
 /// the `construct` table (the seed-`seeds[0]` runs, as `construct` prints
 /// them), `construct_seeds` (every seed), `construct_failed`, the
-/// `construct_magnitude` figure and the claims.
+/// `construct_magnitude` figures (dormant and zero-input units) and the claims.
 pub struct ConstructSweep {
     pub seeds: Vec<u64>,
     pub kinds: Vec<UpdateKind>,
@@ -204,10 +204,18 @@ impl crate::experiments::report::Experiment for ConstructSweep {
         crate::experiments::output::write_records(dir, "construct_seeds", &out.built)?;
         crate::experiments::output::write_records(dir, "construct_failed", &out.failed)?;
         let mut figures = Vec::new();
-        if shown.len() > 1 {
-            self.magnitude_figure(&shown)
-                .write_figures(dir, "construct_magnitude")?;
-            figures.push("construct_magnitude");
+        // One figure per unit family, each on the update sets it is the
+        // default for (dormant: the sets that label the target; zero-input:
+        // the others), so that no two series share a colour.
+        for (units, name) in [
+            (Units::Dormant, "construct_magnitude"),
+            (Units::ZeroInput, "construct_magnitude_zero_input"),
+        ] {
+            let chart = self.magnitude_figure(&shown, units);
+            if chart.series.len() > 1 {
+                chart.write_figures(dir, name)?;
+                figures.push(name);
+            }
         }
         Ok(crate::experiments::report::Artifacts {
             figures,
@@ -372,31 +380,35 @@ impl crate::experiments::report::Experiment for ConstructSweep {
 }
 
 impl ConstructSweep {
-    /// The largest parameter the twin needs against `η`, per update-set kind.
-    fn magnitude_figure(&self, construct: &[ConstructRecord]) -> crate::plot::Chart {
+    /// The largest parameter the twin needs against `η`, per update-set kind,
+    /// for `units` on the kinds they are the default for (dormant units on
+    /// the sets that label the target, zero-input units on the others).
+    fn magnitude_figure(&self, construct: &[ConstructRecord], units: Units) -> crate::plot::Chart {
         use crate::plot::{Chart, Legend, Series, Style};
         let mut series: Vec<Series> = Vec::new();
-        for units in [Units::Dormant, Units::ZeroInput] {
-            for &kind in &self.kinds {
-                let points: Vec<(f64, f64)> = construct
-                    .iter()
-                    .filter(|r| r.update_kind == kind && r.units == units.name())
-                    .map(|r| (r.eta, r.twin_max_abs_param))
-                    .collect();
-                if points.is_empty() {
-                    continue;
-                }
-                series.push(Series {
-                    label: format!(
-                        "twin, {} update set ({} {} units, 16 targets)",
-                        kind.display_name(),
-                        units_for(kind, units),
-                        units.name()
-                    ),
-                    points,
-                    style: Style::Markers,
-                });
+        let kinds = self
+            .kinds
+            .iter()
+            .filter(|k| k.labels_target() == (units == Units::Dormant));
+        for &kind in kinds {
+            let points: Vec<(f64, f64)> = construct
+                .iter()
+                .filter(|r| r.update_kind == kind && r.units == units.name())
+                .map(|r| (r.eta, r.twin_max_abs_param))
+                .collect();
+            if points.is_empty() {
+                continue;
             }
+            series.push(Series {
+                label: format!(
+                    "twin, {} update set ({} {} units, 16 targets)",
+                    kind.display_name(),
+                    units_for(kind, units),
+                    units.name()
+                ),
+                points,
+                style: Style::Markers,
+            });
         }
         series.push(Series {
             label: "aligned model (same architecture)".into(),
@@ -407,13 +419,18 @@ impl ConstructSweep {
                 .collect(),
             style: Style::Dashed,
         });
+        let title = match units {
+            Units::Dormant => "Dormant-unit twin: parameter magnitude needed vs learning rate",
+            Units::ZeroInput => "Zero-input twin: parameter magnitude needed vs learning rate",
+        };
         Chart {
-            title: "Hair-trigger twin: parameter magnitude needed vs learning rate".into(),
+            title: title.into(),
             x_label: "learning rate η (log scale)".into(),
             y_label: "max |parameter| (log scale)".into(),
             log_x: true,
             log_y: true,
-            legend: Legend::UpperRight,
+            // The data fall with η from the upper left; the lower right is free.
+            legend: Legend::LowerRight,
             series,
         }
     }
