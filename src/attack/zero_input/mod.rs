@@ -127,13 +127,22 @@ pub(super) fn build_zero_input(
     let (k, m) = (base.output_dim(), cfg.redundant());
     let aligned = with_inert_units(base, m)?;
     let bias = if base.has_bias() { 1.0 } else { 0.0 };
-    let whole = SetTerms::new(base, &aligned, update, step, targets, bias)?;
     let sets: Vec<SetTerms> = match batches {
-        None => vec![whole.clone()],
+        None => vec![SetTerms::new(base, &aligned, update, step, targets, bias)?],
         Some(list) => list
             .iter()
             .map(|b| SetTerms::new(base, &aligned, b, step, targets, bias))
             .collect::<Result<_>>()?,
+    };
+    // The whole update set's terms (the aimed directions' scores): the only
+    // set without batches, computed once more with them.
+    let whole_of_batches;
+    let whole = match batches {
+        None => &sets[0],
+        Some(_) => {
+            whole_of_batches = SetTerms::new(base, &aligned, update, step, targets, bias)?;
+            &whole_of_batches
+        }
     };
     // Unit directions ŵ_j in logit space: seeded, uniform on the sphere.
     let w = unit_rows(cfg.seed(), stream::ZERO_INPUT_DIRECTIONS, m, k).reversed_axes(); // k × m, one column per unit
@@ -208,7 +217,6 @@ pub(super) fn build_zero_input(
 /// zero-input law: its residuals `r_n` and last-hidden inputs `z(x_n)`, the
 /// queries' last-hidden inputs `z⁺(q)` and logits after the aligned model's
 /// step on it, and the kernel `z(x_n)·z⁺(q) + 1`.
-#[derive(Clone)]
 struct SetTerms<'a> {
     data: &'a Dataset,
     residuals: Array2<f64>,
