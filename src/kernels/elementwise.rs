@@ -70,6 +70,32 @@ macro_rules! collect {
     };
 }
 
+/// The standard-layout slices of `a`, or `None` where any has another layout.
+fn slices<'a, const K: usize>(a: [&'a ArrayView2<'_, f64>; K]) -> Option<[&'a [f64]; K]> {
+    let mut out = [&[][..]; K];
+    for (o, v) in out.iter_mut().zip(a) {
+        *o = v.as_slice()?;
+    }
+    Some(out)
+}
+
+/// An optional bias as a slice: `Some(None)` without a bias, `Some(Some(b))`
+/// for a contiguous one, `None` for another layout (the caller falls back to
+/// the strided path).
+fn bias_slice<'a>(b: &'a Option<ArrayView1<'_, f64>>) -> Option<Option<&'a [f64]>> {
+    match b {
+        None => Some(None),
+        Some(b) => b.as_slice().map(Some),
+    }
+}
+
+/// A fresh `dim` array from `values`, which yields its elements in standard
+/// order (row after row): no zeroing and no per-element bookkeeping, so a
+/// serial pass over slices compiles to one vectorised loop.
+fn from_rows(dim: (usize, usize), values: Vec<f64>) -> Array2<f64> {
+    Array2::from_shape_vec(dim, values).expect("one value per element")
+}
+
 /// Affine map of a batch: `Z = H Wᵀ + 1 bᵀ` (`H: N × n_in`, `W: n_out × n_in`).
 pub fn affine(h: ArrayView2<f64>, w: ArrayView2<f64>, b: Option<ArrayView1<f64>>) -> Array2<f64> {
     let mut z = matmul_nt(h, w);
@@ -178,6 +204,22 @@ pub fn affine_activate(
         fn run<N: Nonlinearity>(self, act: N) -> Array2<f64> {
             let z = self.z;
             let len = z.len();
+            let cols = z.ncols();
+            if len < PAR_ELEMENTS && cols > 0 {
+                if let (Some(zs), Some(bias)) = (z.as_slice_mut(), bias_slice(&self.b)) {
+                    let mut h = Vec::with_capacity(len);
+                    match bias {
+                        Some(bs) => zs.chunks_exact_mut(cols).for_each(|row| {
+                            h.extend(row.iter_mut().zip(bs).map(|(zv, &bv)| {
+                                *zv += bv;
+                                act.value(*zv)
+                            }))
+                        }),
+                        None => h.extend(zs.iter().map(|&zv| act.value(zv))),
+                    }
+                    return from_rows(z.dim(), h);
+                }
+            }
             match self.b {
                 Some(b) => {
                     let b = rows_of(&b, z.dim());
@@ -240,6 +282,38 @@ pub fn tangent_activate(
         fn run<N: Nonlinearity>(self, act: N) -> Array2<f64> {
             let (rz, hv, z) = (self.rz, self.hv, self.z);
             let len = rz.len();
+            let cols = rz.ncols();
+            if len < PAR_ELEMENTS && cols > 0 {
+                let dim = rz.dim();
+                if let (Some(rs), Some([hs, zs]), Some(vb)) = (
+                    rz.as_slice_mut(),
+                    slices([&hv.view(), &z.view()]),
+                    bias_slice(&self.vb),
+                ) {
+                    let mut out = Vec::with_capacity(len);
+                    for ((r, h), zr) in rs
+                        .chunks_exact_mut(cols)
+                        .zip(hs.chunks_exact(cols))
+                        .zip(zs.chunks_exact(cols))
+                    {
+                        match vb {
+                            Some(bs) => out.extend(r.iter_mut().zip(h).zip(bs).zip(zr).map(
+                                |(((r, &h), &bv), &zv)| {
+                                    *r += h + bv;
+                                    *r * act.derivative(zv)
+                                },
+                            )),
+                            None => {
+                                out.extend(r.iter_mut().zip(h).zip(zr).map(|((r, &h), &zv)| {
+                                    *r += h;
+                                    *r * act.derivative(zv)
+                                }))
+                            }
+                        }
+                    }
+                    return from_rows(dim, out);
+                }
+            }
             match self.vb {
                 Some(vb) => {
                     let vb = rows_of(&vb, z.dim());
@@ -291,6 +365,28 @@ pub fn second_order_backward(
         type Output = Array2<f64>;
         fn run<N: Nonlinearity>(self, act: N) -> Array2<f64> {
             let len = self.rgw.len();
+            if len < PAR_ELEMENTS {
+                let views = [
+                    &self.rgw,
+                    &self.gv.view(),
+                    &self.back,
+                    &self.z.view(),
+                    &self.rz.view(),
+                ];
+                if let Some([a, g, b, z, r]) = slices(views) {
+                    let out = a
+                        .iter()
+                        .zip(g)
+                        .zip(b)
+                        .zip(z)
+                        .zip(r)
+                        .map(|((((&a, &g), &b), &zv), &r)| {
+                            (a + g) * act.derivative(zv) + (b * act.second_derivative(zv)) * r
+                        })
+                        .collect();
+                    return from_rows(self.rgw.dim(), out);
+                }
+            }
             let zip = Zip::from(self.rgw)
                 .and(self.gv)
                 .and(self.back)

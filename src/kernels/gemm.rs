@@ -34,10 +34,29 @@ pub const COL_BLOCK: usize = 256;
 const PAR_GEMM_FLOPS: usize = 1 << 20;
 
 /// `C = A B` for `A: n × k`, `B: k × m` (any strides, e.g. transposed views).
+///
+/// Where the packed kernel runs, the output is not zeroed first (a `memset`
+/// of `C` per product was 2–3 % of a meta-learning step): the packed kernels
+/// store every element of `C` before any is read (the first depth block
+/// overwrites, `k = 0` writes zeros), so no uninitialised value is read.
 pub fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
-    let mut c = Array2::<f64>::zeros((a.nrows(), b.ncols()));
-    matmul_into(a, b, c.view_mut());
-    c
+    let (n, m) = (a.nrows(), b.ncols());
+    if !packed::available() {
+        let mut c = Array2::<f64>::zeros((n, m));
+        matmul_into(a, b, c.view_mut());
+        return c;
+    }
+    let mut c = Array2::<f64>::uninit((n, m));
+    // SAFETY: `c` owns `n × m` values in standard layout. With the packed
+    // kernel available every path of `matmul_into` (`Lhs::Packed` and
+    // `Lhs::Unpacked`, serial or split into blocks) writes each element of
+    // the view through raw pointers before it reads it (see above), so once
+    // it returns every element is initialised.
+    unsafe {
+        let view = ArrayViewMut2::from_shape_ptr((n, m), c.as_mut_ptr().cast::<f64>());
+        matmul_into(a, b, view);
+        c.assume_init()
+    }
 }
 
 /// `C ← A B` into an existing `n × m` output (its old values are ignored), so

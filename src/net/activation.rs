@@ -51,37 +51,56 @@ impl Nonlinearity for Activation {
         Activation::second_derivative(self, z)
     }
     /// The variant is matched once: ReLU and leaky ReLU passes run with a
-    /// type fixed to their variant (`Fixed`), whose loops then hold that
-    /// variant's formulas alone; the others run with `self`.
+    /// type of their own ([`Relu`], [`LeakyRelu`]), so each pass is compiled
+    /// once per variant and its loop holds that variant's formulas alone
+    /// (one type for both would be one compiled loop matching the variant per
+    /// element); the others run with `self`.
     #[inline]
     fn dispatch<V: Pass>(self, pass: V) -> V::Output {
         match self {
-            Activation::Relu => pass.run(Fixed(Activation::Relu)),
-            Activation::LeakyRelu { slope } => pass.run(Fixed(Activation::LeakyRelu { slope })),
+            Activation::Relu => pass.run(Relu),
+            Activation::LeakyRelu { slope } => pass.run(LeakyRelu(slope)),
             other => pass.run(other),
         }
     }
 }
 
-/// An activation whose variant the compiler knows: built only inside an arm
-/// of [`Activation`]'s `dispatch` that matched that variant, and inlined
-/// there, so its per-element `match` folds away. Every value is the same
-/// [`Activation`] method's, so results are unchanged to the bit.
+/// ReLU as its own type for [`Activation`]'s `dispatch`: every value is
+/// [`Activation::Relu`]'s, to the bit (the constant variant folds the match).
 #[derive(Clone, Copy)]
-struct Fixed(Activation);
+struct Relu;
 
-impl Nonlinearity for Fixed {
+impl Nonlinearity for Relu {
     #[inline(always)]
     fn value(self, z: f64) -> f64 {
-        self.0.apply(z)
+        Activation::Relu.apply(z)
     }
     #[inline(always)]
     fn derivative(self, z: f64) -> f64 {
-        self.0.derivative(z)
+        Activation::Relu.derivative(z)
     }
     #[inline(always)]
     fn second_derivative(self, z: f64) -> f64 {
-        self.0.second_derivative(z)
+        Activation::Relu.second_derivative(z)
+    }
+}
+
+/// Leaky ReLU of a given slope as its own type, like [`Relu`].
+#[derive(Clone, Copy)]
+struct LeakyRelu(f64);
+
+impl Nonlinearity for LeakyRelu {
+    #[inline(always)]
+    fn value(self, z: f64) -> f64 {
+        Activation::LeakyRelu { slope: self.0 }.apply(z)
+    }
+    #[inline(always)]
+    fn derivative(self, z: f64) -> f64 {
+        Activation::LeakyRelu { slope: self.0 }.derivative(z)
+    }
+    #[inline(always)]
+    fn second_derivative(self, z: f64) -> f64 {
+        Activation::LeakyRelu { slope: self.0 }.second_derivative(z)
     }
 }
 
@@ -259,7 +278,7 @@ mod tests {
     #[test]
     fn dispatched_passes_equal_the_elementwise_formulas_to_the_bit() {
         use crate::kernels;
-        use ndarray::{Array1, Array2};
+        use ndarray::{Array1, Array2, ShapeBuilder};
         let zs = [
             -3.5,
             -1.0,
@@ -283,37 +302,61 @@ mod tests {
         let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         let (z, g, v, w, r) = (grid(0), grid(1), grid(2), grid(3), grid(4));
         let b = Array1::from_shape_fn(9, |j| j as f64 / 3.0 - 1.0);
+        // Standard layout takes the slice loops, column-major the strided
+        // fallback; both, with and without a bias, must give the formulas.
+        let column_major = |a: &Array2<f64>| {
+            let mut f = Array2::zeros(a.dim().f());
+            f.assign(a);
+            f
+        };
+        type Layout = fn(&Array2<f64>) -> Array2<f64>;
+        let layouts: [Layout; 2] = [|a| a.clone(), column_major];
         for act in ALL {
-            let mut zf = g.clone();
-            let h = kernels::affine_activate(&mut zf, Some(b.view()), act);
-            let zb = &g + &b;
-            assert_eq!(bits(&zf), bits(&zb), "{act}");
-            assert_eq!(bits(&h), bits(&zb.mapv(|x| act.apply(x))), "{act}");
+            for (layout, bias) in layouts
+                .iter()
+                .flat_map(|l| [(l, Some(b.view())), (l, None)])
+            {
+                let (z, g, v, w, r) = (layout(&z), layout(&g), layout(&v), layout(&w), layout(&r));
+                let plus_bias = |a: &Array2<f64>| match bias {
+                    Some(b) => a + &b,
+                    None => a.clone(),
+                };
+                let what = format!(
+                    "{act}, standard layout {}, bias {}",
+                    z.is_standard_layout(),
+                    bias.is_some()
+                );
+                let mut zf = g.clone();
+                let h = kernels::affine_activate(&mut zf, bias, act);
+                let zb = plus_bias(&g);
+                assert_eq!(bits(&zf), bits(&zb), "{what}");
+                assert_eq!(bits(&h), bits(&zb.mapv(|x| act.apply(x))), "{what}");
 
-            let mut gi = g.clone();
-            kernels::times_derivative_in_place(&mut gi, &z, act);
-            let expected = ndarray::Zip::from(&g)
-                .and(&z)
-                .map_collect(|&gv, &zv| gv * act.derivative(zv));
-            assert_eq!(bits(&gi), bits(&expected), "{act}");
+                let mut gi = g.clone();
+                kernels::times_derivative_in_place(&mut gi, &z, act);
+                let expected = ndarray::Zip::from(&g)
+                    .and(&z)
+                    .map_collect(|&gv, &zv| gv * act.derivative(zv));
+                assert_eq!(bits(&gi), bits(&expected), "{what}");
 
-            let mut rz = g.clone();
-            let rh = kernels::tangent_activate(&mut rz, &v, Some(b.view()), &z, act);
-            let expected_rz = &g + &(&v + &b);
-            let expected_rh = ndarray::Zip::from(&expected_rz)
-                .and(&z)
-                .map_collect(|&x, &zv| x * act.derivative(zv));
-            assert_eq!(bits(&rz), bits(&expected_rz), "{act}");
-            assert_eq!(bits(&rh), bits(&expected_rh), "{act}");
+                let mut rz = g.clone();
+                let rh = kernels::tangent_activate(&mut rz, &v, bias, &z, act);
+                let expected_rz = &g + &plus_bias(&v);
+                let expected_rh = ndarray::Zip::from(&expected_rz)
+                    .and(&z)
+                    .map_collect(|&x, &zv| x * act.derivative(zv));
+                assert_eq!(bits(&rz), bits(&expected_rz), "{what}");
+                assert_eq!(bits(&rh), bits(&expected_rh), "{what}");
 
-            let fused = kernels::second_order_backward(g.view(), &v, w.view(), &z, &r, act);
-            let mut expected = Array2::zeros(z.dim());
-            for ((i, j), e) in expected.indexed_iter_mut() {
-                let zv = z[(i, j)];
-                *e = (g[(i, j)] + v[(i, j)]) * act.derivative(zv)
-                    + (w[(i, j)] * act.second_derivative(zv)) * r[(i, j)];
+                let fused = kernels::second_order_backward(g.view(), &v, w.view(), &z, &r, act);
+                let mut expected = Array2::zeros(z.dim());
+                for ((i, j), e) in expected.indexed_iter_mut() {
+                    let zv = z[(i, j)];
+                    *e = (g[(i, j)] + v[(i, j)]) * act.derivative(zv)
+                        + (w[(i, j)] * act.second_derivative(zv)) * r[(i, j)];
+                }
+                assert_eq!(bits(&fused), bits(&expected), "{what}");
             }
-            assert_eq!(bits(&fused), bits(&expected), "{act}");
         }
     }
 

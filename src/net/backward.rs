@@ -8,15 +8,14 @@
 
 use crate::error::Result;
 use crate::kernels;
-use crate::net::loss::loss_and_residuals;
-use crate::net::{Dataset, ForwardCache, Mlp};
+use crate::net::loss::{loss_and_residuals, output_terms};
+use crate::net::{Dataset, ForwardCache, Layer, Mlp};
 use ndarray::Array2;
 
 /// `(L_D(θ), ∇_θ L_D(θ))`; the gradient is returned in the network's shape.
 pub fn gradient(net: &Mlp, data: &Dataset) -> Result<(f64, Mlp)> {
-    let mut grad = net.zeros_like();
-    let loss = gradient_into(net, data, &mut grad)?;
-    Ok((loss, grad))
+    let pass = Backprop::new(net, data)?;
+    Ok((pass.loss(), pass.gradient()?))
 }
 
 /// `L_D(θ)`, writing `∇_θ L_D(θ)` into `grad` (a buffer of the network's
@@ -33,13 +32,15 @@ pub fn gradient_into(net: &Mlp, data: &Dataset, grad: &mut Mlp) -> Result<f64> {
 /// cache (`H_{l−1}`, `Z_l`), the loss and the backward signals `G_l`. The
 /// gradient and the Hessian-vector product at the same point share it
 /// ([`Backprop::hvp`]), so a second-order meta-gradient makes one pass over
-/// the update set instead of two. It borrows the network and the data, so it
-/// cannot be applied to others.
+/// the update set instead of two. It borrows the network, so it cannot
+/// be applied to another.
 pub struct Backprop<'a> {
     pub(crate) net: &'a Mlp,
-    pub(crate) data: &'a Dataset,
     pub(crate) cache: ForwardCache,
     pub(crate) deltas: Vec<Array2<f64>>,
+    /// `softmax(f)` row by row for a cross-entropy loss (the HVP's
+    /// `∂²ℓ/∂f²`), `None` for squared error.
+    pub(crate) probs: Option<Array2<f64>>,
     loss: f64,
 }
 
@@ -48,20 +49,44 @@ impl<'a> Backprop<'a> {
     pub fn new(net: &'a Mlp, data: &'a Dataset) -> Result<Self> {
         data.check_compatible(net)?;
         let cache = net.forward_cache(data.x().view())?;
-        let (loss, r) = loss_and_residuals(cache.output(), data.targets());
-        let deltas = backprop_deltas(net, &cache, r);
+        let terms = output_terms(cache.output(), data.targets());
+        let deltas = backprop_deltas(net, &cache, terms.residuals);
         Ok(Self {
             net,
-            data,
             cache,
             deltas,
-            loss,
+            probs: terms.probs,
+            loss: terms.loss,
         })
     }
 
     /// `L_D(θ)`.
     pub fn loss(&self) -> f64 {
         self.loss
+    }
+
+    /// `∂L/∂W_l = G_lᵀ H_{l−1}`, `∂L/∂b_l = Σ_n G_l[n]` in the network's
+    /// shape (the values of [`Backprop::gradient_into`], to the bit, without
+    /// a zeroed buffer to overwrite); errors if the loss or the gradient is
+    /// not finite.
+    pub fn gradient(&self) -> Result<Mlp> {
+        let layers = self
+            .net
+            .layers()
+            .iter()
+            .zip(&self.deltas)
+            .zip(&self.cache.inputs)
+            .map(|((layer, g), h)| Layer {
+                weight: kernels::matmul(g.t(), h.view()),
+                bias: layer.bias.as_ref().map(|_| kernels::column_sums(g)),
+            })
+            .collect();
+        let grad = Mlp::from_parts(layers, self.net.activation());
+        if !self.loss.is_finite() {
+            return Err(crate::Error::NonFinite("loss".into()));
+        }
+        grad.check_finite("gradient")?;
+        Ok(grad)
     }
 
     /// `∂L/∂W_l = G_lᵀ H_{l−1}`, `∂L/∂b_l = Σ_n G_l[n]`, written into `grad`

@@ -18,7 +18,7 @@
 use crate::error::Result;
 use crate::kernels;
 use crate::net::backward::Backprop;
-use crate::net::loss::loss_hessian_times;
+use crate::net::loss::output_hessian_times;
 use crate::net::{Dataset, Mlp};
 use ndarray::{concatenate, s, Array2, Axis};
 
@@ -46,7 +46,7 @@ impl Backprop<'_> {
     /// [`Backprop::hvp`] written into `out` (the network's shape; old values
     /// ignored); errors if the product is not finite.
     pub fn hvp_into(&self, v: &Mlp, out: &mut Mlp) -> Result<()> {
-        let (net, data) = (self.net, self.data);
+        let net = self.net;
         net.check_same_shape(v)?;
         net.check_same_shape(out)?;
         let act = net.activation();
@@ -86,7 +86,7 @@ impl Backprop<'_> {
 
         // Backward signals and their tangents.
         let deltas = &self.deltas;
-        let mut r_delta = loss_hessian_times(cache.output(), data.targets(), &r_pre[depth - 1]);
+        let mut r_delta = output_hessian_times(self.probs.as_ref(), &r_pre[depth - 1]);
         for l in (0..depth).rev() {
             let g = &deltas[l];
             let target = &mut out.layers_mut()[l];

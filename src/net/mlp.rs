@@ -95,9 +95,8 @@ impl Mlp {
         Ok(net)
     }
 
-    /// Assemble layers already known to chain (shapes produced by this crate;
-    /// the GPU backend's downloads).
-    #[cfg(feature = "gpu")]
+    /// Assemble layers already known to chain (shapes produced by this crate:
+    /// gradients, the GPU backend's downloads).
     pub(crate) fn from_parts(layers: Vec<Layer>, activation: Activation) -> Self {
         debug_assert!(layers.windows(2).all(|w| w[0].n_out() == w[1].n_in()));
         Self { layers, activation }

@@ -53,14 +53,11 @@ pub struct FullNetwork;
 
 struct FullPass<'a> {
     pass: Backprop<'a>,
-    net: &'a Mlp,
 }
 
 impl UpdatePass<Mlp> for FullPass<'_> {
     fn gradient(&self) -> Result<Mlp> {
-        let mut g = self.net.zeros_like();
-        self.pass.gradient_into(&mut g)?;
-        Ok(g)
+        self.pass.gradient()
     }
     fn hvp(&self, v: &Mlp) -> Result<Mlp> {
         self.pass.hvp(v)
@@ -82,7 +79,6 @@ impl Parameterization for FullNetwork {
     ) -> Result<R> {
         f(&FullPass {
             pass: Backprop::new(p, data)?,
-            net: p,
         })
     }
 

@@ -19,7 +19,7 @@
 
 use super::{activation_code, gpu_err, CudaBackend, DeviceMatrix, DeviceNet};
 use crate::error::{Error, Result};
-use crate::net::loss::{loss_and_residuals, loss_hessian_times};
+use crate::net::loss::{output_hessian_times, output_terms};
 use crate::net::{Dataset, Layer, Mlp, Targets};
 use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
 use ndarray::{Array1, Array2};
@@ -37,14 +37,14 @@ pub struct DeviceData {
 
 /// One forward/backward pass over a data set at fixed parameters, kept on the
 /// device: each layer's input `H_{l−1}`, pre-activation `Z_l` and backward
-/// signal `G_l = ∂L/∂Z_l`, and (host) the outputs and the loss.
+/// signal `G_l = ∂L/∂Z_l`, and (host) the loss and, for cross-entropy, the
+/// output probabilities the HVP's `∂²ℓ/∂f²` needs.
 pub struct DevicePass<'a> {
     net: &'a DeviceNet,
-    data: &'a DeviceData,
     inputs: Vec<DeviceMatrix>,
     pre: Vec<DeviceMatrix>,
     deltas: Vec<DeviceMatrix>,
-    output: Array2<f64>,
+    probs: Option<Array2<f64>>,
     loss: f64,
 }
 
@@ -294,7 +294,8 @@ impl CudaBackend {
         };
         let (inputs, pre) = self.forward_cache(net, x)?;
         let output = self.download(pre.last().expect("a network has a layer"))?;
-        let (loss, r) = loss_and_residuals(&output, &data.targets);
+        let terms = output_terms(&output, &data.targets);
+        let (loss, r) = (terms.loss, terms.residuals);
         if !loss.is_finite() {
             return Err(Error::NonFinite("loss (GPU)".into()));
         }
@@ -321,11 +322,10 @@ impl CudaBackend {
         deltas.reverse();
         Ok(DevicePass {
             net,
-            data,
             inputs,
             pre,
             deltas,
-            output,
+            probs: terms.probs,
             loss,
         })
     }
@@ -437,7 +437,7 @@ impl CudaBackend {
 
         // The loss's curvature on the host: R{G_L} = (1/N) ∂²ℓ/∂f² R{f}.
         let rf = self.download(&r_pre[depth - 1])?;
-        let r_top = loss_hessian_times(&pass.output, &pass.data.targets, &rf);
+        let r_top = output_hessian_times(pass.probs.as_ref(), &rf);
         let mut r_delta = self.upload_matrix(r_top.view())?;
 
         for l in (0..depth).rev() {
