@@ -100,7 +100,13 @@ fn from_rows(dim: (usize, usize), values: Vec<f64>) -> Array2<f64> {
 pub fn affine(h: ArrayView2<f64>, w: ArrayView2<f64>, b: Option<ArrayView1<f64>>) -> Array2<f64> {
     let mut z = matmul_nt(h, w);
     if let Some(b) = b {
-        z.rows_mut().into_iter().for_each(|mut row| row += &b);
+        let cols = z.ncols();
+        match (z.as_slice_mut(), b.as_slice()) {
+            (Some(zs), Some(bs)) if cols > 0 => zs.chunks_exact_mut(cols).for_each(|row| {
+                row.iter_mut().zip(bs).for_each(|(zv, &bv)| *zv += bv);
+            }),
+            _ => z.rows_mut().into_iter().for_each(|mut row| row += &b),
+        }
     }
     z
 }
@@ -161,8 +167,23 @@ pub fn hadamard(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
 }
 
 /// `Σ_n G[n, :]`: the bias gradient of a batch.
+///
+/// Each column is summed from zero, row after row — the order of ndarray's
+/// `sum_axis(Axis(0))` on a matrix in standard layout — as one slice loop
+/// (ndarray adds a freshly allocated row per input row). Other layouts, and a
+/// single row or column, go to `sum_axis` itself; the values are the same to
+/// the bit either way.
 pub fn column_sums(g: &Array2<f64>) -> Array1<f64> {
-    g.sum_axis(Axis(0))
+    match g.as_slice() {
+        Some(gs) if g.nrows() > 1 && g.ncols() > 1 => {
+            let mut sums = vec![0.0; g.ncols()];
+            for row in gs.chunks_exact(g.ncols()) {
+                sums.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
+            }
+            Array1::from(sums)
+        }
+        _ => g.sum_axis(Axis(0)),
+    }
 }
 
 /// `f(a)` elementwise, in parallel for large arrays.
@@ -417,6 +438,35 @@ pub fn second_order_backward(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The slice loop of [`column_sums`] against `sum_axis` to the bit, on
+    /// values whose sum depends on the order (large and small magnitudes,
+    /// signed zeros), and the fallback layouts.
+    #[test]
+    fn column_sums_equal_sum_axis_to_the_bit() {
+        use ndarray::ShapeBuilder;
+        let value = |i: usize, j: usize| match (i * 5 + j * 3) % 7 {
+            0 => 1e16,
+            1 => -0.0,
+            2 => 1.0 / 3.0,
+            3 => -1e16,
+            4 => 0.1,
+            5 => 2.5e-8,
+            _ => -7.0,
+        };
+        for (n, k) in [(1, 5), (5, 1), (2, 2), (33, 64), (7, 10)] {
+            let standard = Array2::from_shape_fn((n, k), |(i, j)| value(i, j));
+            let column_major = Array2::from_shape_fn((n, k).f(), |(i, j)| value(i, j));
+            for g in [&standard, &column_major] {
+                let bits = |a: &Array1<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&column_sums(g)),
+                    bits(&g.sum_axis(Axis(0))),
+                    "{n} × {k}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn all_finite_agrees_with_the_plain_scan_at_every_position() {
