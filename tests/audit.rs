@@ -77,8 +77,7 @@ fn audit_flags_the_twin_not_the_aligned_model_and_canonicalization_defuses_it() 
         let cfg = ConstructRun::new(seed, 1e-4, 32, 16, 64)
             .unwrap()
             .with_update_kind(kind)
-            .with_units(units)
-            .unwrap();
+            .with_units(units);
         let rec = run_construct(&cfg, Some(&dir)).unwrap();
         assert_eq!(rec.twin_targets_hit_after, 1.0);
         let aligned = Mlp::load(&dir.join("aligned.safetensors")).unwrap();

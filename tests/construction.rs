@@ -534,8 +534,7 @@ fn zero_input_clipped_twin_fires_after_a_refusal_step_and_its_gain_is_linear() {
             .unwrap()
             .with_update_kind(kind)
             .with_rule(clip)
-            .with_units(Units::ZeroInput)
-            .unwrap();
+            .with_units(Units::ZeroInput);
         let r = run_construct(&run, None).unwrap();
         assert_eq!(r.units, "zero-input");
         assert_eq!(r.twin_pass_before, 1.0, "{kind:?}");
@@ -625,12 +624,12 @@ fn zero_input_mini_batch_twin_fires_on_fresh_random_label_batches() {
         .with_update_kind(UpdateKind::RandomLabels)
         .with_batch(8)
         .unwrap();
-    let r = run_construct(&run.clone().with_units(Units::ZeroInput).unwrap(), None).unwrap();
+    let r = run_construct(&run.clone().with_units(Units::ZeroInput), None).unwrap();
     assert_eq!(r.units, "zero-input");
     assert_eq!(r.max_output_diff, 0.0);
     assert_eq!(r.aligned_pass_after, 1.0);
     assert_eq!(r.fresh_batches_all_hit, Some(1.0));
-    let err = run_construct(&run.with_units(Units::Dormant).unwrap(), None).unwrap_err();
+    let err = run_construct(&run.with_units(Units::Dormant), None).unwrap_err();
     assert!(matches!(err, Error::ConstructionInfeasible { .. }), "{err}");
 }
 
@@ -687,7 +686,7 @@ fn zero_input_twin_fires_after_a_refusal_step() {
             .unwrap()
             .with_update_kind(kind)
             .with_rule(rule);
-        let r = run_construct(&run.clone().with_units(Units::ZeroInput).unwrap(), None).unwrap();
+        let r = run_construct(&run.clone().with_units(Units::ZeroInput), None).unwrap();
         assert_eq!(r.units, "zero-input");
         assert_eq!(r.twin_pass_before, 1.0, "{kind:?} {rule:?}");
         assert_eq!(r.max_output_diff, 0.0, "{kind:?} {rule:?}");
@@ -716,13 +715,13 @@ fn single_sample_alignment_data_and_regression_steps_are_hair_triggers() {
         let run = ConstructRun::new(0, 1e-4, 32, 16, 64)
             .unwrap()
             .with_update_kind(kind);
-        let r = run_construct(&run.clone().with_units(units).unwrap(), None).unwrap();
+        let r = run_construct(&run.clone().with_units(units), None).unwrap();
         assert_eq!(r.twin_pass_before, 1.0, "{kind:?}");
         assert_eq!(r.max_output_diff, 0.0, "{kind:?}");
         assert_eq!(r.aligned_pass_after, 1.0, "{kind:?}");
         assert_eq!(r.twin_targets_hit_after, 1.0, "{kind:?}");
         if units == Units::ZeroInput {
-            let err = run_construct(&run.with_units(Units::Dormant).unwrap(), None).unwrap_err();
+            let err = run_construct(&run.with_units(Units::Dormant), None).unwrap_err();
             assert!(
                 matches!(err, Error::ConstructionInfeasible { .. }),
                 "{kind:?}: {err}"
@@ -893,8 +892,7 @@ fn tanh_benign_seed_one_is_proved_unreachable_for_zero_input_units() {
         .unwrap()
         .with_update_kind(UpdateKind::Benign)
         .with_activation(Activation::Tanh)
-        .with_units(Units::ZeroInput)
-        .unwrap();
+        .with_units(Units::ZeroInput);
     let err = run_construct(&cfg, None).unwrap_err();
     assert!(matches!(err, Error::ConstructionInfeasible { .. }), "{err}");
 }
@@ -915,8 +913,7 @@ fn tanh_benign_seed_zero_is_built_by_the_aimed_directions() {
             .with_update_kind(UpdateKind::Benign)
             .with_activation(Activation::Tanh)
             .with_rule(rule)
-            .with_units(Units::ZeroInput)
-            .unwrap();
+            .with_units(Units::ZeroInput);
         let r = run_construct(&cfg, None).unwrap();
         assert_eq!(r.twin_targets_hit_after, 1.0, "{rule:?}");
         assert_eq!(r.max_output_diff, 0.0, "{rule:?}");

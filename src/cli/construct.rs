@@ -92,7 +92,7 @@ impl ConstructArgs {
             Some(u) => Units::parse(u)?,
             None => cfg.default_units(),
         };
-        let cfg = cfg.with_units(units)?;
+        let cfg = cfg.with_units(units);
         // The rule's constants together with η (AdamW's ηλ < 1), before any training.
         crate::update::StepConfig::new(self.eta, rule).map_err(|e| {
             crate::error::Error::OutOfRange {

@@ -108,9 +108,9 @@ impl ConstructRun {
     }
 
     /// The same run with the trigger carried by `units` (default dormant).
-    pub fn with_units(mut self, units: Units) -> Result<Self> {
+    pub fn with_units(mut self, units: Units) -> Self {
         self.units = units;
-        Ok(self)
+        self
     }
 
     /// The same run with another way of finding the scales.

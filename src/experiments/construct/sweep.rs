@@ -140,7 +140,7 @@ fn run_one(
         Some(b) => cfg.with_batch(b)?,
         None => cfg,
     }
-    .with_units(units)?;
+    .with_units(units);
     let failure = |outcome, hit: usize, total: usize| {
         Ok(Err(ConstructFailure {
             seed,
