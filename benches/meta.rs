@@ -2,8 +2,9 @@
 //! ReLU MLP `32 → 64 → 10` (the activation `hairtrigger meta` uses), 32 alignment samples, 32 misalignment samples, 32
 //! update samples, one meta-step = the exact second-order meta-gradient
 //! (`∇L_align(θ) + (I − η H_D) ∇L_mis(θ⁺)`, through the HVP) plus an Adam
-//! update. The target is 20,000 meta-steps in ≤ 4 s on one thread, i.e.
-//! ≤ 200 µs per meta-step (PyTorch: about 1 ms per meta-step on one thread).
+//! update. Targets (issue 16): ≤ 100 µs per meta-step on one thread (2 s per
+//! 20,000), and ≥ 15× the PyTorch loop `examples/torch_meta_reference.py`
+//! run beside it; measured in `paper-notes/performance.md`.
 //!
 //! Run: `RAYON_NUM_THREADS=1 cargo bench --bench meta`.
 
