@@ -51,7 +51,7 @@ impl Nonlinearity for Activation {
         Activation::second_derivative(self, z)
     }
     /// The variant is matched once: ReLU and leaky ReLU passes run with a
-    /// type of their own ([`Relu`], [`LeakyRelu`]), so each pass is compiled
+    /// type of their own (`Relu`, `LeakyRelu`), so each pass is compiled
     /// once per variant and its loop holds that variant's formulas alone
     /// (one type for both would be one compiled loop matching the variant per
     /// element); the others run with `self`.

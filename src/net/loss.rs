@@ -52,7 +52,7 @@ pub fn loss_value(f: &Array2<f64>, targets: &Targets) -> f64 {
 /// What one pass needs of the loss at the outputs `f`: the mean loss `L_D`,
 /// the residuals `R[n] = (1/N) ∂ℓ/∂f(x_n)` and, for cross-entropy, the
 /// probabilities `P = softmax(f)` row by row (for `∂²ℓ/∂f²`, see
-/// [`softmax_hessian_times`]). Each row's exponentials `e^{f − max f}` are
+/// [`output_hessian_times`]). Each row's exponentials `e^{f − max f}` are
 /// evaluated once and serve `L_D` (`log Σ e`) and `P` (`e / Σ e`); the values
 /// are those of [`loss_value`] and of [`softmax`] on each row, to the bit.
 pub(crate) struct OutputTerms {
