@@ -226,15 +226,17 @@ pub fn affine_activate(
             let z = self.z;
             let len = z.len();
             let cols = z.ncols();
+            // The formula, shared by the slice and the strided paths.
+            let biased = move |zv: &mut f64, bv: f64| {
+                *zv += bv;
+                act.value(*zv)
+            };
             if len < PAR_ELEMENTS && cols > 0 {
                 if let (Some(zs), Some(bias)) = (z.as_slice_mut(), bias_slice(&self.b)) {
                     let mut h = Vec::with_capacity(len);
                     match bias {
                         Some(bs) => zs.chunks_exact_mut(cols).for_each(|row| {
-                            h.extend(row.iter_mut().zip(bs).map(|(zv, &bv)| {
-                                *zv += bv;
-                                act.value(*zv)
-                            }))
+                            h.extend(row.iter_mut().zip(bs).map(|(zv, &bv)| biased(zv, bv)))
                         }),
                         None => h.extend(zs.iter().map(|&zv| act.value(zv))),
                     }
@@ -245,8 +247,7 @@ pub fn affine_activate(
                 Some(b) => {
                     let b = rows_of(&b, z.dim());
                     collect!(len, Zip::from(z).and(b), move |zv: &mut f64, &bv: &f64| {
-                        *zv += bv;
-                        act.value(*zv)
+                        biased(zv, bv)
                     })
                 }
                 None => collect!(len, Zip::from(z), move |zv: &mut f64| act.value(*zv)),
@@ -304,6 +305,15 @@ pub fn tangent_activate(
             let (rz, hv, z) = (self.rz, self.hv, self.z);
             let len = rz.len();
             let cols = rz.ncols();
+            // The formulas, shared by the slice and the strided paths.
+            let biased = move |r: &mut f64, h: f64, bv: f64, zv: f64| {
+                *r += h + bv;
+                *r * act.derivative(zv)
+            };
+            let unbiased = move |r: &mut f64, h: f64, zv: f64| {
+                *r += h;
+                *r * act.derivative(zv)
+            };
             if len < PAR_ELEMENTS && cols > 0 {
                 let dim = rz.dim();
                 if let (Some(rs), Some([hs, zs]), Some(vb)) = (
@@ -318,18 +328,19 @@ pub fn tangent_activate(
                         .zip(zs.chunks_exact(cols))
                     {
                         match vb {
-                            Some(bs) => out.extend(r.iter_mut().zip(h).zip(bs).zip(zr).map(
-                                |(((r, &h), &bv), &zv)| {
-                                    *r += h + bv;
-                                    *r * act.derivative(zv)
-                                },
-                            )),
-                            None => {
-                                out.extend(r.iter_mut().zip(h).zip(zr).map(|((r, &h), &zv)| {
-                                    *r += h;
-                                    *r * act.derivative(zv)
-                                }))
-                            }
+                            Some(bs) => out.extend(
+                                r.iter_mut()
+                                    .zip(h)
+                                    .zip(bs)
+                                    .zip(zr)
+                                    .map(|(((r, &h), &bv), &zv)| biased(r, h, bv, zv)),
+                            ),
+                            None => out.extend(
+                                r.iter_mut()
+                                    .zip(h)
+                                    .zip(zr)
+                                    .map(|((r, &h), &zv)| unbiased(r, h, zv)),
+                            ),
                         }
                     }
                     return from_rows(dim, out);
@@ -342,17 +353,13 @@ pub fn tangent_activate(
                     collect!(
                         len,
                         zip,
-                        move |r: &mut f64, &h: &f64, &bv: &f64, &zv: &f64| {
-                            *r += h + bv;
-                            *r * act.derivative(zv)
-                        }
+                        move |r: &mut f64, &h: &f64, &bv: &f64, &zv: &f64| { biased(r, h, bv, zv) }
                     )
                 }
                 None => {
                     let zip = Zip::from(rz).and(hv).and(z);
                     collect!(len, zip, move |r: &mut f64, &h: &f64, &zv: &f64| {
-                        *r += h;
-                        *r * act.derivative(zv)
+                        unbiased(r, h, zv)
                     })
                 }
             }
@@ -386,6 +393,10 @@ pub fn second_order_backward(
         type Output = Array2<f64>;
         fn run<N: Nonlinearity>(self, act: N) -> Array2<f64> {
             let len = self.rgw.len();
+            // The formula, shared by the slice and the strided paths.
+            let formula = move |a: f64, g: f64, b: f64, zv: f64, r: f64| {
+                (a + g) * act.derivative(zv) + (b * act.second_derivative(zv)) * r
+            };
             if len < PAR_ELEMENTS {
                 let views = [
                     &self.rgw,
@@ -401,9 +412,7 @@ pub fn second_order_backward(
                         .zip(b)
                         .zip(z)
                         .zip(r)
-                        .map(|((((&a, &g), &b), &zv), &r)| {
-                            (a + g) * act.derivative(zv) + (b * act.second_derivative(zv)) * r
-                        })
+                        .map(|((((&a, &g), &b), &zv), &r)| formula(a, g, b, zv, r))
                         .collect();
                     return from_rows(self.rgw.dim(), out);
                 }
@@ -418,7 +427,7 @@ pub fn second_order_backward(
                                      &b: &f64,
                                      &zv: &f64,
                                      &r: &f64| {
-                (a + g) * act.derivative(zv) + (b * act.second_derivative(zv)) * r
+                formula(a, g, b, zv, r)
             })
         }
     }

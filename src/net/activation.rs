@@ -65,42 +65,48 @@ impl Nonlinearity for Activation {
     }
 }
 
-/// ReLU as its own type for [`Activation`]'s `dispatch`: every value is
-/// [`Activation::Relu`]'s, to the bit (the constant variant folds the match).
-#[derive(Clone, Copy)]
-struct Relu;
+/// A type that stands for one [`Activation`] variant, for `dispatch`: each
+/// such type gets its own compiled pass, and the blanket [`Nonlinearity`]
+/// below forwards to that variant's methods (the constant variant folds their
+/// `match`), so every value is the [`Activation`]'s, to the bit.
+trait OneVariant: Copy + Send + Sync {
+    fn variant(self) -> Activation;
+}
 
-impl Nonlinearity for Relu {
+impl<V: OneVariant> Nonlinearity for V {
     #[inline(always)]
     fn value(self, z: f64) -> f64 {
-        Activation::Relu.apply(z)
+        self.variant().apply(z)
     }
     #[inline(always)]
     fn derivative(self, z: f64) -> f64 {
-        Activation::Relu.derivative(z)
+        self.variant().derivative(z)
     }
     #[inline(always)]
     fn second_derivative(self, z: f64) -> f64 {
-        Activation::Relu.second_derivative(z)
+        self.variant().second_derivative(z)
     }
 }
 
-/// Leaky ReLU of a given slope as its own type, like [`Relu`].
+/// [`Activation::Relu`] as a type of its own.
+#[derive(Clone, Copy)]
+struct Relu;
+
+impl OneVariant for Relu {
+    #[inline(always)]
+    fn variant(self) -> Activation {
+        Activation::Relu
+    }
+}
+
+/// [`Activation::LeakyRelu`] of a given slope as a type of its own.
 #[derive(Clone, Copy)]
 struct LeakyRelu(f64);
 
-impl Nonlinearity for LeakyRelu {
+impl OneVariant for LeakyRelu {
     #[inline(always)]
-    fn value(self, z: f64) -> f64 {
-        Activation::LeakyRelu { slope: self.0 }.apply(z)
-    }
-    #[inline(always)]
-    fn derivative(self, z: f64) -> f64 {
-        Activation::LeakyRelu { slope: self.0 }.derivative(z)
-    }
-    #[inline(always)]
-    fn second_derivative(self, z: f64) -> f64 {
-        Activation::LeakyRelu { slope: self.0 }.second_derivative(z)
+    fn variant(self) -> Activation {
+        Activation::LeakyRelu { slope: self.0 }
     }
 }
 

@@ -82,11 +82,16 @@ impl<'a> Backprop<'a> {
             })
             .collect();
         let grad = Mlp::from_parts(layers, self.net.activation());
+        self.check_finite(&grad)?;
+        Ok(grad)
+    }
+
+    /// Errors if the loss or the gradient `grad` is not finite.
+    fn check_finite(&self, grad: &Mlp) -> Result<()> {
         if !self.loss.is_finite() {
             return Err(crate::Error::NonFinite("loss".into()));
         }
-        grad.check_finite("gradient")?;
-        Ok(grad)
+        grad.check_finite("gradient")
     }
 
     /// `∂L/∂W_l = G_lᵀ H_{l−1}`, `∂L/∂b_l = Σ_n G_l[n]`, written into `grad`
@@ -104,10 +109,7 @@ impl<'a> Backprop<'a> {
                 b.assign(&kernels::column_sums(g));
             }
         }
-        if !self.loss.is_finite() {
-            return Err(crate::Error::NonFinite("loss".into()));
-        }
-        grad.check_finite("gradient")
+        self.check_finite(grad)
     }
 }
 

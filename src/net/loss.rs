@@ -22,11 +22,22 @@ pub enum LossKind {
     SoftmaxCrossEntropy,
 }
 
-/// Numerically stable `softmax(f)` of one row.
-pub fn softmax(f: ArrayView1<f64>) -> Array1<f64> {
+/// One row's shifted exponentials: `(m, e, Σ e)` with `m = max f` and
+/// `e = exp(f − m)`, the one evaluation behind [`softmax`] (`e / Σe`) and the
+/// cross-entropy (`m + ln Σe − f_y`). The fold with `f64::max` skips a NaN
+/// in `m`, but NaN still reaches `e` (`exp(NaN − m)`), and `+∞` gives
+/// `∞ − ∞ = NaN`, so a non-finite row makes `Σ e`, the softmax and the loss
+/// NaN, never a silent finite value.
+fn shifted_exps(f: ArrayView1<f64>) -> (f64, Array1<f64>, f64) {
     let m = f.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
     let e = f.mapv(|v| (v - m).exp());
     let s = e.sum();
+    (m, e, s)
+}
+
+/// Numerically stable `softmax(f)` of one row.
+pub fn softmax(f: ArrayView1<f64>) -> Array1<f64> {
+    let (_, e, s) = shifted_exps(f);
     e / s
 }
 
@@ -39,9 +50,8 @@ pub fn loss_value(f: &Array2<f64>, targets: &Targets) -> f64 {
             f.axis_iter(Axis(0))
                 .zip(c)
                 .map(|(row, &label)| {
-                    let m = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-                    let lse = m + row.mapv(|v| (v - m).exp()).sum().ln();
-                    lse - row[label]
+                    let (m, _, s) = shifted_exps(row);
+                    m + s.ln() - row[label]
                 })
                 .sum::<f64>()
                 / n
@@ -52,7 +62,7 @@ pub fn loss_value(f: &Array2<f64>, targets: &Targets) -> f64 {
 /// What one pass needs of the loss at the outputs `f`: the mean loss `L_D`,
 /// the residuals `R[n] = (1/N) ∂ℓ/∂f(x_n)` and, for cross-entropy, the
 /// probabilities `P = softmax(f)` row by row (for `∂²ℓ/∂f²`, see
-/// [`output_hessian_times`]). Each row's exponentials `e^{f − max f}` are
+/// [`output_hessian_times`]). Each row's exponentials (`shifted_exps`) are
 /// evaluated once and serve `L_D` (`log Σ e`) and `P` (`e / Σ e`); the values
 /// are those of [`loss_value`] and of [`softmax`] on each row, to the bit.
 pub(crate) struct OutputTerms {
@@ -74,9 +84,7 @@ pub(crate) fn output_terms(f: &Array2<f64>, targets: &Targets) -> OutputTerms {
             let mut p = f.clone();
             let mut terms = Vec::with_capacity(c.len());
             for ((mut row, src), &label) in p.rows_mut().into_iter().zip(f.rows()).zip(c) {
-                let m = src.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-                let e = src.mapv(|v| (v - m).exp());
-                let s = e.sum();
+                let (m, e, s) = shifted_exps(src);
                 terms.push(m + s.ln() - src[label]);
                 row.assign(&(e / s));
             }
@@ -134,6 +142,21 @@ mod tests {
         let targets = Targets::Classes(vec![2, 0, 3]);
         let t = output_terms(&f, &targets);
         assert_eq!(t.loss.to_bits(), loss_value(&f, &targets).to_bits());
+        // Independently of the shared row evaluation: −ln p_y from the
+        // exponentials taken directly (rows 0 and 2 are small enough), and
+        // row 1's −ln p_0 = ln(1 + e^{−0.5} + …) by hand.
+        let direct = |n: usize, label: usize| {
+            let z: f64 = f.row(n).iter().map(|v| v.exp()).sum();
+            z.ln() - f[[n, label]]
+        };
+        let row1 = (1.0 + (-0.5f64).exp() + (-703.0f64).exp() + (-688.0f64).exp()).ln();
+        let want = (direct(0, 2) + row1 + direct(2, 3)) / 3.0;
+        // A few roundings apart (sums in another order): 4 ulps.
+        assert!(
+            (t.loss - want).abs() <= 4.0 * f64::EPSILON * want.abs(),
+            "{} vs {want}",
+            t.loss
+        );
         let p = t.probs.expect("cross-entropy keeps P");
         for (n, (row, &label)) in p.rows().into_iter().zip([2usize, 0, 3].iter()).enumerate() {
             let want = softmax(f.row(n));
