@@ -120,6 +120,19 @@ pub enum Error {
         redundant: usize,
     },
 
+    /// The clipped-step construction hits every target only at a scale past
+    /// the box `α ≤ alpha_max`: the real step at `scale` hits all `total`
+    /// targets, while inside the box at most `hit` were hit
+    /// (`src/attack/clipped.rs`, the scale search).
+    #[error("hair-trigger construction needs a scale beyond the box α ≤ {alpha_max:.1e}: inside it at most {hit} of {total} targets were hit with {redundant} redundant units, and the real step hits all {total} at scale {scale:.3e}")]
+    ConstructionBeyondBox {
+        hit: usize,
+        total: usize,
+        redundant: usize,
+        alpha_max: f64,
+        scale: f64,
+    },
+
     /// The LP solver could not be set up or run (not an undecided LP: that is
     /// reported as [`crate::attack::feasibility::Verdict::Undecided`]).
     #[error("LP solver: {0}")]

@@ -423,6 +423,47 @@ fn clipped_sgd_construction_is_verified_and_its_gain_is_linear_in_the_scale() {
     );
 }
 
+/// Clipped SGD with dormant units on the no-target set at small η: the step
+/// moves the units by at most `η c`, so the gain is linear in `η t` and the
+/// scale needed grows like `1/η`. Here it leaves the box `α ≤ α_max`; the run
+/// is refused as "beyond the box" with the scale at which the real step does
+/// hit every target, and that scale is ten times larger for ten times smaller
+/// η. The band is 1 %: the bisection resolves `t` to a factor `2^(2⁻²⁰)`
+/// (`7·10⁻⁷`), and the old parameters' share of the gradient norm, the only
+/// departure from the law, is `O(1/t²)` at `t > 10⁷`.
+#[test]
+fn clipped_dormant_scale_beyond_the_box_follows_the_inverse_eta_law() {
+    let scale_at = |eta: f64| {
+        let err = run_construct(
+            &ConstructRun::new(0, eta, 32, 16, 512)
+                .unwrap()
+                .with_rule(UpdateRule::SgdClip { max_norm: 1.0 })
+                .with_update_kind(hairtrigger::experiments::construct::UpdateKind::NoTarget)
+                .with_units(hairtrigger::attack::Units::Dormant),
+            None,
+        )
+        .unwrap_err();
+        match err {
+            Error::ConstructionBeyondBox {
+                hit, total, scale, ..
+            } => {
+                assert!(hit < total, "{err}");
+                assert!(
+                    scale > DEFAULT_ALPHA_MAX && scale <= hairtrigger::attack::SCALE_CHECK_LIMIT,
+                    "{err}"
+                );
+                scale
+            }
+            other => panic!("expected a scale beyond the box, got: {other}"),
+        }
+    };
+    let ratio = scale_at(1e-6) / scale_at(1e-5);
+    assert!(
+        (ratio - 10.0).abs() < 0.1,
+        "scale(η = 1e-6) / scale(η = 1e-5) = {ratio}; the 1/η law says 10"
+    );
+}
+
 /// AdamW's first step (decay 0.01): built and verified by the AdamW step,
 /// including the decay of every old parameter and of the new incoming weights.
 #[test]

@@ -35,9 +35,13 @@
 //! clipped twin exists (a finite `t` can still use the base's own margins).
 //!
 //! **The scale.** Given `γ̃`, the smallest working `t` is searched for by
-//! doubling from `t = 1` (up to the LP box `α ≤ α_max`) and then bisecting in
-//! `ln t`; every probe runs the real clipped step and evaluates, and the twin
-//! returned is a probe that hit every target.
+//! doubling from `t = 1` and then bisecting in `ln t`; every probe runs the
+//! real clipped step and evaluates, and the twin returned is a probe that hit
+//! every target with `t ≤ α_max` (the LP's box). Past the box the doubling
+//! goes on to [`SCALE_CHECK_LIMIT`] only to classify the failure: a hit
+//! there is [`Error::ConstructionBeyondBox`] with the scale it needed (the
+//! proof's "`t` large enough", checked by the step), no hit at all is
+//! [`Error::ConstructionFailed`].
 
 use super::analytic::{
     checked_residuals, constraints, prepare, scaled_twin, with_inert_units, ConstructConfig,
@@ -57,6 +61,12 @@ use ndarray::{Array1, Array2, Axis};
 
 /// Bisection steps in `ln t` after the doubling has bracketed the scale.
 const BISECTIONS: usize = 20;
+
+/// How far past the box the clipped scale search goes on doubling, only to
+/// tell a twin that needs a larger scale from one the step misses. At `t = 10¹⁵` the units' `γ = t²γ̃ ≤ 10³⁰` and the
+/// gradient norm `≈ t √(Σ γ̃ ‖G‖²)` stay far inside f64's range, and the
+/// clipped step of the units is `η c` whatever `t`.
+pub const SCALE_CHECK_LIMIT: f64 = 1e15;
 
 /// The clipped-SGD twin with dormant units (module docs); `step.rule()` must
 /// be [`UpdateRule::SgdClip`].
@@ -156,9 +166,16 @@ pub(super) fn clipped_direction(
     Ok(gamma.mapv(|v| (nan_max(v, 0.0) / top).sqrt()))
 }
 
-/// The smallest scale `t` (module docs: doubling from 1 up to the box, then
-/// bisecting in `ln t`) at which the twin `twin_at(t · direction)` hits every
-/// target after the real clipped step; every probe runs the step.
+/// The smallest scale `t` (module docs: doubling from 1, then bisecting in
+/// `ln t`) at which the twin `twin_at(t · direction)` hits every target after
+/// the real clipped step; every probe runs the step.
+///
+/// The twin counts only inside the box `t ≤ α_max` ([`DEFAULT_ALPHA_MAX`]).
+/// When the doubling leaves the box without a hit it goes on, up to
+/// [`SCALE_CHECK_LIMIT`], only to tell the two kinds of failure apart: a
+/// twin that hits every target at a larger scale (the linear law's "`t`
+/// large enough", verified by the step) is [`Error::ConstructionBeyondBox`]
+/// with that scale; one that misses even there is [`Error::ConstructionFailed`].
 pub(super) fn scale_search(
     direction: &Array1<f64>,
     twin_at: impl Fn(&Array1<f64>) -> Result<Mlp>,
@@ -178,6 +195,7 @@ pub(super) fn scale_search(
     let total = targets.len();
     let mut probes = 0;
     let (mut lo, mut t) = (0.0f64, 1.0f64);
+    // The most targets any probe inside the box hit.
     let mut best_hit = 0;
     let mut found = loop {
         let (hit, twin) = probe(t)?;
@@ -185,10 +203,12 @@ pub(super) fn scale_search(
         if hit == total {
             break (t, twin);
         }
-        best_hit = best_hit.max(hit);
+        if t <= DEFAULT_ALPHA_MAX {
+            best_hit = best_hit.max(hit);
+        }
         lo = t;
         t *= 2.0;
-        if t > DEFAULT_ALPHA_MAX {
+        if t > SCALE_CHECK_LIMIT {
             return Err(Error::ConstructionFailed {
                 hit: best_hit,
                 total,
@@ -209,6 +229,15 @@ pub(super) fn scale_search(
                 lo = mid;
             }
         }
+    }
+    if found.0 > DEFAULT_ALPHA_MAX {
+        return Err(Error::ConstructionBeyondBox {
+            hit: best_hit,
+            total,
+            redundant: m,
+            alpha_max: DEFAULT_ALPHA_MAX,
+            scale: found.0,
+        });
     }
     let (t, twin) = found;
     Ok(HairTrigger {

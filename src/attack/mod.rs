@@ -23,4 +23,5 @@ pub use analytic::{
     build_for_batches, build_hair_trigger, with_inert_units, ConstructConfig, HairTrigger, Solver,
     Units,
 };
+pub use clipped::SCALE_CHECK_LIMIT;
 pub use directions::Directions;

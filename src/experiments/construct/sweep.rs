@@ -69,13 +69,19 @@ pub struct ConstructFailure {
     /// Mini-batch size of the step (empty: the whole update set).
     pub batch: Option<usize>,
     /// `infeasible` (checked Farkas certificate), `missed` (the step missed
-    /// some target), `undecided` (the LP could not decide) or `no_direction`
+    /// some target), `undecided` (the LP could not decide), `no_direction`
     /// (clipped SGD: the sufficient condition of `src/attack/clipped.rs`
-    /// is certified to fail).
+    /// is certified to fail) or `beyond_box` (clipped SGD: the step hits
+    /// every target only at a scale past the box `α ≤ 10⁷`, given in `scale`).
     pub outcome: &'static str,
-    /// Fraction of the 16 targets reached (by the step for `missed`, by the
-    /// LP's least-shortfall scales for `infeasible`; 0 for `undecided`).
+    /// Fraction of the 16 targets reached (by the step for `missed`, inside
+    /// the box for `beyond_box`, by the LP's least-shortfall scales for
+    /// `infeasible`; 0 for `undecided`).
     pub hit: f64,
+    /// For `beyond_box`: the smallest scale `t` found (doubling, then
+    /// bisecting in `ln t`) at which the real clipped step hits every target;
+    /// empty otherwise.
+    pub scale: Option<f64>,
 }
 
 /// Every run of the sweep.
@@ -141,7 +147,7 @@ fn run_one(
         None => cfg,
     }
     .with_units(units);
-    let failure = |outcome, hit: usize, total: usize| {
+    let failure = |outcome, hit: usize, total: usize, scale: Option<f64>| {
         Ok(Err(ConstructFailure {
             seed,
             update_kind: kind,
@@ -152,14 +158,22 @@ fn run_one(
             batch,
             outcome,
             hit: hit as f64 / total.max(1) as f64,
+            scale,
         }))
     };
     match run_construct(&cfg, None) {
         Ok(r) => Ok(Ok(r)),
-        Err(Error::ConstructionInfeasible { hit, total, .. }) => failure("infeasible", hit, total),
-        Err(Error::ConstructionFailed { hit, total, .. }) => failure("missed", hit, total),
-        Err(Error::ConstructionUndecided { total, .. }) => failure("undecided", 0, total),
-        Err(Error::ConstructionNoDirection { total, .. }) => failure("no_direction", 0, total),
+        Err(Error::ConstructionInfeasible { hit, total, .. }) => {
+            failure("infeasible", hit, total, None)
+        }
+        Err(Error::ConstructionFailed { hit, total, .. }) => failure("missed", hit, total, None),
+        Err(Error::ConstructionBeyondBox {
+            hit, total, scale, ..
+        }) => failure("beyond_box", hit, total, Some(scale)),
+        Err(Error::ConstructionUndecided { total, .. }) => failure("undecided", 0, total, None),
+        Err(Error::ConstructionNoDirection { total, .. }) => {
+            failure("no_direction", 0, total, None)
+        }
         Err(e) => Err(e),
     }
 }
@@ -301,10 +315,34 @@ impl crate::experiments::report::Experiment for ConstructSweep {
                 ),
                 _ => String::new(),
             };
+            let beyond_box = match rule {
+                UpdateRule::SgdClip { .. } => {
+                    let scales: Vec<f64> = failed
+                        .iter()
+                        .filter(|f| f.outcome == "beyond_box")
+                        .filter_map(|f| f.scale)
+                        .collect();
+                    let range = if scales.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            ": the step hits every target at scale {:.1e} … {:.1e}",
+                            scales.iter().copied().fold(f64::INFINITY, nan_min),
+                            scales.iter().copied().fold(0.0, nan_max)
+                        )
+                    };
+                    format!(
+                        ", {} needing a scale beyond the box α ≤ {:.0e}{range}",
+                        scales.len(),
+                        crate::attack::feasibility::DEFAULT_ALPHA_MAX
+                    )
+                }
+                _ => String::new(),
+            };
             ReportRow::exactly(
                 "C2",
                 format!(
-                    "{} update set, {}, {} {unit} units: min fraction of the twin's 16 targets (COMPLY, p ≥ 0.99) hit after the step, {} runs ({seeds} seeds × η = {}; failed: {} certified infeasible for the construction's directions{no_direction}, {} undecided, {} missed by the step)",
+                    "{} update set, {}, {} {unit} units: min fraction of the twin's 16 targets (COMPLY, p ≥ 0.99) hit after the step, {} runs ({seeds} seeds × η = {}; failed: {} certified infeasible for the construction's directions{no_direction}, {} undecided{beyond_box}, {} missed by the step)",
                     kind.display_name(),
                     rule.display(),
                     units_for(kind, units),
