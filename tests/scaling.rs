@@ -260,3 +260,36 @@ fn breadth_across_input_dimensions_reuses_the_breadth_point() {
     assert!(BreadthDims::new(vec![8, 32], vec![3, 5], vec![0]).is_err());
     assert!(BreadthDims::new(vec![0, 32], vec![3, 5, 9], vec![0]).is_err());
 }
+
+/// The sweep across numbers of classes: its `k = 4` points are the main
+/// sweep's points, a `k = 8` point counts its outgoing weights in `P`, every
+/// `K*` is certified, and bad class counts are refused.
+#[test]
+fn breadth_across_classes_reuses_the_breadth_point() {
+    use hairtrigger::experiments::report::Experiment;
+    use hairtrigger::experiments::scaling::dims::{run_dims, BreadthDims};
+    let cfg = BreadthDims::across_classes(32, vec![4, 8], vec![3, 5, 9], vec![0]).unwrap();
+    let r = run_dims(&cfg, &hairtrigger::progress::NoProgress).unwrap();
+    assert_eq!(r.points.len(), 6);
+    assert!(r
+        .points
+        .iter()
+        .all(|p| p.k_star_certified && p.input_dim == 32));
+    let main = BreadthSetup::new(BreadthConfig::standard(4 * 9 + 64).unwrap()).unwrap();
+    for p in &r.points {
+        assert_eq!(p.extra_params, p.redundant * (32 + 1 + p.classes));
+        if p.classes == 4 {
+            assert_eq!(p.k_star, main.search(p.redundant, p.seed).unwrap().k_star);
+        }
+    }
+    let rows = cfg.claims(&r);
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows[0].measured.contains("k ∈ {4, 8} (n_in = 32)"),
+        "{rows:?}"
+    );
+    assert!(rows.iter().all(|row| row.value.is_finite()), "{rows:?}");
+    assert!(BreadthDims::across_classes(32, vec![2, 4], vec![3, 5, 9], vec![0]).is_err());
+    assert!(BreadthDims::across_classes(32, vec![4], vec![3, 5, 9], vec![0]).is_err());
+    assert!(BreadthDims::across_classes(0, vec![3, 4], vec![3, 5, 9], vec![0]).is_err());
+}

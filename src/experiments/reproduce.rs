@@ -113,6 +113,9 @@ struct Plan {
     /// C3 breadth across input dimensions (none at the quick scale: three
     /// widths per dimension cannot test linearity).
     dims: Option<BreadthDims>,
+    /// C3 breadth across numbers of classes at `n_in = 32` (none at the quick
+    /// scale, as for `dims`).
+    classes: Option<BreadthDims>,
     capacity: CapacityConfig,
     lora: CapacityConfig,
     /// C4 capacity without ceilings at η = 1e-4 (none at the quick scale).
@@ -140,6 +143,10 @@ const LORA_RANKS: [usize; 6] = [1, 2, 4, 8, 16, 32];
 
 /// Hidden width of the frozen base of the LoRA sweep.
 const LORA_BASE_WIDTH: usize = 64;
+
+/// Classes of the breadth sweep across numbers of classes (`k = 4` is the
+/// main sweep's base; 3 is the fewest that leave a target two classes).
+const BREADTH_CLASSES: [usize; 4] = [3, 4, 8, 16];
 
 /// Sizes of the capacity count without ceilings at each scale: LoRA ranks,
 /// whole-network widths, seeds, and the largest `K` of the LoRA ladder.
@@ -265,6 +272,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             certified: None,
             scaling: scaling_plan(seed, (2, 32, 5), 1, 3, 2, 4)?,
             dims: None,
+            classes: None,
             capacity: CapacityConfig::new(vec![8, 16, 32, 64], 128, 1000, 0.1, seed)?,
             lora: CapacityConfig::new(vec![8, 16, 32], 128, 1000, 1e-4, seed)?,
             uncapped: vec![],
@@ -291,6 +299,12 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             scaling: scaling_plan(seed, (3, 300, 9), 5, 8, 5, 16)?,
             dims: Some(BreadthDims::new(
                 vec![8, 32, 128],
+                vec![3, 9, 30, 95, 300],
+                seed_list(seed, 5)?,
+            )?),
+            classes: Some(BreadthDims::across_classes(
+                32,
+                BREADTH_CLASSES.to_vec(),
                 vec![3, 9, 30, 95, 300],
                 seed_list(seed, 5)?,
             )?),
@@ -335,6 +349,12 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             scaling: scaling_plan(seed, (3, 1000, 12), 8, 10, 6, 16)?,
             dims: Some(BreadthDims::new(
                 vec![8, 32, 128],
+                ScalingConfig::geometric_widths(3, 1000, 8),
+                seed_list(seed, 8)?,
+            )?),
+            classes: Some(BreadthDims::across_classes(
+                32,
+                BREADTH_CLASSES.to_vec(),
                 ScalingConfig::geometric_widths(3, 1000, 8),
                 seed_list(seed, 8)?,
             )?),
@@ -449,6 +469,9 @@ fn stages(plan: Plan, seed: u64) -> Result<Vec<Box<dyn Stage>>> {
     }
     if let Some(certified) = plan.certified {
         stages.insert(4, Box::new(certified));
+    }
+    if let Some(classes) = plan.classes {
+        stages.insert(4, Box::new(classes));
     }
     if let Some(dims) = plan.dims {
         stages.insert(4, Box::new(dims));

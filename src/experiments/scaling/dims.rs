@@ -1,20 +1,30 @@
-//! C3 breadth across input dimensions: is the capacity per redundant unit or
-//! per parameter, and is it linear?
+//! C3 breadth across input dimensions and across numbers of classes: is the
+//! capacity per redundant unit or per parameter, and is it linear?
 //!
-//! At a fixed input dimension `n_in` the extra parameters are `P = m(n_in + 1 + k)`,
-//! proportional to `m`, so one sweep cannot tell "one behaviour per unit" from
-//! "a fixed number per parameter". This sweep repeats the breadth point
-//! ([`super::breadth`], LP-certified `K*`) for base networks
-//! `[n_in, 32, 4]` with `n_in ∈ {8, 32, 128}` at the same widths `m` and seeds,
-//! and compares, on the pooled points, two one-slope models with the same
+//! At a fixed shape `[n_in, 32, k]` the extra parameters are
+//! `P = m(n_in + 1 + k)`, proportional to `m`, so one sweep cannot tell "one
+//! behaviour per unit" from "a fixed number per parameter". This sweep
+//! repeats the breadth point ([`super::breadth`], LP-certified `K*`) for base
+//! networks of several shapes at the same widths `m` and seeds — along one
+//! axis at a time:
+//!
+//! - **input dimension** ([`BreadthDims::new`]): `[n_in, 32, 4]`,
+//!   `n_in ∈ {8, 32, 128}`: each unit's incoming weights grow with `n_in`;
+//! - **classes** ([`BreadthDims::across_classes`]): `[n_in, 32, k]` at one
+//!   `n_in`, e.g. `k ∈ {3, 4, 8, 16}`: each unit's outgoing weights grow with
+//!   `k`, and so does the number of competitors a target must beat
+//!   (`k − 1` LP rows per target, drawn from the `k − 1` classes the base
+//!   does not answer).
+//!
+//! On the pooled points it compares two one-slope models with the same
 //! number of parameters:
 //!
-//! - **per unit**: `K* = a + b·m` (`b` common to every `n_in`),
+//! - **per unit**: `K* = a + b·m` (`b` common to every shape),
 //! - **per parameter**: `K* = a + c·P`,
 //!
 //! by their residual sums of squares (equal parameter counts, so this is
 //! also their AIC order). The paper's claim is the second: hidden capacity
-//! grows with the parameters added. Linearity is checked per `n_in` against a power law
+//! grows with the parameters added. Linearity is checked per shape against a power law
 //! `K* = c·m^p` fitted on log–log (its slope's 95% CI is reported) by the
 //! residual sum of squares of both curves in `K*` itself.
 
@@ -30,51 +40,137 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::path::Path;
 
-/// Validated settings: input dimensions, redundant widths and seeds (the
-/// breadth setting of [`BreadthConfig::standard`] otherwise).
+/// The classes of the input-dimension sweep (the main breadth setting's).
+const DIMS_CLASSES: usize = 4;
+
+/// Which shape parameter a [`BreadthDims`] sweep varies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ShapeAxis {
+    /// `n_in` varies, `k = 4`.
+    InputDim,
+    /// `k` varies at one `n_in`.
+    Classes,
+}
+
+/// Validated settings: the base shapes `(n_in, k)` along one axis, redundant
+/// widths and seeds (the breadth setting of [`BreadthConfig::standard`]
+/// otherwise).
 #[derive(Clone, Debug)]
 pub struct BreadthDims {
-    dims: Vec<usize>,
+    shapes: Vec<(usize, usize)>,
+    axis: ShapeAxis,
     widths: Vec<usize>,
     seeds: Vec<u64>,
 }
 
 impl BreadthDims {
-    /// At least 2 input dimensions and 3 widths (for a fit per dimension),
-    /// every entry ≥ 1, at least one seed.
+    /// Across input dimensions (`k = 4`): at least 2 input dimensions and 3
+    /// widths (for a fit per dimension), every entry ≥ 1, at least one seed.
     pub fn new(dims: Vec<usize>, widths: Vec<usize>, seeds: Vec<u64>) -> Result<Self> {
-        if dims.len() < 2 || widths.len() < 3 || seeds.is_empty() {
+        if dims.contains(&0) {
             return Err(Error::InvalidParameter {
-                name: "breadth across input dimensions",
-                value: dims.len().min(widths.len()) as f64,
-                expected: "at least 2 input dimensions, 3 widths and 1 seed",
+                name: "input dimension",
+                value: 0.0,
+                expected: "must be at least 1",
             });
         }
-        if dims.contains(&0) || widths.contains(&0) {
+        let shapes = dims.iter().map(|&d| (d, DIMS_CLASSES)).collect();
+        Self::checked(shapes, ShapeAxis::InputDim, widths, seeds)
+    }
+
+    /// Across numbers of classes at input dimension `input_dim`: at least 2
+    /// class counts, each ≥ 3 (a target is drawn from the `k − 1` classes
+    /// the base does not answer, independently of the others), and 3 widths.
+    pub fn across_classes(
+        input_dim: usize,
+        classes: Vec<usize>,
+        widths: Vec<usize>,
+        seeds: Vec<u64>,
+    ) -> Result<Self> {
+        if input_dim == 0 {
             return Err(Error::InvalidParameter {
-                name: "input dimension / redundant units",
+                name: "input dimension",
+                value: 0.0,
+                expected: "must be at least 1",
+            });
+        }
+        if let Some(&k) = classes.iter().find(|&&k| k < 3) {
+            return Err(Error::InvalidParameter {
+                name: "classes",
+                value: k as f64,
+                expected: "at least 3 per base (targets drawn from k − 1 ≥ 2 classes)",
+            });
+        }
+        let shapes = classes.iter().map(|&k| (input_dim, k)).collect();
+        Self::checked(shapes, ShapeAxis::Classes, widths, seeds)
+    }
+
+    fn checked(
+        shapes: Vec<(usize, usize)>,
+        axis: ShapeAxis,
+        widths: Vec<usize>,
+        seeds: Vec<u64>,
+    ) -> Result<Self> {
+        if shapes.len() < 2 || widths.len() < 3 || seeds.is_empty() {
+            return Err(Error::InvalidParameter {
+                name: "breadth across shapes",
+                value: shapes.len().min(widths.len()) as f64,
+                expected:
+                    "at least 2 shapes (input dimensions or class counts), 3 widths and 1 seed",
+            });
+        }
+        if widths.contains(&0) {
+            return Err(Error::InvalidParameter {
+                name: "redundant units",
                 value: 0.0,
                 expected: "must be at least 1",
             });
         }
         Ok(Self {
-            dims,
+            shapes,
+            axis,
             widths,
             seeds,
         })
     }
 
-    fn setup(&self, n_in: usize) -> Result<BreadthSetup> {
+    fn setup(&self, (n_in, k): (usize, usize)) -> Result<BreadthSetup> {
         let k_max = 4 * self.widths.iter().copied().max().unwrap_or(1) + 64;
-        let arch = Architecture::new(vec![n_in, 32, 4], Activation::Relu, true)?;
+        let arch = Architecture::new(vec![n_in, 32, k], Activation::Relu, true)?;
         BreadthSetup::new(BreadthConfig::new(arch, 0, 32, 1e-3, 0.9, k_max)?)
+    }
+
+    /// The varied parameter of a shape.
+    fn varied(&self, (n_in, k): (usize, usize)) -> usize {
+        match self.axis {
+            ShapeAxis::InputDim => n_in,
+            ShapeAxis::Classes => k,
+        }
+    }
+
+    /// `n_in` or `k`, as the rows and the figure name it.
+    fn symbol(&self) -> &'static str {
+        match self.axis {
+            ShapeAxis::InputDim => "n_in",
+            ShapeAxis::Classes => "k",
+        }
+    }
+
+    /// Output stem: `breadth_dims` or `breadth_classes`.
+    fn stem(&self) -> &'static str {
+        match self.axis {
+            ShapeAxis::InputDim => "breadth_dims",
+            ShapeAxis::Classes => "breadth_classes",
+        }
     }
 }
 
-/// One `(n_in, m, seed)` point.
+/// One `(n_in, k, m, seed)` point.
 #[derive(Clone, Debug, Serialize)]
 pub struct DimsPoint {
     pub input_dim: usize,
+    /// Classes `k` of the base (4 in the input-dimension sweep).
+    pub classes: usize,
     pub redundant: usize,
     pub extra_params: usize,
     pub seed: u64,
@@ -82,10 +178,11 @@ pub struct DimsPoint {
     pub k_star_certified: bool,
 }
 
-/// The fits of one input dimension.
+/// The fits of one base shape.
 #[derive(Clone, Debug, Serialize)]
 pub struct DimFit {
     pub input_dim: usize,
+    pub classes: usize,
     /// `K* = a + b m`.
     pub affine: LineFit,
     /// `ln K* = ln c + p ln m`.
@@ -114,11 +211,11 @@ fn ssr(x: &[f64], y: &[f64], f: impl Fn(f64) -> f64) -> f64 {
 /// Run every point (in parallel over points) and fit.
 pub fn run_dims(cfg: &BreadthDims, progress: &dyn Progress) -> Result<DimsResult> {
     let setups = cfg
-        .dims
+        .shapes
         .iter()
-        .map(|&d| cfg.setup(d))
+        .map(|&shape| cfg.setup(shape))
         .collect::<Result<Vec<_>>>()?;
-    let jobs: Vec<(usize, usize, u64)> = (0..cfg.dims.len())
+    let jobs: Vec<(usize, usize, u64)> = (0..cfg.shapes.len())
         .flat_map(|i| {
             cfg.widths
                 .iter()
@@ -131,7 +228,8 @@ pub fn run_dims(cfg: &BreadthDims, progress: &dyn Progress) -> Result<DimsResult
             let p = setups[i].search(m, s)?;
             progress.inc(1);
             Ok(DimsPoint {
-                input_dim: cfg.dims[i],
+                input_dim: cfg.shapes[i].0,
+                classes: cfg.shapes[i].1,
                 redundant: m,
                 extra_params: p.extra_params,
                 seed: s,
@@ -141,8 +239,11 @@ pub fn run_dims(cfg: &BreadthDims, progress: &dyn Progress) -> Result<DimsResult
         })
         .collect::<Result<Vec<_>>>()?;
     let mut per_dim = Vec::new();
-    for &d in &cfg.dims {
-        let pts: Vec<&DimsPoint> = points.iter().filter(|p| p.input_dim == d).collect();
+    for &(d, c) in &cfg.shapes {
+        let pts: Vec<&DimsPoint> = points
+            .iter()
+            .filter(|p| p.input_dim == d && p.classes == c)
+            .collect();
         let m: Vec<f64> = pts.iter().map(|p| p.redundant as f64).collect();
         let k: Vec<f64> = pts.iter().map(|p| p.k_star as f64).collect();
         let affine = fit_line(&m, &k)?;
@@ -152,6 +253,7 @@ pub fn run_dims(cfg: &BreadthDims, progress: &dyn Progress) -> Result<DimsResult
         let power = fit_power_law(&m, &k_pos)?;
         per_dim.push(DimFit {
             input_dim: d,
+            classes: c,
             ssr_affine: ssr(&m, &k, |x| affine.predict(x)),
             ssr_power: ssr(&m, &k, |x| (power.intercept + power.slope * x.ln()).exp()),
             affine,
@@ -173,13 +275,14 @@ pub fn run_dims(cfg: &BreadthDims, progress: &dyn Progress) -> Result<DimsResult
     })
 }
 
-fn dims_chart(r: &DimsResult) -> Chart {
+fn dims_chart(cfg: &BreadthDims, r: &DimsResult) -> Chart {
     let mut series = Vec::new();
     for f in &r.per_dim {
         series.push(Series {
             label: format!(
-                "n_in = {}: K* = {:.1} + {:.3} m, log-log slope {:.3} [{:.3}, {:.3}]",
-                f.input_dim,
+                "{} = {}: K* = {:.1} + {:.3} m, log-log slope {:.3} [{:.3}, {:.3}]",
+                cfg.symbol(),
+                cfg.varied((f.input_dim, f.classes)),
                 f.affine.intercept,
                 f.affine.slope,
                 f.power.slope,
@@ -189,14 +292,14 @@ fn dims_chart(r: &DimsResult) -> Chart {
             points: r
                 .points
                 .iter()
-                .filter(|p| p.input_dim == f.input_dim && p.k_star > 0)
+                .filter(|p| p.input_dim == f.input_dim && p.classes == f.classes && p.k_star > 0)
                 .map(|p| (p.redundant as f64, p.k_star as f64))
                 .collect(),
             style: Style::Markers,
         });
     }
     Chart {
-        title: "C3 breadth across input dimensions".into(),
+        title: cfg.name().into(),
         x_label: "redundant units m".into(),
         y_label: "targets hit after one step, K* (LP-certified)".into(),
         log_x: true,
@@ -210,11 +313,14 @@ impl Experiment for BreadthDims {
     type Output = DimsResult;
 
     fn name(&self) -> &'static str {
-        "C3 breadth across input dimensions"
+        match self.axis {
+            ShapeAxis::InputDim => "C3 breadth across input dimensions",
+            ShapeAxis::Classes => "C3 breadth across numbers of classes",
+        }
     }
 
     fn work(&self) -> u64 {
-        (self.dims.len() * self.widths.len() * self.seeds.len()) as u64
+        (self.shapes.len() * self.widths.len() * self.seeds.len()) as u64
     }
 
     fn run(&self, progress: &dyn Progress) -> Result<DimsResult> {
@@ -222,9 +328,14 @@ impl Experiment for BreadthDims {
     }
 
     fn write(&self, r: &DimsResult, dir: &Path) -> Result<Artifacts> {
-        write_records(dir, "breadth_dims", &r.points)?;
+        let stem = self.stem();
+        write_records(dir, stem, &r.points)?;
+        let fits = match self.axis {
+            ShapeAxis::InputDim => "breadth_dims_fits.json",
+            ShapeAxis::Classes => "breadth_classes_fits.json",
+        };
         write_json(
-            &dir.join("breadth_dims_fits.json"),
+            &dir.join(fits),
             &serde_json::json!({
                 "per_dim": r.per_dim,
                 "per_unit": r.per_unit,
@@ -233,18 +344,31 @@ impl Experiment for BreadthDims {
                 "ssr_per_parameter": r.ssr_per_parameter,
             }),
         )?;
-        dims_chart(r).write_figures(dir, "breadth_dims")?;
+        dims_chart(self, r).write_figures(dir, stem)?;
         Ok(Artifacts {
-            figures: vec!["breadth_dims"],
-            tables: vec!["breadth_dims"],
-            files: vec!["breadth_dims_fits.json"],
+            figures: vec![stem],
+            tables: vec![stem],
+            files: vec![fits],
         })
     }
 
     fn claims(&self, r: &DimsResult) -> Vec<ReportRow> {
         let n = r.points.len();
         let certified = r.points.iter().filter(|p| p.k_star_certified).count();
-        let dims: Vec<String> = r.per_dim.iter().map(|f| f.input_dim.to_string()).collect();
+        let sym = self.symbol();
+        let values: Vec<String> = r
+            .per_dim
+            .iter()
+            .map(|f| self.varied((f.input_dim, f.classes)).to_string())
+            .collect();
+        let axis = match self.axis {
+            ShapeAxis::InputDim => format!("{sym} ∈ {{{}}}", values.join(", ")),
+            ShapeAxis::Classes => format!(
+                "{sym} ∈ {{{}}} (n_in = {})",
+                values.join(", "),
+                self.shapes[0].0
+            ),
+        };
         let min_r2 = r
             .per_dim
             .iter()
@@ -261,7 +385,10 @@ impl Experiment for BreadthDims {
             .map(|f| {
                 format!(
                     "{}: {:.3} [{:.3}, {:.3}]",
-                    f.input_dim, f.power.slope, f.power.slope_ci95.0, f.power.slope_ci95.1
+                    self.varied((f.input_dim, f.classes)),
+                    f.power.slope,
+                    f.power.slope_ci95.0,
+                    f.power.slope_ci95.1
                 )
             })
             .collect();
@@ -269,8 +396,7 @@ impl Experiment for BreadthDims {
             ReportRow::at_least(
                 "C3 breadth",
                 format!(
-                    "across n_in ∈ {{{}}}: min over n_in of R² of K* = a + b·m ({n} points, {certified} certified)",
-                    dims.join(", ")
+                    "across {axis}: min over {sym} of R² of K* = a + b·m ({n} points, {certified} certified)"
                 ),
                 min_r2,
                 0.98,
@@ -278,7 +404,7 @@ impl Experiment for BreadthDims {
             ReportRow::at_most(
                 "C3 breadth",
                 format!(
-                    "across n_in: max over n_in of SSR(affine in m) / SSR(power law c·m^p) — linear at least as good as a power law (log-log slopes with 95% CI: {})",
+                    "across {sym}: max over {sym} of SSR(affine in m) / SSR(power law c·m^p) — linear at least as good as a power law (log-log slopes with 95% CI: {})",
                     slopes.join("; ")
                 ),
                 worst_ratio,
@@ -287,7 +413,7 @@ impl Experiment for BreadthDims {
             ReportRow::at_most(
                 "C3 breadth",
                 format!(
-                    "across n_in: SSR of one slope per parameter (K* = {:.1} + {:.5} P) / SSR of one slope per unit (K* = {:.1} + {:.3} m) — capacity grows with parameters, not with units",
+                    "across {sym}: SSR of one slope per parameter (K* = {:.1} + {:.5} P) / SSR of one slope per unit (K* = {:.1} + {:.3} m) — capacity grows with parameters, not with units",
                     r.per_parameter.intercept, r.per_parameter.slope, r.per_unit.intercept, r.per_unit.slope
                 ),
                 r.ssr_per_parameter / r.ssr_per_unit,
