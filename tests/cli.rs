@@ -711,3 +711,45 @@ fn capacity_start_and_clip_are_checked_and_recorded() {
         assert!(field("control_pass_before") <= 4, "{r}");
     }
 }
+
+/// `capacity --uncapped --anneal` (reproduce's LoRA stage, each budget its
+/// own run) runs from the command line and records three budgets per rung.
+#[test]
+fn capacity_uncapped_runs_with_an_eta_curriculum() {
+    let d = tmp_dir("capacity-uncapped-anneal");
+    let (ok, out, err) = hairtrigger(&[
+        "capacity",
+        "--uncapped",
+        "--lora-ranks",
+        "1,2,3",
+        "--base-width",
+        "8",
+        "--k-start",
+        "4",
+        "--k-max",
+        "8",
+        "--budgets",
+        "4,8,16",
+        "--seeds",
+        "2",
+        "--anneal",
+        "0.1",
+        "--start",
+        "plain",
+        "--clip",
+        "none",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(!out.is_empty());
+    let csv = std::fs::read_to_string(d.join("capacity_uncapped_lora.csv"))
+        .unwrap_or_else(|e| panic!("no uncapped table in {}: {e}", d.display()));
+    // Column 5 is `budget` (family, size, params, seed, behaviours, budget, …).
+    let budgets: std::collections::BTreeSet<&str> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(5))
+        .collect();
+    assert_eq!(budgets.len(), 3, "{csv}");
+}

@@ -55,7 +55,8 @@ pub struct CapacityArgs {
     pub anneal: Option<f64>,
     /// Count without ceilings: per size and seed, grow the behaviours from
     /// --k-start (doubling) until at most a quarter are hidden, count at 3
-    /// budgets (--budgets), fit a line and a saturating law; `--behaviours`
+    /// budgets (--budgets: snapshots of one run at a constant η, one run per
+    /// budget with --anneal), fit a line and a saturating law; `--behaviours`
     /// is then unused.
     #[arg(long)]
     pub uncapped: bool,
@@ -101,14 +102,8 @@ impl CapacityArgs {
     /// The `--uncapped` sweep.
     fn check_uncapped(&self, budget: &MemoryBudget) -> Result<CapacitySweep> {
         let (start, clip) = self.start_and_clip()?;
-        if self.anneal.is_some() {
-            return Err(Error::OutOfRange {
-                setting: "--anneal with --uncapped".into(),
-                reason:
-                    "the three budgets are snapshots of one run, exact only without an η curriculum"
-                        .into(),
-            });
-        }
+        // With --anneal each budget trains its own model (the curriculum
+        // depends on the budget), as reproduce's LoRA stage does.
         let budgets = match &self.budgets {
             Some(list) => parse_sizes("budget list", list)?,
             None => vec![(self.steps / 4).max(1), (self.steps / 2).max(2), self.steps],
