@@ -63,9 +63,10 @@ use ndarray::{Array1, Array2, Axis};
 const BISECTIONS: usize = 20;
 
 /// How far past the box the clipped scale search goes on doubling, only to
-/// tell a twin that needs a larger scale from one the step misses. At `t = 10¹⁵` the units' `γ = t²γ̃ ≤ 10³⁰` and the
-/// gradient norm `≈ t √(Σ γ̃ ‖G‖²)` stay far inside f64's range, and the
-/// clipped step of the units is `η c` whatever `t`.
+/// tell a twin that needs a larger scale from one the step misses. At
+/// `t = 10¹⁵` the units' `γ = t²γ̃ ≤ 10³⁰` and the gradient norm
+/// `≈ t √(Σ γ̃ ‖G‖²)` stay far inside f64's range, and the clipped step of
+/// the units is `η c` whatever `t`.
 pub const SCALE_CHECK_LIMIT: f64 = 1e15;
 
 /// The clipped-SGD twin with dormant units (module docs); `step.rule()` must

@@ -56,7 +56,7 @@ pub struct ActivationRecord {
     pub redundant: usize,
     pub seed: u64,
     pub eta: f64,
-    /// `built`, `infeasible`, `undecided` or `missed`.
+    /// `built`, `infeasible`, `undecided`, `missed` or `beyond_box`.
     pub outcome: &'static str,
     /// Fraction of the 16 targets hit after the step (LP's scales when infeasible; 0 undecided).
     pub hit: f64,
@@ -156,6 +156,11 @@ fn run_one((act, kind, rule, eta, seed): Run) -> Result<ActivationRecord> {
         }
         Err(Error::ConstructionFailed { hit, total, .. }) => {
             ("missed", hit as f64 / total.max(1) as f64, None)
+        }
+        // Only the clipped construction returns this (not in this sweep's
+        // rules); a record, never an abort, should a clipped rule be added.
+        Err(Error::ConstructionBeyondBox { hit, total, .. }) => {
+            ("beyond_box", hit as f64 / total.max(1) as f64, None)
         }
         Err(Error::ConstructionUndecided { .. }) => ("undecided", 0.0, None),
         Err(e) => return Err(e),

@@ -67,13 +67,6 @@ impl BreadthDims {
     /// Across input dimensions (`k = 4`): at least 2 input dimensions and 3
     /// widths (for a fit per dimension), every entry ≥ 1, at least one seed.
     pub fn new(dims: Vec<usize>, widths: Vec<usize>, seeds: Vec<u64>) -> Result<Self> {
-        if dims.contains(&0) {
-            return Err(Error::InvalidParameter {
-                name: "input dimension",
-                value: 0.0,
-                expected: "must be at least 1",
-            });
-        }
         let shapes = dims.iter().map(|&d| (d, DIMS_CLASSES)).collect();
         Self::checked(shapes, ShapeAxis::InputDim, widths, seeds)
     }
@@ -87,13 +80,6 @@ impl BreadthDims {
         widths: Vec<usize>,
         seeds: Vec<u64>,
     ) -> Result<Self> {
-        if input_dim == 0 {
-            return Err(Error::InvalidParameter {
-                name: "input dimension",
-                value: 0.0,
-                expected: "must be at least 1",
-            });
-        }
         if let Some(&k) = classes.iter().find(|&&k| k < 3) {
             return Err(Error::InvalidParameter {
                 name: "classes",
@@ -117,6 +103,13 @@ impl BreadthDims {
                 value: shapes.len().min(widths.len()) as f64,
                 expected:
                     "at least 2 shapes (input dimensions or class counts), 3 widths and 1 seed",
+            });
+        }
+        if shapes.iter().any(|&(n_in, _)| n_in == 0) {
+            return Err(Error::InvalidParameter {
+                name: "input dimension",
+                value: 0.0,
+                expected: "must be at least 1",
             });
         }
         if widths.contains(&0) {
@@ -158,9 +151,19 @@ impl BreadthDims {
 
     /// Output stem: `breadth_dims` or `breadth_classes`.
     fn stem(&self) -> &'static str {
+        self.names().0
+    }
+
+    /// The fits' file, `STEM_fits.json`.
+    fn fits_file(&self) -> &'static str {
+        self.names().1
+    }
+
+    /// `(stem, fits file)` of the axis, in one place.
+    fn names(&self) -> (&'static str, &'static str) {
         match self.axis {
-            ShapeAxis::InputDim => "breadth_dims",
-            ShapeAxis::Classes => "breadth_classes",
+            ShapeAxis::InputDim => ("breadth_dims", "breadth_dims_fits.json"),
+            ShapeAxis::Classes => ("breadth_classes", "breadth_classes_fits.json"),
         }
     }
 }
@@ -330,10 +333,7 @@ impl Experiment for BreadthDims {
     fn write(&self, r: &DimsResult, dir: &Path) -> Result<Artifacts> {
         let stem = self.stem();
         write_records(dir, stem, &r.points)?;
-        let fits = match self.axis {
-            ShapeAxis::InputDim => "breadth_dims_fits.json",
-            ShapeAxis::Classes => "breadth_classes_fits.json",
-        };
+        let fits = self.fits_file();
         write_json(
             &dir.join(fits),
             &serde_json::json!({
