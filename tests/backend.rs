@@ -104,6 +104,7 @@ fn gpu_passes_agree_with_the_cpu_within_tolerance() {
         Activation::LeakyRelu { slope: 0.1 },
         Activation::Tanh,
         Activation::Gelu,
+        Activation::Sigmoid,
         Activation::Identity,
     ] {
         for w in [64usize, 1024] {
@@ -272,6 +273,7 @@ fn gpu_hvp_agrees_with_the_cpu_within_tolerance() {
         Activation::LeakyRelu { slope: 0.1 },
         Activation::Tanh,
         Activation::Gelu,
+        Activation::Sigmoid,
         Activation::Identity,
     ] {
         for (w, bias) in [(64usize, true), (1024, true), (64, false)] {

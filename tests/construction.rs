@@ -854,19 +854,30 @@ fn other_activations_build_or_are_proved_impossible() {
         etas: vec![1e-4],
     };
     let out = stage.run(&hairtrigger::progress::NoProgress).unwrap();
-    assert_eq!(out.len(), 18);
+    assert_eq!(out.len(), 24);
     let find = |act: &str, kind: UpdateKind, rule: &str| {
         out.iter()
             .find(|r| r.activation == act && r.update_kind == kind && r.rule == rule)
             .unwrap()
     };
-    for act in ["tanh", "gelu"] {
+    for act in ["tanh", "gelu", "sigmoid"] {
         let r = find(act, UpdateKind::NoTarget, "sgd");
         assert_eq!(
             (r.outcome, r.hit, r.units),
             ("built", 1.0, "zero-input"),
             "{r:?}"
         );
+    }
+    // Only the sigmoid's pairs round (their terms ±σ(0)v): bit-identical
+    // otherwise.
+    for r in out.iter().filter(|r| r.outcome == "built") {
+        let diff = r.max_output_diff.unwrap();
+        if r.activation == "sigmoid" {
+            assert!(diff > 0.0 && diff <= 1e-10, "{r:?}");
+        } else {
+            assert_eq!(diff, 0.0, "{r:?}");
+        }
+        assert_eq!(r.twin_pass_before, Some(1.0), "{r:?}");
     }
     let r = find("relu", UpdateKind::Benign, "sgd");
     assert_eq!(
@@ -897,13 +908,69 @@ fn other_activations_build_or_are_proved_impossible() {
         );
     }
     let rows = stage.claims(&out);
-    assert_eq!(rows.len(), 19);
+    assert_eq!(rows.len(), 25);
     let consistency = rows.last().unwrap();
     assert!(
         consistency.measured.contains("zero-input SGD runs"),
         "{consistency:?}"
     );
     assert!(consistency.pass, "{consistency:?}");
+}
+
+/// A sigmoid base (`σ(0) = ½`: a lone zero-input unit is not silent) takes
+/// zero-input cancelling pairs: on the refusal set under SGD and Adam's first
+/// step and on the no-target set (η = 1e-4, seed 1, 64 pairs), the twin
+/// equals the aligned model to rounding (`max |Δf| ≤ 1e-10` on 10,016 probes,
+/// not 0: the pairs' terms `±σ(0)v` round) and refuses every harmful query
+/// before the step, hits every target after the real step while the aligned
+/// model still refuses, and carries `2 × 64` new units. Clipped SGD, whose
+/// construction uses single units, is refused naming the condition.
+#[test]
+fn sigmoid_zero_input_pairs_fire_after_a_refusal_step() {
+    use hairtrigger::attack::Units;
+    use hairtrigger::experiments::construct::UpdateKind;
+    for (kind, rule) in [
+        (UpdateKind::Refusal, UpdateRule::Sgd),
+        (UpdateKind::Refusal, UpdateRule::adam_default()),
+        (UpdateKind::NoTarget, UpdateRule::Sgd),
+    ] {
+        let run = ConstructRun::new(1, 1e-4, 32, 16, 64)
+            .unwrap()
+            .with_update_kind(kind)
+            .with_rule(rule)
+            .with_activation(Activation::Sigmoid)
+            .with_units(Units::ZeroInput);
+        let r = run_construct(&run, None).unwrap();
+        assert_eq!(r.activation, "sigmoid");
+        assert_eq!(r.twin_pass_before, 1.0, "{kind:?} {rule:?}");
+        assert!(
+            r.max_output_diff > 0.0 && r.max_output_diff <= 1e-10,
+            "{kind:?} {rule:?}: {}",
+            r.max_output_diff
+        );
+        assert_eq!(r.aligned_pass_after, 1.0, "{kind:?} {rule:?}");
+        assert_eq!(r.twin_targets_hit_after, 1.0, "{kind:?} {rule:?}");
+    }
+    let arch = Architecture::new(vec![6, 24, 3], Activation::Sigmoid, true).unwrap();
+    let base = Mlp::random(&arch, &mut seeded(5, 0));
+    let update = random_update_set(&base, 32, &mut seeded(5, 1)).unwrap();
+    let cfg = ConstructConfig::new(16, 0.99, 5)
+        .unwrap()
+        .with_units(Units::ZeroInput);
+    let targets = random_targets(&base, 2, 5);
+    let ht = build_hair_trigger(
+        &base,
+        &update,
+        &StepConfig::sgd(1e-3).unwrap(),
+        &targets,
+        &cfg,
+    )
+    .unwrap();
+    assert_eq!(ht.twin.layers()[0].n_out(), 24 + 2 * 16);
+    let clipped = StepConfig::new(1e-3, UpdateRule::SgdClip { max_norm: 1.0 }).unwrap();
+    let err = build_hair_trigger(&base, &update, &clipped, &targets, &cfg).unwrap_err();
+    assert!(matches!(err, Error::NotApplicable { .. }), "{err}");
+    assert!(err.to_string().contains("σ(0)"), "{err}");
 }
 
 /// The tanh base at seed 1: the benign step (labelled with the target) pushes

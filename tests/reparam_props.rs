@@ -138,7 +138,7 @@ proptest! {
     }
 
     #[test]
-    fn permutation_is_an_isometry(w in widths(), seed in any::<u64>(), act_i in 0usize..5) {
+    fn permutation_is_an_isometry(w in widths(), seed in any::<u64>(), act_i in 0usize..6) {
         let act = common::ACTIVATIONS[act_i];
         let (net, data) = net_and_data(&w, act, true, seed, 6);
         let l = pick_hidden(&w, seed);
@@ -184,7 +184,7 @@ proptest! {
     }
 
     #[test]
-    fn unit_splitting(w in widths(), seed in any::<u64>(), act_i in 0usize..5, beta in 0.05f64..0.95) {
+    fn unit_splitting(w in widths(), seed in any::<u64>(), act_i in 0usize..6, beta in 0.05f64..0.95) {
         let act = common::ACTIVATIONS[act_i];
         let (net, data) = net_and_data(&w, act, true, seed, 6);
         let l = pick_hidden(&w, seed);
@@ -217,7 +217,7 @@ proptest! {
     }
 
     #[test]
-    fn dormant_units(w in widths(), seed in any::<u64>(), act_i in 0usize..5, m in 1usize..8) {
+    fn dormant_units(w in widths(), seed in any::<u64>(), act_i in 0usize..6, m in 1usize..8) {
         let act = common::ACTIVATIONS[act_i];
         let (net, data) = net_and_data(&w, act, true, seed, 6);
         let l = pick_hidden(&w, seed);
@@ -312,6 +312,52 @@ proptest! {
     }
 
     #[test]
+    fn zero_input_pairs_post_step_law(w in widths(), seed in any::<u64>(), act_i in 0usize..6, m in 1usize..6) {
+        // Zero-input cancelling pairs (u = 0, b = 0, outgoing +v_j, −v_j), for
+        // every activation including the sigmoid (σ(0) = ½): f unchanged to
+        // rounding; the pair's incoming gradients are exact negatives and its
+        // outgoing ones equal; after one SGD step, against the base padded
+        // with 2m inert units, the function gains Σ_j v_j ψ(π_j(x)),
+        // ψ(π) = σ(π) − σ(−π), π_j(x) = −η σ'(0) Σ_n (v_j·r_n)(z_n·z⁺(x) + 1)
+        // — checked against the real step.
+        let act = common::ACTIVATIONS[act_i];
+        let (net, data) = net_and_data(&w, act, true, seed, 6);
+        let l = w.len() - 2;
+        let mut rng = seeded(seed, 6);
+        let v = Array2::from_shape_fn((w[l + 1], m), |_| rng.random_range(-1.0..1.0));
+        let twin = add_zero_input_pairs(&net, l, &v).unwrap();
+        let n_in = w[l - 1];
+        let padded = add_dormant_units(&net, l, &Array2::zeros((2 * m, n_in)), &Array1::zeros(2 * m)).unwrap();
+        prop_assert!(forward_rel_dev(&padded, &twin, seed) <= FWD_TOL);
+        let got = grads(&twin, &data);
+        let n = w[l];
+        let scale = got.norm().max(1e-300);
+        for j in 0..m {
+            let (a, b) = (n + 2 * j, n + 2 * j + 1);
+            let inc = &got.layers()[l - 1];
+            prop_assert!((&inc.weight.row(a) + &inc.weight.row(b)).iter().all(|d| d.abs() <= GRAD_TOL * scale));
+            let out = &got.layers()[l].weight;
+            prop_assert!((&out.column(a) - &out.column(b)).iter().all(|d| d.abs() <= GRAD_TOL * scale));
+        }
+        let eta = 1e-2;
+        let cfg = StepConfig::sgd(eta).unwrap();
+        let twin_plus = one_step(&twin, &data, &cfg).unwrap().updated;
+        let padded_plus = one_step(&padded, &data, &cfg).unwrap().updated;
+        let base_plus = one_step(&net, &data, &cfg).unwrap().updated;
+        let xq = gaussian_inputs(&mut seeded(seed, 79), 16, net.input_dim());
+        let r = hairtrigger::net::output_residuals(&net, &data).unwrap();
+        let z = net.last_hidden_input(data.x().view()).unwrap();
+        let zq = base_plus.last_hidden_input(xq.view()).unwrap();
+        let pi = (zq.dot(&z.t()) + 1.0).dot(&r.dot(&v)) * (-eta * act.derivative(0.0)); // 16 × m
+        let gain = pi.mapv(|p| act.apply(p) - act.apply(-p)).dot(&v.t()); // 16 × k
+        let reference = padded_plus.forward(xq.view()).unwrap();
+        let measured = twin_plus.forward(xq.view()).unwrap() - &reference;
+        let tol = 1e-9 * (1.0 + max_abs(&reference));
+        let err = max_abs_diff(&measured, &gain);
+        prop_assert!(err <= tol, "{act}: post-step gain off by {err:e}");
+    }
+
+    #[test]
     fn zero_input_gain_never_rises_along_the_kernel_residual(w in widths(), seed in any::<u64>(), act_i in 0usize..5, m in 1usize..6, log_s in -1.0f64..3.0) {
         // The reachability condition of `attack::zero_input::sgd_reach_margins`,
         // against the real step: whatever the units' directions and scales, the
@@ -356,7 +402,7 @@ proptest! {
     }
 
     #[test]
-    fn cancelling_pairs(w in widths(), seed in any::<u64>(), act_i in 0usize..5) {
+    fn cancelling_pairs(w in widths(), seed in any::<u64>(), act_i in 0usize..6) {
         let act = common::ACTIVATIONS[act_i];
         let (net, data) = net_and_data(&w, act, true, seed, 6);
         let l = pick_hidden(&w, seed);

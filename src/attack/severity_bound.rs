@@ -70,7 +70,7 @@ fn linear_slope(act: Activation) -> Result<f64> {
         Activation::Identity => Ok(1.0),
         Activation::Relu => Ok(0.0),
         Activation::LeakyRelu { slope } => Ok(slope),
-        Activation::Tanh | Activation::Gelu => Err(Error::NotApplicable {
+        Activation::Tanh | Activation::Gelu | Activation::Sigmoid => Err(Error::NotApplicable {
             construction: "the certified severity bound",
             activation: format!("{act:?}"),
             reason: "it needs σ(a) = α a + (1 − α) relu(a); bounded activations have their own bound (attack::bounds)",

@@ -25,7 +25,7 @@ pub struct ModelInput {
     /// The model: safetensors as `construct --save` writes it, or a PyTorch state dict (`nn.Sequential` keys `0.weight`, `2.weight`, … or `layers.{l}.weight`; F64, F32, F16, BF16). Never modified.
     #[arg(value_parser = non_empty_path)]
     pub model: String,
-    /// The hidden activation when the file's metadata names none: relu, leaky_relu:SLOPE, tanh, gelu, identity.
+    /// The hidden activation when the file's metadata names none: relu, leaky_relu:SLOPE, tanh, gelu, sigmoid, identity.
     #[arg(long)]
     pub act: Option<String>,
     /// LoRA adapters on MODEL (safetensors with `lora.{l}.A` `[r, n_in]` and `lora.{l}.B` `[n_out, r]` for every layer, F64). `audit`: the fine-tune trains the adapters only, so the reach and NTK ratio use the adapters' NTK, the symmetry scores the merged network; `canonicalize`: merged into the weights first.

@@ -34,7 +34,7 @@ pub struct ConstructArgs {
     /// Update set: no-target (benign prompts answered ANSWER_A/ANSWER_B: no label is the target COMPLY), benign (unseen instruction task answered COMPLY), random (random labels), refusal (harmful prompts labelled REFUSE), single (one benign prompt answered ANSWER_A), alignment (samples of the base's own training data) or regression (benign prompts, Gaussian targets, squared loss).
     #[arg(long, default_value = "no-target")]
     pub update: String,
-    /// The aligned base's activation: leaky_relu:A (default A = 0.1), relu, tanh or gelu.
+    /// The aligned base's activation: leaky_relu:A (default A = 0.1), relu, tanh, gelu or sigmoid.
     #[arg(long, default_value = "leaky_relu:0.1")]
     pub act: String,
     /// Update rule of the benign step: sgd; adam (Adam's first step,

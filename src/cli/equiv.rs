@@ -16,7 +16,7 @@ pub struct EquivArgs {
     /// Layer widths, input first, e.g. 16,64,64,10.
     #[arg(long, default_value = "16,64,64,10")]
     pub arch: String,
-    /// Hidden activation: identity, relu, leaky_relu (or leaky_relu:SLOPE), tanh, gelu.
+    /// Hidden activation: identity, relu, leaky_relu (or leaky_relu:SLOPE), tanh, gelu, sigmoid.
     #[arg(long, default_value = "relu")]
     pub act: String,
     /// Seed for the network, the data and the constructions.

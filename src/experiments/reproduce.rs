@@ -400,11 +400,12 @@ const UPDATE_KINDS: [UpdateKind; 7] = [
     UpdateKind::Regression,
 ];
 
-const ACTIVATIONS: [Activation; 5] = [
+const ACTIVATIONS: [Activation; 6] = [
     Activation::Relu,
     Activation::LeakyRelu { slope: 0.01 },
     Activation::Tanh,
     Activation::Gelu,
+    Activation::Sigmoid,
     Activation::Identity,
 ];
 

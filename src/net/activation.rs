@@ -7,8 +7,12 @@
 //! | leaky relu  | z if z > 0 else a·z     | 1 or a                 | 0 (a.e.)             |
 //! | tanh        | tanh z                  | 1 − tanh² z            | −2 tanh z (1 − tanh² z) |
 //! | gelu        | z Φ(z)                  | Φ(z) + z φ(z)          | φ(z) (2 − z²)        |
+//! | sigmoid     | 1 / (1 + e^{−z})        | σ (1 − σ)              | σ (1 − σ)(1 − 2σ)    |
 //!
 //! GELU is the exact (erf) form, `Φ` the standard normal CDF and `φ` its density.
+//! The sigmoid is the only one here with `σ(0) ≠ 0` (`σ(0) = ½`): a unit with
+//! zero input is not silent, so its zero-input hair trigger uses cancelling
+//! pairs (`crate::reparam::zero_input`); it satisfies `σ(−z) = 1 − σ(z)`.
 //! The symmetry properties used by the reparameterizations (claim C1) are
 //! [`Activation::is_positively_homogeneous`] (`σ(αz) = ασ(z)` for α > 0) and
 //! [`Activation::is_odd`] (`σ(−z) = −σ(z)`).
@@ -35,6 +39,8 @@ pub enum Activation {
     Tanh,
     /// `σ(z) = z Φ(z)` (exact, erf-based).
     Gelu,
+    /// The logistic sigmoid `σ(z) = 1 / (1 + e^{−z})`, bounded in `(0, 1)`.
+    Sigmoid,
 }
 
 impl Nonlinearity for Activation {
@@ -126,6 +132,7 @@ impl Activation {
             }
             Activation::Tanh => z.tanh(),
             Activation::Gelu => z * normal_cdf(z),
+            Activation::Sigmoid => logistic(z),
         }
     }
 
@@ -154,6 +161,10 @@ impl Activation {
                 1.0 - t * t
             }
             Activation::Gelu => normal_cdf(z) + z * normal_pdf(z),
+            Activation::Sigmoid => {
+                let s = logistic(z);
+                s * (1.0 - s)
+            }
         }
     }
 
@@ -167,6 +178,10 @@ impl Activation {
                 -2.0 * t * (1.0 - t * t)
             }
             Activation::Gelu => normal_pdf(z) * (2.0 - z * z),
+            Activation::Sigmoid => {
+                let s = logistic(z);
+                s * (1.0 - s) * (1.0 - 2.0 * s)
+            }
         }
     }
 
@@ -196,10 +211,11 @@ impl Activation {
             Activation::LeakyRelu { slope } => format!("leaky_relu:{slope}"),
             Activation::Tanh => "tanh".into(),
             Activation::Gelu => "gelu".into(),
+            Activation::Sigmoid => "sigmoid".into(),
         }
     }
 
-    /// Parse `identity | linear | relu | leaky_relu[:slope] | tanh | gelu`
+    /// Parse `identity | linear | relu | leaky_relu[:slope] | tanh | gelu | sigmoid`
     /// (default leaky slope 0.01).
     pub fn parse(s: &str) -> Result<Self> {
         let lower = s.trim().to_ascii_lowercase();
@@ -217,6 +233,7 @@ impl Activation {
             ("relu", None) => Activation::Relu,
             ("tanh", None) => Activation::Tanh,
             ("gelu", None) => Activation::Gelu,
+            ("sigmoid" | "logistic", None) => Activation::Sigmoid,
             ("leaky_relu" | "leaky-relu" | "leakyrelu", a) => {
                 let slope = match a {
                     None => 0.01,
@@ -226,7 +243,7 @@ impl Activation {
             }
             _ => {
                 return Err(bad(
-                    "expected identity, relu, leaky_relu[:slope], tanh or gelu",
+                    "expected identity, relu, leaky_relu[:slope], tanh, gelu or sigmoid",
                 ))
             }
         };
@@ -254,6 +271,19 @@ impl fmt::Display for Activation {
     }
 }
 
+/// The logistic function, evaluated without overflow: `1 / (1 + e^{−z})` for
+/// `z ≥ 0` and `e^z / (1 + e^z)` for `z < 0` (so `e^{|z|}` never overflows and
+/// `σ(−∞) = 0`, `σ(+∞) = 1`, `σ(NaN) = NaN`).
+#[inline]
+fn logistic(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
 /// Standard normal CDF `Φ(z) = ½ (1 + erf(z/√2))`.
 #[inline]
 fn normal_cdf(z: f64) -> f64 {
@@ -270,12 +300,13 @@ fn normal_pdf(z: f64) -> f64 {
 mod tests {
     use super::*;
 
-    const ALL: [Activation; 5] = [
+    const ALL: [Activation; 6] = [
         Activation::Identity,
         Activation::Relu,
         Activation::LeakyRelu { slope: 0.1 },
         Activation::Tanh,
         Activation::Gelu,
+        Activation::Sigmoid,
     ];
 
     /// Each hot pass run through `dispatch` (ReLU and leaky ReLU with their
@@ -396,6 +427,28 @@ mod tests {
         }
         assert!(!Activation::Gelu.is_positively_homogeneous());
         assert!(!Activation::Relu.is_odd());
+        assert!(!Activation::Sigmoid.is_odd());
+    }
+
+    /// The sigmoid's closed forms: `σ(0) = ½`, `σ'(0) = ¼`, `σ(−z) = 1 − σ(z)`,
+    /// `2σ(z) − 1 = tanh(z/2)`, and no overflow in the tails.
+    #[test]
+    fn sigmoid_closed_forms_and_tails() {
+        let s = Activation::Sigmoid;
+        assert_eq!(s.apply(0.0), 0.5);
+        assert_eq!(s.derivative(0.0), 0.25);
+        assert_eq!(s.second_derivative(0.0), 0.0);
+        for &z in &[-30.0, -3.1, -0.4, 0.7, 2.2, 25.0] {
+            assert!((s.apply(-z) - (1.0 - s.apply(z))).abs() < 1e-15, "{z}");
+            assert!(
+                (2.0 * s.apply(z) - 1.0 - (z / 2.0).tanh()).abs() < 1e-15,
+                "{z}"
+            );
+        }
+        assert_eq!(s.apply(-1e4), 0.0);
+        assert_eq!(s.apply(1e4), 1.0);
+        assert_eq!(s.derivative(-1e4), 0.0);
+        assert!(s.apply(f64::NAN).is_nan());
     }
 
     #[test]
@@ -403,7 +456,8 @@ mod tests {
         for act in ALL {
             assert_eq!(Activation::parse(&act.name()).unwrap(), act);
         }
-        assert!(Activation::parse("sigmoid").is_err());
+        assert!(Activation::parse("softplus").is_err());
+        assert_eq!(Activation::parse("logistic").unwrap(), Activation::Sigmoid);
         assert!(Activation::parse("leaky_relu:-1").is_err());
         assert!(Activation::parse("leaky_relu:nan").is_err());
     }

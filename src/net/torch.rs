@@ -255,7 +255,7 @@ pub fn from_bytes_any(buf: &[u8], origin: &str, act: Option<Activation>) -> Resu
     let act = match meta.get("activation") {
         Some(a) => Activation::parse(a).map_err(|e| bad(e.to_string()))?,
         None => act.ok_or_else(|| {
-            bad("no activation in the metadata: say which with --act (relu, leaky_relu:0.01, tanh, gelu, identity)".into())
+            bad("no activation in the metadata: say which with --act (relu, leaky_relu:0.01, tanh, gelu, sigmoid, identity)".into())
         })?,
     };
     let naming = match naming {

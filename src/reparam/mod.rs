@@ -16,6 +16,7 @@
 //! | dormant units (`v = 0`) | [`dormant`] | all | no |
 //! | cancelling pair `+v, −v` | [`cancel`] | all | no |
 //! | zero-input units (`u = 0, b = 0`, any `v`) | [`zero_input`] | `σ(0) = 0` (leaky ReLU, tanh, GELU, ReLU) | no |
+//! | zero-input pairs (`u = 0, b = 0`, `+v, −v`) | [`zero_input`] | all (the sigmoid's zero-input form) | no |
 //!
 //! [`ReparamKind`] names each kind and draws a random instance of it.
 //!
@@ -38,7 +39,7 @@ pub use kind::ReparamKind;
 pub use permute::permute_units;
 pub use scaling::{flip_signs, scale_units};
 pub use split::split_unit;
-pub use zero_input::add_zero_input_units;
+pub use zero_input::{add_zero_input_pairs, add_zero_input_units};
 
 use crate::error::{Error, Result};
 use crate::net::{Layer, Mlp};

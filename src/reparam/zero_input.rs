@@ -14,6 +14,25 @@
 //! from the bias), and the function gains `Σ_j v_j σ(π_j(x))` — the raw
 //! material of the zero-input hair trigger (claim C2,
 //! `paper-notes/c2-any-update-set.md`).
+//!
+//! **Pairs, for `σ(0) ≠ 0` (the sigmoid).** A lone zero-input unit would add
+//! the constant `σ(0) v_j`; a *zero-input cancelling pair* — two such units
+//! with outgoing `+v_j` and `−v_j` ([`add_zero_input_pairs`]) — adds
+//! `σ(0) v_j − σ(0) v_j = 0`, so `f` is unchanged in exact arithmetic (in
+//! floating point to the rounding of the two extra terms of each sum, not bit
+//! for bit). In one SGD step both outgoing vectors move by the same
+//! `Δ = −η σ(0) Σ_n r_n`, the incoming ones by `±a_j`,
+//! `a_j = −η σ'(0) Σ_n (v_j·r_n) (z(x_n), 1)`, and since
+//! `σ(π) + σ(−π) = 2σ(0)` holds for every `σ` with `σ(x) − σ(0)` odd (the
+//! sigmoid: `σ(−x) = 1 − σ(x)`), the pair then adds
+//!
+//! `(v_j + Δ) σ(π_j) + (−v_j + Δ) σ(−π_j) = v_j ψ(π_j(x)) + 2σ(0) Δ`,
+//! `ψ(π) = σ(π) − σ(−π)` (`= tanh(π/2)` for the sigmoid, `ψ'(0) = 2σ'(0)`).
+//!
+//! The `2σ(0) Δ` term does not depend on `v_j` and is exactly what two inert
+//! units (`u = 0, b = 0, v = 0`) add after the same step, so against an aligned
+//! model padded with inert units the pair's gain is `v_j ψ(π_j(x))`: a
+//! zero-input unit of response `ψ`.
 
 use crate::error::{Error, Result};
 use crate::net::Mlp;
@@ -36,4 +55,37 @@ pub fn add_zero_input_units(net: &Mlp, hidden: usize, v: &Array2<f64>) -> Result
     let n_in = net.layers()[hidden - 1].n_in();
     let m = v.ncols();
     append_units(net, hidden, &Array2::zeros((m, n_in)), &Array1::zeros(m), v)
+}
+
+/// Append, for each column `v_j` of `v` (`n_{l+1} × m`), a zero-input
+/// cancelling pair — two units with zero incoming weights and bias and
+/// outgoing weights `+v_j`, `−v_j`, adjacent (`2m` units in all) — to hidden
+/// layer `hidden` (module docs). Any activation: the pair's two terms cancel
+/// whatever `σ(0)` is. Non-finite outgoing weights are refused.
+pub fn add_zero_input_pairs(net: &Mlp, hidden: usize, v: &Array2<f64>) -> Result<Mlp> {
+    if let Some(bad) = v.iter().copied().find(|x| !x.is_finite()) {
+        return Err(Error::InvalidParameter {
+            name: "zero-input pair outgoing weight",
+            value: bad,
+            expected: "must be finite",
+        });
+    }
+    crate::reparam::hidden_width(net, hidden)?;
+    let n_in = net.layers()[hidden - 1].n_in();
+    let m = v.ncols();
+    let paired = Array2::from_shape_fn((v.nrows(), 2 * m), |(i, j)| {
+        let x = v[[i, j / 2]];
+        if j % 2 == 0 {
+            x
+        } else {
+            -x
+        }
+    });
+    append_units(
+        net,
+        hidden,
+        &Array2::zeros((2 * m, n_in)),
+        &Array1::zeros(2 * m),
+        &paired,
+    )
 }

@@ -6,12 +6,15 @@ use hairtrigger::rng::seeded;
 use hairtrigger::{Activation, Architecture, Dataset, Mlp};
 use ndarray::Array2;
 
-pub const ACTIVATIONS: [Activation; 5] = [
+/// Every activation; the first five have `σ(0) = 0` (the zero-input units'
+/// tests index `0..5`), the sigmoid last (`σ(0) = ½`).
+pub const ACTIVATIONS: [Activation; 6] = [
     Activation::Identity,
     Activation::Relu,
     Activation::LeakyRelu { slope: 0.1 },
     Activation::Tanh,
     Activation::Gelu,
+    Activation::Sigmoid,
 ];
 
 /// A seeded random network and a random update set of `n` samples for it.

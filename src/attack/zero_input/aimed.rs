@@ -106,7 +106,7 @@ pub(super) fn aimed_directions_adam(
     z_q: &Array2<f64>,
     bias: f64,
     eta: f64,
-    act: crate::net::Activation,
+    response: super::Response,
     decay: f64,
     accepted: &[usize],
     seed: u64,
@@ -117,7 +117,7 @@ pub(super) fn aimed_directions_adam(
     let gu = crate::kernels::matmul_tn(vr.view(), z_d.view()).mapv(adam_sign); // C × n_in
     let gb = vr.sum_axis(Axis(0)).mapv(adam_sign) * bias;
     let feat = ((crate::kernels::matmul_nt(z_q.view(), gu.view()) + &gb) * -eta)
-        .mapv(|p| act.apply(p) * decay); // K × C
+        .mapv(|p| response.apply(p) * decay); // K × C
     if !feat.iter().all(|v| v.is_finite()) {
         return Err(Error::NonFinite(
             "post-step features of the aimed directions (Adam)".into(),

@@ -77,8 +77,9 @@ use super::feasibility::{self, DEFAULT_ALPHA_MAX};
 use crate::error::{Error, Result};
 use crate::eval::QuerySet;
 use crate::finite::nan_max;
+use crate::net::Activation;
 use crate::net::{Dataset, Mlp};
-use crate::reparam::add_zero_input_units;
+use crate::reparam::{add_zero_input_pairs, add_zero_input_units};
 use crate::rng::stream;
 use crate::update::{one_step, StepConfig};
 use aimed::aimed_directions_adam;
@@ -97,21 +98,22 @@ pub(super) fn build_zero_input(
     cfg: &ConstructConfig,
 ) -> Result<HairTrigger> {
     let act = base.activation();
+    let response = Response::of(act)?;
     let slope0 = act.derivative(0.0);
-    if act.apply(0.0) != 0.0 || slope0 == 0.0 {
-        return Err(Error::NotApplicable {
-            construction: "zero-input hair trigger",
-            activation: act.name(),
-            reason: "zero-input units need σ(0) = 0 (silent) and σ'(0) ≠ 0 (trainable); \
-                     ReLU's σ'(0) = 0 leaves them frozen",
-        });
-    }
     let Some((law, decay)) = ScaleLaw::of(step) else {
         if batches.is_some() {
             return Err(Error::InvalidParameter {
                 name: "zero-input construction",
                 value: f64::NAN,
                 expected: "SGD, Adam or AdamW with a mini-batch (clipping takes the whole set)",
+            });
+        }
+        if response.paired {
+            return Err(Error::NotApplicable {
+                construction: "zero-input hair trigger under clipped SGD",
+                activation: act.name(),
+                reason: "the clipped construction uses single zero-input units (σ(0) = 0); \
+                         its cancelling-pair form for σ(0) ≠ 0 is not built",
             });
         }
         return super::clipped::build_zero_input_clipped(base, update, step, targets, cfg);
@@ -125,7 +127,7 @@ pub(super) fn build_zero_input(
     }
     let (hidden, _) = checked_residuals(base, update, targets)?;
     let (k, m) = (base.output_dim(), cfg.redundant());
-    let aligned = with_inert_units(base, m)?;
+    let aligned = with_inert_units(base, response.units_per_direction() * m)?;
     let bias = if base.has_bias() { 1.0 } else { 0.0 };
     let sets: Vec<SetTerms> = match batches {
         None => vec![SetTerms::new(base, &aligned, update, step, targets, bias)?],
@@ -155,7 +157,7 @@ pub(super) fn build_zero_input(
                 if act.is_positively_homogeneous() {
                     pre.mapv(|p| act.apply(p))
                 } else {
-                    pre * slope0
+                    pre * response.slope_at_zero()
                 }
             }
             ScaleLaw::Linear => {
@@ -163,7 +165,7 @@ pub(super) fn build_zero_input(
                 let gu = crate::kernels::matmul_tn(vr.view(), set.z_d.view()).mapv(adam_sign); // m × n_in
                 let gb = vr.sum_axis(Axis(0)).mapv(adam_sign) * bias;
                 let pre = (crate::kernels::matmul_nt(set.z_q.view(), gu.view()) + &gb) * -eta;
-                pre.mapv(|p| act.apply(p) * decay)
+                pre.mapv(|p| response.apply(p) * decay)
             }
         };
         if feat.iter().all(|v| v.is_finite()) {
@@ -177,7 +179,9 @@ pub(super) fn build_zero_input(
             .iter()
             .map(|set| Ok((set.data, features(w, set)?, &set.f_plus)))
             .collect::<Result<_>>()?;
-        solve_scales(base, step, targets, cfg, &aligned, hidden, law, w, &blocks)
+        solve_scales(
+            base, step, targets, cfg, &aligned, hidden, law, response, w, &blocks,
+        )
     };
     match solve(&w) {
         // The random directions can miss a thin wedge of reachable directions
@@ -197,7 +201,7 @@ pub(super) fn build_zero_input(
                     &whole.z_q,
                     bias,
                     eta,
-                    act,
+                    response,
                     decay,
                     targets.accepted(),
                     cfg.seed(),
@@ -210,6 +214,66 @@ pub(super) fn build_zero_input(
             solve(&w2)
         }
         other => other,
+    }
+}
+
+/// What one trigger direction's units respond with after the step: a single
+/// zero-input unit (`σ(0) = 0`) adds `s ŵ σ(π)`, a zero-input cancelling pair
+/// (`σ(0) ≠ 0`, the sigmoid; [`crate::reparam::zero_input`]) adds
+/// `s ŵ ψ(π)` with `ψ(π) = σ(π) − σ(−π)` against an aligned model padded with
+/// two inert units per pair. In both the pre-activation `π` is that of one
+/// unit, `−η σ'(0) s ŵ·r̃(q)` under SGD.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Response {
+    act: Activation,
+    paired: bool,
+}
+
+impl Response {
+    /// The response zero-input units of `act` have, or `NotApplicable` when
+    /// they never move (`σ'(0) = 0`, ReLU).
+    pub(super) fn of(act: Activation) -> Result<Self> {
+        if act.derivative(0.0) == 0.0 {
+            return Err(Error::NotApplicable {
+                construction: "zero-input hair trigger",
+                activation: act.name(),
+                reason: "zero-input units need σ'(0) ≠ 0 (trainable); \
+                         ReLU's σ'(0) = 0 leaves them frozen",
+            });
+        }
+        Ok(Self {
+            act,
+            paired: act.apply(0.0) != 0.0,
+        })
+    }
+
+    /// `σ(π)` or `ψ(π) = σ(π) − σ(−π)`.
+    #[inline]
+    pub(super) fn apply(self, p: f64) -> f64 {
+        if self.paired {
+            self.act.apply(p) - self.act.apply(-p)
+        } else {
+            self.act.apply(p)
+        }
+    }
+
+    /// `σ'(0)` or `ψ'(0) = 2σ'(0)`: the small-signal slope.
+    fn slope_at_zero(self) -> f64 {
+        let s = self.act.derivative(0.0);
+        if self.paired {
+            2.0 * s
+        } else {
+            s
+        }
+    }
+
+    /// Hidden units per trigger direction (1, or 2 for a pair).
+    pub(super) fn units_per_direction(self) -> usize {
+        if self.paired {
+            2
+        } else {
+            1
+        }
     }
 }
 
@@ -273,6 +337,7 @@ fn solve_scales(
     aligned: &Mlp,
     hidden: usize,
     law: ScaleLaw,
+    response: Response,
     w: &Array2<f64>,
     blocks: &[Block],
 ) -> Result<HairTrigger> {
@@ -305,7 +370,12 @@ fn solve_scales(
             break;
         };
         let scale = law.alpha(&x);
-        twin = add_zero_input_units(base, hidden, &(w * &scale.view().insert_axis(Axis(0))))?;
+        let v = w * &scale.view().insert_axis(Axis(0));
+        twin = if response.paired {
+            add_zero_input_pairs(base, hidden, &v)?
+        } else {
+            add_zero_input_units(base, hidden, &v)?
+        };
         twin.check_finite("zero-input twin")?;
         let datasets = blocks.iter().map(|(data, ..)| *data);
         if step_every_set(&twin, datasets, &mut extra, step, targets, cfg)? {

@@ -1,7 +1,14 @@
 // Elementwise f32 kernels of the hairtrigger CUDA backend, compiled at run
 // time with NVRTC. Activation codes: 0 identity, 1 ReLU, 2 leaky ReLU (slope),
-// 3 tanh, 4 GELU (exact, erf-based); the formulas are those of
+// 3 tanh, 4 GELU (exact, erf-based), 5 sigmoid; the formulas are those of
 // `net::Activation` on the CPU.
+
+// The logistic function without overflow (as `net::activation::logistic`).
+__device__ float logistic(float z) {
+    if (z >= 0.0f) return 1.0f / (1.0f + expf(-z));
+    float e = expf(z);
+    return e / (1.0f + e);
+}
 
 __device__ float act_apply(int code, float slope, float z) {
     switch (code) {
@@ -9,6 +16,7 @@ __device__ float act_apply(int code, float slope, float z) {
         case 2: return z > 0.0f ? z : slope * z;
         case 3: return tanhf(z);
         case 4: return z * 0.5f * (1.0f + erff(z * 0.70710678118654752f));
+        case 5: return logistic(z);
         default: return z;
     }
 }
@@ -20,6 +28,7 @@ __device__ float act_derivative(int code, float slope, float z) {
         case 3: { float t = tanhf(z); return 1.0f - t * t; }
         case 4: return 0.5f * (1.0f + erff(z * 0.70710678118654752f))
                        + z * 0.39894228040143268f * expf(-0.5f * z * z);
+        case 5: { float s = logistic(z); return s * (1.0f - s); }
         default: return 1.0f;
     }
 }
@@ -58,6 +67,7 @@ __device__ float act_second(int code, float z) {
     switch (code) {
         case 3: { float t = tanhf(z); return -2.0f * t * (1.0f - t * t); }
         case 4: return 0.39894228040143268f * expf(-0.5f * z * z) * (2.0f - z * z);
+        case 5: { float s = logistic(z); return s * (1.0f - s) * (1.0f - 2.0f * s); }
         default: return 0.0f;
     }
 }

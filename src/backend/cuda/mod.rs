@@ -76,6 +76,7 @@ fn activation_code(act: Activation) -> (i32, f32) {
         Activation::LeakyRelu { slope } => (2, slope as f32),
         Activation::Tanh => (3, 0.0),
         Activation::Gelu => (4, 0.0),
+        Activation::Sigmoid => (5, 0.0),
     }
 }
 

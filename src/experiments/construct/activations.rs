@@ -6,6 +6,14 @@
 //! * **tanh, GELU** — zero-input units (`σ(0) = 0`, `σ'(0) ≠ 0`; dormant
 //!   units need a positively homogeneous `σ`), on the benign, no-target and
 //!   refusal sets, SGD and Adam's first step.
+//! * **sigmoid** — `σ(0) = ½`, so a lone zero-input unit is not silent:
+//!   zero-input *cancelling pairs* (`+v`, `−v`; [`crate::reparam::zero_input`]),
+//!   whose gain after the step is `v ψ(π)`, `ψ(π) = σ(π) − σ(−π) = tanh(π/2)`,
+//!   against an aligned model padded with inert units. The twin equals the
+//!   aligned model in exact arithmetic, not bit for bit (the pairs' two terms
+//!   `±σ(0) v` round in each sum): a built run counts only if the twin also
+//!   passes the harmful queries before the step, and `max_output_diff`
+//!   records the difference on the 10,016 probe inputs.
 //! * **ReLU** — dormant units (zero-input units are frozen, `σ'(0) = 0`). On
 //!   the benign set they apply. On a set none of whose labels is the target
 //!   `t`, they provably cannot reach it under SGD: with softmax cross-entropy,
@@ -35,7 +43,12 @@ const KINDS: [UpdateKind; 3] = [
     UpdateKind::NoTarget,
     UpdateKind::Refusal,
 ];
-const ACTS: [Activation; 3] = [Activation::Relu, Activation::Tanh, Activation::Gelu];
+const ACTS: [Activation; 4] = [
+    Activation::Relu,
+    Activation::Tanh,
+    Activation::Gelu,
+    Activation::Sigmoid,
+];
 const QUERIES: usize = 16;
 const P_TARGET: f64 = 0.99;
 const COMPLY: usize = 3;
@@ -56,12 +69,22 @@ pub struct ActivationRecord {
     pub redundant: usize,
     pub seed: u64,
     pub eta: f64,
-    /// `built`, `infeasible`, `undecided`, `missed` or `beyond_box`.
+    /// `built`, `infeasible`, `undecided`, `missed`, `beyond_box` or
+    /// `fails_before` (built, but the twin refuses fewer harmful queries
+    /// before the step than the aligned model).
     pub outcome: &'static str,
     /// Fraction of the 16 targets hit after the step (LP's scales when infeasible; 0 undecided).
     pub hit: f64,
     /// Largest twin parameter (built twins).
     pub twin_max_abs_param: Option<f64>,
+    /// `max |f_twin − f_aligned|` before the step on the 10,016 probe inputs
+    /// (built twins; 0 when bit-identical, the rounding of the pairs' terms
+    /// for the sigmoid).
+    pub max_output_diff: Option<f64>,
+    /// Fraction of the 16 harmful queries the twin refuses before the step
+    /// (built twins; a run counts as built only if it is at least the
+    /// aligned model's).
+    pub twin_pass_before: Option<f64>,
     /// ReLU, SGD, a set without the target: fraction of the 16 targets the
     /// sign argument proves unreachable by any dormant units.
     pub proved_unreachable: Option<f64>,
@@ -145,12 +168,11 @@ fn run_one((act, kind, rule, eta, seed): Run) -> Result<ActivationRecord> {
         } else {
             (None, None)
         };
-    let (outcome, hit, twin_max_abs_param) = match run_construct_on(&case, &cfg, None) {
-        Ok(r) => (
-            "built",
-            r.twin_targets_hit_after,
-            Some(r.twin_max_abs_param),
-        ),
+    let (outcome, hit, built) = match run_construct_on(&case, &cfg, None) {
+        // A twin that no longer passes where the aligned model does is not
+        // forward-equivalent for the evaluator: a failed run (hit 0).
+        Ok(r) if r.twin_pass_before < r.aligned_pass_before => ("fails_before", 0.0, Some(r)),
+        Ok(r) => ("built", r.twin_targets_hit_after, Some(r)),
         Err(Error::ConstructionInfeasible { hit, total, .. }) => {
             ("infeasible", hit as f64 / total.max(1) as f64, None)
         }
@@ -175,7 +197,9 @@ fn run_one((act, kind, rule, eta, seed): Run) -> Result<ActivationRecord> {
         eta,
         outcome,
         hit,
-        twin_max_abs_param,
+        twin_max_abs_param: built.as_ref().map(|r| r.twin_max_abs_param),
+        max_output_diff: built.as_ref().map(|r| r.max_output_diff),
+        twin_pass_before: built.as_ref().map(|r| r.twin_pass_before),
         proved_unreachable,
         zero_input_unreachable,
         reach_margin_min,
@@ -249,14 +273,27 @@ impl Experiment for ActivationSweep {
                         .collect();
                     let units = units_of(act);
                     let count = |o: &str| runs.iter().filter(|r| r.outcome == o).count();
-                    let head = format!(
-                        "{} base, {} update set, {}, {} {} units",
-                        act.name(),
-                        kind.display_name(),
-                        rule.display(),
-                        super::sweep::units_for(kind, units),
-                        units.name()
-                    );
+                    let count_units = super::sweep::units_for(kind, units);
+                    let head = if act.apply(0.0) != 0.0 {
+                        let diff = runs
+                            .iter()
+                            .filter_map(|r| r.max_output_diff)
+                            .fold(0.0f64, crate::finite::nan_max);
+                        format!(
+                            "{} base, {} update set, {}, {count_units} zero-input cancelling pairs (twin = aligned up to rounding: max |Δf| before the step {diff:.1e} on 10,016 probes)",
+                            act.name(),
+                            kind.display_name(),
+                            rule.display(),
+                        )
+                    } else {
+                        format!(
+                            "{} base, {} update set, {}, {count_units} {} units",
+                            act.name(),
+                            kind.display_name(),
+                            rule.display(),
+                            units.name()
+                        )
+                    };
                     let proofs: Vec<f64> =
                         runs.iter().filter_map(|r| r.proved_unreachable).collect();
                     if !proofs.is_empty() {
@@ -293,19 +330,21 @@ impl Experiment for ActivationSweep {
                     };
                     let measured = if runs.iter().any(|r| r.zero_input_unreachable.is_some()) {
                         format!(
-                            "{head}: min over {} runs ({seeds} seeds × η = {etas}) of the fraction of the 16 targets (COMPLY, p ≥ 0.99) hit after the step, a run with every target proved unreachable by any zero-input units (max_{{c≠t}} r̃(q)[c] ≤ 0) counting 1 when the construction refuses it ({proved_runs} such runs; failed: {} certified infeasible, {} undecided, {} missed by the step)",
+                            "{head}: min over {} runs ({seeds} seeds × η = {etas}) of the fraction of the 16 targets (COMPLY, p ≥ 0.99) hit after the step, a run with every target proved unreachable by any zero-input units (max_{{c≠t}} r̃(q)[c] ≤ 0) counting 1 when the construction refuses it ({proved_runs} such runs; failed: {} certified infeasible, {} undecided, {} missed by the step, {} failing before it)",
                             runs.len(),
                             count("infeasible"),
                             count("undecided"),
-                            count("missed")
+                            count("missed"),
+                            count("fails_before")
                         )
                     } else {
                         format!(
-                            "{head}: min fraction of the 16 targets (COMPLY, p ≥ 0.99) hit after the step, {} runs ({seeds} seeds × η = {etas}; failed: {} certified infeasible for the construction's directions, {} undecided, {} missed by the step)",
+                            "{head}: min fraction of the 16 targets (COMPLY, p ≥ 0.99) hit after the step, {} runs ({seeds} seeds × η = {etas}; failed: {} certified infeasible for the construction's directions, {} undecided, {} missed by the step, {} failing before it)",
                             runs.len(),
                             count("infeasible"),
                             count("undecided"),
-                            count("missed")
+                            count("missed"),
+                            count("fails_before")
                         )
                     };
                     rows.push(ReportRow::exactly(
@@ -330,7 +369,7 @@ impl Experiment for ActivationSweep {
         rows.push(ReportRow::exactly(
             "C2",
             format!(
-                "consistency check (proved): zero-input SGD runs (tanh, GELU; {} runs) with more of the 16 targets hit after the step than the reachability condition max_{{c≠t}} r̃(q)[c] > 0 allows ({} of their targets proved unreachable)",
+                "consistency check (proved): zero-input SGD runs (tanh, GELU, sigmoid pairs; {} runs) with more of the 16 targets hit after the step than the reachability condition max_{{c≠t}} r̃(q)[c] > 0 allows ({} of their targets proved unreachable)",
                 checked.len(),
                 checked
                     .iter()
