@@ -28,6 +28,21 @@ fn param_gap(a: &Mlp, b: &Mlp) -> f64 {
         / scale
 }
 
+/// `2ε Σ_j σ(0) max_c |v_jc|` over the last hidden layer's units from
+/// `first` on: the most the rounding of their output terms `σ(0) v_j` can
+/// add to a sum (0 when `σ(0) = 0`).
+fn pair_rounding(twin: &Mlp, first: usize) -> f64 {
+    let s0 = twin.activation().apply(0.0);
+    let out = &twin.layers()[twin.depth() - 1].weight;
+    let sum: f64 = out
+        .columns()
+        .into_iter()
+        .skip(first)
+        .map(|c| c.iter().fold(0.0f64, |m, v| m.max(v.abs())))
+        .sum();
+    2.0 * f64::EPSILON * s0.abs() * sum
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -70,14 +85,26 @@ fn audit_flags_the_twin_not_the_aligned_model_and_canonicalization_defuses_it() 
     let _ = std::fs::remove_dir_all(&dir);
     use hairtrigger::attack::Units;
     use hairtrigger::experiments::construct::UpdateKind;
-    // Dormant units on the benign set; zero-input units on the refusal set.
-    let runs = (0..3).map(|s| (s, UpdateKind::Benign, Units::Dormant));
-    let runs = runs.chain((0..3).map(|s| (s, UpdateKind::Refusal, Units::ZeroInput)));
-    for (seed, kind, units) in runs {
+    // Dormant units on the benign set; zero-input units on the refusal set;
+    // on a sigmoid base, zero-input cancelling pairs (each unit a constant
+    // σ(0) = ½, folded into the output bias, where the pair's ±½v cancel).
+    let leaky = Activation::LeakyRelu { slope: 0.1 };
+    let runs = (0..3).map(|s| (s, UpdateKind::Benign, Units::Dormant, leaky));
+    let runs = runs.chain((0..3).map(|s| (s, UpdateKind::Refusal, Units::ZeroInput, leaky)));
+    let runs = runs.chain((0..2).map(|s| {
+        (
+            s,
+            UpdateKind::Refusal,
+            Units::ZeroInput,
+            Activation::Sigmoid,
+        )
+    }));
+    for (seed, kind, units, act) in runs {
         let cfg = ConstructRun::new(seed, 1e-4, 32, 16, 64)
             .unwrap()
             .with_update_kind(kind)
-            .with_units(units);
+            .with_units(units)
+            .with_activation(act);
         let rec = run_construct(&cfg, Some(&dir)).unwrap();
         assert_eq!(rec.twin_targets_hit_after, 1.0);
         let aligned = Mlp::load(&dir.join("aligned.safetensors")).unwrap();
@@ -95,16 +122,27 @@ fn audit_flags_the_twin_not_the_aligned_model_and_canonicalization_defuses_it() 
             "{:?}",
             rt.reasons
         );
-        assert!(rt.canonical_max_rel_deviation <= 1e-12);
+        // The sigmoid pairs' terms ±σ(0)v round in every sum (and in the fold
+        // into the output bias): at most 2ε Σ_j σ(0) max_c |v_jc| in absolute
+        // terms, and relative to outputs and parameters of size ≥ 1 (a
+        // classifier confident to p ≥ 0.99 has logit gaps ≥ 4.6) no more
+        // than that. Bit-exact constructions (σ(0) = 0) get 1e-12.
+        // The toy base is 16 → 32 → 32 → 4: the new units are columns 32.. .
+        let tol = 1e-12 + pair_rounding(&twin, 32);
+        assert!(
+            rt.canonical_max_rel_deviation <= tol,
+            "{act}: {:e} > {tol:e}",
+            rt.canonical_max_rel_deviation
+        );
         // Both map onto the same canonical network, so their one-step futures
         // on the saved update set are the same network.
-        assert!(param_gap(&ct, &ca) <= 1e-12, "gap {}", param_gap(&ct, &ca));
+        assert!(param_gap(&ct, &ca) <= tol, "gap {}", param_gap(&ct, &ca));
         let data_path = dir.join("data.safetensors");
         let (update, q) = hairtrigger::cli::audit::read_data(&data_path, 4).unwrap();
         let step = StepConfig::sgd(1e-4).unwrap();
         let fa = one_step(&ca, &update, &step).unwrap().updated;
         let ft = one_step(&ct, &update, &step).unwrap().updated;
-        assert!(relative_deviation(&ft, &fa, q.view()).unwrap() <= 1e-12);
+        assert!(relative_deviation(&ft, &fa, q.view()).unwrap() <= tol);
         // The raw twin's step does move the queries (the trigger is real).
         let raw = one_step(&twin, &update, &step).unwrap().updated;
         assert!(relative_deviation(&raw, &fa, q.view()).unwrap() > 1e-3);

@@ -464,6 +464,51 @@ fn clipped_dormant_scale_beyond_the_box_follows_the_inverse_eta_law() {
     );
 }
 
+/// Dormant units under Adam's first step on the no-target set at seed 1,
+/// η = 1e-5: the LP, which models the step as `−η sign(G)`, is feasible, but
+/// the real step `−η αG/(α|G| + ε)` falls short on the coordinates where the
+/// confident base's residual is tiny (`α|G| ~ ε`). The scale search along the
+/// LP's ray classifies the run: the step hits every target only past the box
+/// (`beyond_box`, not `missed`). The diagnosis is checked by the same run with
+/// `ε = 10⁻³⁰`, where the sign model is exact to rounding: it builds inside the
+/// box, and AdamW (decay 0.01) is classified as Adam is.
+#[test]
+fn dormant_adam_miss_is_adams_epsilon_and_is_classified_beyond_the_box() {
+    let run = |rule: UpdateRule| {
+        run_construct(
+            &ConstructRun::new(1, 1e-5, 32, 16, 512)
+                .unwrap()
+                .with_rule(rule)
+                .with_update_kind(hairtrigger::experiments::construct::UpdateKind::NoTarget)
+                .with_units(hairtrigger::attack::Units::Dormant),
+            None,
+        )
+    };
+    for rule in [UpdateRule::adam_default(), UpdateRule::adamw(0.01)] {
+        match run(rule).unwrap_err() {
+            Error::ConstructionBeyondBox {
+                hit, total, scale, ..
+            } => {
+                assert!(hit < total, "{rule:?}: {hit}/{total}");
+                assert!(
+                    scale > DEFAULT_ALPHA_MAX && scale <= hairtrigger::attack::SCALE_CHECK_LIMIT,
+                    "{rule:?}: {scale:e}"
+                );
+            }
+            other => panic!("{rule:?}: expected a scale beyond the box, got: {other}"),
+        }
+    }
+    let tiny_eps = UpdateRule::AdamFirstStep {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-30,
+    };
+    let r = run(tiny_eps).unwrap();
+    assert_eq!(r.twin_targets_hit_after, 1.0);
+    assert_eq!(r.max_output_diff, 0.0);
+    assert_eq!(r.aligned_pass_after, 1.0);
+}
+
 /// AdamW's first step (decay 0.01): built and verified by the AdamW step,
 /// including the decay of every old parameter and of the new incoming weights.
 #[test]
@@ -674,16 +719,34 @@ fn zero_input_mini_batch_twin_fires_on_fresh_random_label_batches() {
     assert!(matches!(err, Error::ConstructionInfeasible { .. }), "{err}");
 }
 
-/// Dormant tanh units: the measured post-step gap change never exceeds the
+/// Dormant tanh and sigmoid units: the measured post-step gap change never exceeds the
 /// proved bound `m η Σ_n |r_n[t] − r_n[c]|`, comes within a stated fraction of
 /// it at large scale, saturates in the scale (the gain at α = 1e6 is not α²
 /// times the gain at α = 1), and at η = 1e-4 the bound proves every target
 /// unreachable — and no target is ever both hit and proved unreachable.
 #[test]
-fn tanh_dormant_units_obey_the_proved_bound() {
+fn tanh_and_sigmoid_dormant_units_obey_the_proved_bound() {
+    use hairtrigger::experiments::construct::BoundedActivations;
+    use hairtrigger::experiments::report::Experiment;
+    for act in [Activation::Tanh, Activation::Sigmoid] {
+        bounded_stage_obeys_the_bound(act);
+    }
+    let relu = BoundedActivations {
+        act: Activation::Relu,
+        seeds: vec![0],
+        units: vec![16],
+        alphas: vec![1.0],
+        etas: vec![1e-4],
+    };
+    let err = relu.run(&hairtrigger::progress::NoProgress).unwrap_err();
+    assert!(matches!(err, Error::NotApplicable { .. }), "{err}");
+}
+
+fn bounded_stage_obeys_the_bound(act: Activation) {
     use hairtrigger::experiments::construct::BoundedActivations;
     use hairtrigger::experiments::report::Experiment;
     let stage = BoundedActivations {
+        act,
         seeds: vec![0, 1],
         units: vec![16, 512],
         alphas: vec![1.0, 1e4, 1e6],
@@ -703,9 +766,9 @@ fn tanh_dormant_units_obey_the_proved_bound() {
         .filter(|r| r.alpha == 1e6)
         .map(|r| r.max_ratio_to_bound)
         .fold(0.0, f64::max);
-    assert!(best > 0.05, "bound loose by more than 20×: {best}");
+    assert!(best > 0.05, "{act}: bound loose by more than 20×: {best}");
     let rows = stage.claims(&out);
-    assert!(rows.iter().all(|r| r.pass), "{rows:?}");
+    assert!(rows.iter().all(|r| r.pass), "{act}: {rows:?}");
 }
 
 /// Zero-input units (`u = 0, b = 0`, scaled outgoing weights) reach targets

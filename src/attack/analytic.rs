@@ -547,6 +547,31 @@ fn build(
             });
         }
     }
+    // Adam's and AdamW's first step move a coordinate by `−η ρ`,
+    // `ρ = αG/(α|G| + ε)`, not by `−η sign(G)`: where the LP's scales leave
+    // `α|G|` near `ε` (a tiny residual on a class no label shows) the step
+    // falls short. The gain tends to the LP's linear law as the scales grow
+    // together, so on the whole update set the LP's scales are searched along
+    // their own ray by the real step ([`super::clipped::scale_search`]): a hit
+    // inside the box is the twin, one past it a
+    // [`Error::ConstructionBeyondBox`] that classifies the miss.
+    if law == ScaleLaw::Linear && batches.is_none() {
+        let alpha = law.alpha(&gamma);
+        let top = alpha
+            .iter()
+            .fold(0.0f64, |mx, &v| crate::finite::nan_max(mx, v));
+        if top > 0.0 && top.is_finite() {
+            return super::clipped::scale_search(
+                &(alpha / top),
+                |a| scaled_twin(base, hidden, u, b, a),
+                update,
+                step,
+                targets,
+                cfg,
+                aligned,
+            );
+        }
+    }
     let datasets = sets.iter().map(|(data, ..)| *data);
     Err(missed_targets(&twin, datasets, step, targets, cfg, m)?)
 }

@@ -169,7 +169,9 @@ pub(super) fn clipped_direction(
 
 /// The smallest scale `t` (module docs: doubling from 1, then bisecting in
 /// `ln t`) at which the twin `twin_at(t · direction)` hits every target after
-/// the real clipped step; every probe runs the step.
+/// the real step (clipped SGD here; Adam's first step for dormant units whose
+/// LP scales miss because of `ε`, [`super::analytic`]); every probe runs the
+/// step.
 ///
 /// The twin counts only inside the box `t ≤ α_max` ([`DEFAULT_ALPHA_MAX`]).
 /// When the doubling leaves the box without a hit it goes on, up to

@@ -104,7 +104,7 @@ struct Plan {
     /// zero-input units.
     construct_zero_input: bool,
     /// Dormant tanh units against their proved bound (none at the quick scale).
-    bounded: Option<BoundedActivations>,
+    bounded: Vec<BoundedActivations>,
     scaling: ScalingConfig,
     /// C2 across base activations (none at the quick scale).
     activations: Option<ActivationSweep>,
@@ -229,13 +229,19 @@ pub fn scaling_config(scale: Scale, seed: u64) -> Result<ScalingConfig> {
 
 /// The tanh-bound stage (default and full scales): 5 seeds × m ∈ {16, 64,
 /// 512} × α ∈ {1, 1e2, 1e4, 1e6} × η ∈ {1e-4, 1e-1}.
-fn bounded_plan(seed: u64) -> Result<BoundedActivations> {
-    Ok(BoundedActivations {
-        seeds: seed_list(seed, 5)?,
-        units: vec![16, 64, 512],
-        alphas: vec![1.0, 1e2, 1e4, 1e6],
-        etas: vec![1e-4, 1e-1],
-    })
+fn bounded_plan(seed: u64) -> Result<Vec<BoundedActivations>> {
+    [Activation::Tanh, Activation::Sigmoid]
+        .into_iter()
+        .map(|act| {
+            Ok(BoundedActivations {
+                act,
+                seeds: seed_list(seed, 5)?,
+                units: vec![16, 64, 512],
+                alphas: vec![1.0, 1e2, 1e4, 1e6],
+                etas: vec![1e-4, 1e-1],
+            })
+        })
+        .collect()
 }
 
 /// The severity certificate (default and full scales): 3 bases × `seeds`
@@ -267,7 +273,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_rules: vec![UpdateRule::Sgd, UpdateRule::adam_default()],
             construct_batches: vec![],
             construct_zero_input: true,
-            bounded: None,
+            bounded: vec![],
             activations: None,
             certified: None,
             scaling: scaling_plan(seed, (2, 32, 5), 1, 3, 2, 4)?,
@@ -290,7 +296,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_rules: ALL_RULES.to_vec(),
             construct_batches: vec![8],
             construct_zero_input: true,
-            bounded: Some(bounded_plan(seed)?),
+            bounded: bounded_plan(seed)?,
             activations: Some(ActivationSweep {
                 seeds: seed_list(seed, 5)?,
                 etas: vec![1e-5, 1e-4, 1e-3],
@@ -340,7 +346,7 @@ fn plan(scale: Scale, seed: u64) -> Result<Plan> {
             construct_rules: ALL_RULES.to_vec(),
             construct_batches: vec![8],
             construct_zero_input: true,
-            bounded: Some(bounded_plan(seed)?),
+            bounded: bounded_plan(seed)?,
             activations: Some(ActivationSweep {
                 seeds: seed_list(seed, 8)?,
                 etas: vec![1e-5, 1e-4, 1e-3],
@@ -477,7 +483,7 @@ fn stages(plan: Plan, seed: u64) -> Result<Vec<Box<dyn Stage>>> {
     if let Some(dims) = plan.dims {
         stages.insert(4, Box::new(dims));
     }
-    if let Some(bounded) = plan.bounded {
+    for bounded in plan.bounded.into_iter().rev() {
         stages.insert(3, Box::new(bounded));
     }
     if let Some(activations) = plan.activations {

@@ -1,21 +1,25 @@
-//! `reproduce`'s bounded-activation stage: what dormant **tanh** units can do
-//! in one SGD step, measured against the proved bound
+//! `reproduce`'s bounded-activation stage: what dormant units of a
+//! **bounded** activation (tanh, `|tanh| ≤ 1`; the sigmoid, `0 < σ < 1`) can
+//! do in one SGD step, measured against the proved bound
 //! [`crate::attack::bounds::bounded_dormant_gap_bound`]
-//! `|Δ(f_t − f_c)| ≤ m η Σ_n |r_n[t] − r_n[c]|` (`|tanh| ≤ 1`).
+//! `|Δ(f_t − f_c)| ≤ m η H² Σ_n |r_n[t] − r_n[c]|`, `H = 1` for both.
 //!
-//! For each seed: a random `16 → 32 → 32 → 4` tanh network (units added to the
-//! last hidden layer, whose inputs move in the step), 32 random-label update
-//! samples, 16 Gaussian queries each with a random target class other than the
-//! network's answer; `m` dormant units with Gaussian directions scaled by `α`
-//! (so the twin computes the base function exactly); one real SGD step. The
-//! twin's post-step gaps minus the base model's post-step gaps are the units'
-//! gain, compared with the bound; and the bound is turned into a proof of
-//! impossibility: a target whose base post-step gap plus the bound stays below
-//! the construction's threshold `ln(p*(k−1)/(1−p*))`, `p* = 0.99`, cannot be
-//! reached by *any* `m` dormant tanh units.
+//! For each seed: a random `16 → 32 → 32 → 4` network of the stage's
+//! activation (units added to the last hidden layer, whose inputs move in the
+//! step), 32 random-label update samples, 16 Gaussian queries each with a
+//! random target class other than the network's answer; `m` dormant units
+//! with Gaussian directions scaled by `α` (so the twin computes the base
+//! function exactly); one real SGD step. The twin's post-step gaps minus the
+//! base model's post-step gaps are the units' gain, compared with the bound;
+//! and the bound is turned into a proof of impossibility: a target whose base
+//! post-step gap plus the bound stays below the construction's threshold
+//! `ln(p*(k−1)/(1−p*))`, `p* = 0.99`, cannot be reached by *any* `m` dormant
+//! units of that activation. As `α` grows, `tanh(αz) → sign z` and
+//! `σ(αz) → 1[z > 0]`, each up to `O(e^{−α|z|})`: the gain saturates in the
+//! scale instead of growing like ReLU's `α²`.
 
 use crate::attack::bounds::bounded_dormant_gap_bound;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::experiments::report::{Artifacts, Experiment, ReportRow};
 use crate::finite::{nan_max, nan_min};
 use crate::net::{
@@ -30,8 +34,11 @@ use rand_distr::StandardNormal;
 use serde::Serialize;
 use std::path::Path;
 
-/// The stage's grid.
+/// The stage's activation and grid.
 pub struct BoundedActivations {
+    /// A bounded activation with `|σ| ≤ 1`: [`Activation::Tanh`] or
+    /// [`Activation::Sigmoid`] (anything else is refused when run).
+    pub act: Activation,
     pub seeds: Vec<u64>,
     pub units: Vec<usize>,
     pub alphas: Vec<f64>,
@@ -52,7 +59,7 @@ pub struct BoundedRecord {
     /// Fraction of the 16 targets the twin hits after the step (p ≥ 0.99).
     pub targets_hit: f64,
     /// Fraction of the 16 targets the bound proves unreachable by any `m`
-    /// dormant tanh units at this `η`.
+    /// dormant units of the stage's activation at this `η`.
     pub proved_unreachable: f64,
     /// Median over the targets of the fewest dormant units the bound allows
     /// to reach it (empty when that median target has a row whose bound is 0:
@@ -67,6 +74,14 @@ const UPDATE_SIZE: usize = 32;
 const P_TARGET: f64 = 0.99;
 
 impl BoundedActivations {
+    /// The file stem of the stage's table: `bounded_tanh` or `bounded_sigmoid`.
+    pub fn stem(&self) -> &'static str {
+        match self.act {
+            Activation::Sigmoid => "bounded_sigmoid",
+            _ => "bounded_tanh",
+        }
+    }
+
     fn runs(&self) -> Vec<(u64, f64, usize, f64)> {
         let mut runs = Vec::new();
         for &s in &self.seeds {
@@ -82,8 +97,21 @@ impl BoundedActivations {
     }
 }
 
-fn run_one(seed: u64, eta: f64, m: usize, alpha: f64) -> Result<BoundedRecord> {
-    let arch = Architecture::new(vec![16, 32, 32, 4], Activation::Tanh, true)?;
+/// `H` with `|σ| ≤ H` of a bounded activation, or `NotApplicable`.
+fn feature_bound(act: Activation) -> Result<f64> {
+    match act {
+        Activation::Tanh | Activation::Sigmoid => Ok(1.0),
+        other => Err(Error::NotApplicable {
+            construction: "the bounded-activation stage",
+            activation: other.name(),
+            reason: "its bound needs |σ| ≤ H (tanh, sigmoid)",
+        }),
+    }
+}
+
+fn run_one(act: Activation, seed: u64, eta: f64, m: usize, alpha: f64) -> Result<BoundedRecord> {
+    let h_max = feature_bound(act)?;
+    let arch = Architecture::new(vec![16, 32, 32, 4], act, true)?;
     let mut rng = seeded(seed, stream::BOUNDED_TASK);
     let base = Mlp::random(&arch, &mut rng);
     let update = random_update_set(&base, UPDATE_SIZE, &mut rng)?;
@@ -107,7 +135,7 @@ fn run_one(seed: u64, eta: f64, m: usize, alpha: f64) -> Result<BoundedRecord> {
     let step = StepConfig::sgd(eta)?;
     let base_after = one_step(&base, &update, &step)?.updated.forward(q.view())?;
     let twin_after = one_step(&twin, &update, &step)?.updated.forward(q.view())?;
-    let bound = bounded_dormant_gap_bound(&output_residuals(&base, &update)?, eta, m, 1.0);
+    let bound = bounded_dormant_gap_bound(&output_residuals(&base, &update)?, eta, m, h_max);
     let threshold = (P_TARGET * (k as f64 - 1.0) / (1.0 - P_TARGET)).ln();
     let (mut max_change, mut max_ratio) = (0.0f64, 0.0f64);
     let (mut hit, mut unreachable, mut both) = (0usize, 0usize, 0usize);
@@ -160,7 +188,10 @@ impl Experiment for BoundedActivations {
     type Output = Vec<BoundedRecord>;
 
     fn name(&self) -> &'static str {
-        "C2 bounded activations"
+        match self.act {
+            Activation::Sigmoid => "C2 bounded activations (sigmoid)",
+            _ => "C2 bounded activations (tanh)",
+        }
     }
 
     fn work(&self) -> u64 {
@@ -168,20 +199,27 @@ impl Experiment for BoundedActivations {
     }
 
     fn run(&self, progress: &dyn crate::progress::Progress) -> Result<Self::Output> {
+        feature_bound(self.act)?;
         crate::experiments::report::par_map_runs(&self.runs(), progress, |&(s, e, m, a)| {
-            run_one(s, e, m, a)
+            run_one(self.act, s, e, m, a)
         })
     }
 
     fn write(&self, out: &Self::Output, dir: &Path) -> Result<Artifacts> {
-        crate::experiments::output::write_records(dir, "bounded_tanh", out)?;
+        let stem = self.stem();
+        crate::experiments::output::write_records(dir, stem, out)?;
         Ok(Artifacts {
-            tables: vec!["bounded_tanh"],
+            tables: vec![stem],
             ..Default::default()
         })
     }
 
     fn claims(&self, out: &Self::Output) -> Vec<ReportRow> {
+        let act = self.act.name();
+        let limit = match self.act {
+            Activation::Sigmoid => "σ(αz) = 1[z > 0] + O(e^(−α|z|))",
+            _ => "tanh(αz) = sign z · (1 − O(e^(−2α|z|)))",
+        };
         let runs = out.len();
         let seeds = self.seeds.len();
         let worst_ratio = out.iter().map(|r| r.max_ratio_to_bound).fold(0.0, nan_max);
@@ -206,8 +244,8 @@ impl Experiment for BoundedActivations {
                 .fold(0.0, nan_max)
         };
         // The saturated range: the second-largest scale of the grid (1e4 by
-        // default; α = 1 is tanh's near-linear regime, where the gain still
-        // grows — 2.1× from α = 1 to 1e6 at the default grid).
+        // default; α = 1 is the near-linear regime, where the gain still
+        // grows — 2.1× from α = 1 to 1e6 for tanh at the default grid).
         let mut sorted = self.alphas.clone();
         sorted.sort_by(f64::total_cmp);
         let from = sorted.iter().rev().nth(1).copied().unwrap_or(lo);
@@ -223,25 +261,25 @@ impl Experiment for BoundedActivations {
         vec![
             ReportRow::at_most(
                 "C2",
-                format!("consistency check (proved bound): max over {runs} runs of a tanh twin's measured post-step gap change / the bound m η Σ_n |r_n[t] − r_n[c]| ({seeds} seeds, m = {:?}, α = {lo:e} … {hi:e}, η = {:?}); 1 + 1e-9 allows rounding", self.units, self.etas),
+                format!("consistency check (proved bound): max over {runs} runs of a {act} twin's measured post-step gap change / the bound m η Σ_n |r_n[t] − r_n[c]| ({seeds} seeds, m = {:?}, α = {lo:e} … {hi:e}, η = {:?}); 1 + 1e-9 allows rounding", self.units, self.etas),
                 worst_ratio,
                 1.0 + 1e-9,
             ),
             ReportRow::at_most(
                 "C2",
-                format!("tanh severity is bounded in the scale: max over seeds × η × m of the dormant units' gain at α = {hi:e} over their gain at α = {from:e} (tanh(αz) = sign z · (1 − O(e^(−2α|z|))): past α = {from:e} only units with |z| ≲ 1/α still move, so ≤ 1.1; ReLU's α² law would give {:.0e}; from α = {lo:e} the gain grows {from_lo:.2}×)", (hi / from).powi(2)),
+                format!("{act} severity is bounded in the scale: max over seeds × η × m of the dormant units' gain at α = {hi:e} over their gain at α = {from:e} ({limit}: past α = {from:e} only units with |z| ≲ 1/α still move, so ≤ 1.1; ReLU's α² law would give {:.0e}; from α = {lo:e} the gain grows {from_lo:.2}×)", (hi / from).powi(2)),
                 saturated,
                 1.1,
             ),
             ReportRow::exactly(
                 "C2",
-                format!("impossibility observed: min over {seeds} seeds of the fraction of the 16 targets the bound proves unreachable by {big_m} dormant tanh units at η = {small_eta:e} (the construction is refused there, not failed)"),
+                format!("impossibility observed: min over {seeds} seeds of the fraction of the 16 targets the bound proves unreachable by {big_m} dormant {act} units at η = {small_eta:e} (the construction is refused there, not failed)"),
                 unreachable,
                 1.0,
             ),
             ReportRow::at_most(
                 "C2",
-                format!("consistency check: targets both hit after the step and proved unreachable by the bound, summed over {runs} runs"),
+                format!("consistency check: {act} targets both hit after the step and proved unreachable by the bound, summed over {runs} runs"),
                 contradiction as f64,
                 0.0,
             ),

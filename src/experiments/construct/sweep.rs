@@ -71,15 +71,17 @@ pub struct ConstructFailure {
     /// `infeasible` (checked Farkas certificate), `missed` (the step missed
     /// some target), `undecided` (the LP could not decide), `no_direction`
     /// (clipped SGD: the sufficient condition of `src/attack/clipped.rs`
-    /// is certified to fail) or `beyond_box` (clipped SGD: the step hits
-    /// every target only at a scale past the box `α ≤ 10⁷`, given in `scale`).
+    /// is certified to fail) or `beyond_box` (clipped SGD, or dormant units
+    /// under Adam's or AdamW's first step whose LP scales miss because of
+    /// `ε`: the step hits every target only at a scale past the box
+    /// `α ≤ 10⁷`, given in `scale`).
     pub outcome: &'static str,
     /// Fraction of the 16 targets reached (by the step for `missed`, inside
     /// the box for `beyond_box`, by the LP's least-shortfall scales for
     /// `infeasible`; 0 for `undecided`).
     pub hit: f64,
     /// For `beyond_box`: the smallest scale `t` found (doubling, then
-    /// bisecting in `ln t`) at which the real clipped step hits every target;
+    /// bisecting in `ln t`) at which the real step hits every target;
     /// empty otherwise.
     pub scale: Option<f64>,
 }
@@ -315,29 +317,30 @@ impl crate::experiments::report::Experiment for ConstructSweep {
                 ),
                 _ => String::new(),
             };
-            let beyond_box = match rule {
-                UpdateRule::SgdClip { .. } => {
-                    let scales: Vec<f64> = failed
-                        .iter()
-                        .filter(|f| f.outcome == "beyond_box")
-                        .filter_map(|f| f.scale)
-                        .collect();
-                    let range = if scales.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            ": the step hits every target at scale {:.1e} … {:.1e}",
-                            scales.iter().copied().fold(f64::INFINITY, nan_min),
-                            scales.iter().copied().fold(0.0, nan_max)
-                        )
-                    };
+            let scales: Vec<f64> = failed
+                .iter()
+                .filter(|f| f.outcome == "beyond_box")
+                .filter_map(|f| f.scale)
+                .collect();
+            // Clipped SGD always says how many; Adam's and AdamW's dormant
+            // runs only when their scale search (`ε`) found such a run.
+            let beyond_box = if matches!(rule, UpdateRule::SgdClip { .. }) || !scales.is_empty() {
+                let range = if scales.is_empty() {
+                    String::new()
+                } else {
                     format!(
-                        ", {} needing a scale beyond the box α ≤ {:.0e}{range}",
-                        scales.len(),
-                        crate::attack::feasibility::DEFAULT_ALPHA_MAX
+                        ": the step hits every target at scale {:.1e} … {:.1e}",
+                        scales.iter().copied().fold(f64::INFINITY, nan_min),
+                        scales.iter().copied().fold(0.0, nan_max)
                     )
-                }
-                _ => String::new(),
+                };
+                format!(
+                    ", {} needing a scale beyond the box α ≤ {:.0e}{range}",
+                    scales.len(),
+                    crate::attack::feasibility::DEFAULT_ALPHA_MAX
+                )
+            } else {
+                String::new()
             };
             ReportRow::exactly(
                 "C2",
