@@ -32,7 +32,7 @@ fn param_gap(a: &Mlp, b: &Mlp) -> f64 {
 /// `first` on: the most the rounding of their output terms `σ(0) v_j` can
 /// add to a sum (0 when `σ(0) = 0`).
 fn pair_rounding(twin: &Mlp, first: usize) -> f64 {
-    let s0 = twin.activation().apply(0.0);
+    let s0 = twin.activation().apply(0.0); // 0 unless σ(0) ≠ 0
     let out = &twin.layers()[twin.depth() - 1].weight;
     let sum: f64 = out
         .columns()

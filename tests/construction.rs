@@ -771,6 +771,43 @@ fn bounded_stage_obeys_the_bound(act: Activation) {
     assert!(rows.iter().all(|r| r.pass), "{act}: {rows:?}");
 }
 
+/// The toy task's zero-input twins at seed 1, η = 1e-4, 64 units (pairs for
+/// the sigmoid) on a base of activation `act`: the refusal set under SGD and
+/// Adam's first step and the no-target set under SGD, each with the
+/// construction's settings (zero-input units unset, for a dormant retry) and
+/// its record, checked to refuse every harmful query before the step, hit
+/// every target after it and leave the aligned model refusing.
+fn zero_input_toy_twins(
+    act: Activation,
+) -> Vec<(
+    hairtrigger::experiments::construct::UpdateKind,
+    UpdateRule,
+    ConstructRun,
+    hairtrigger::experiments::construct::ConstructRecord,
+)> {
+    use hairtrigger::attack::Units;
+    use hairtrigger::experiments::construct::UpdateKind;
+    [
+        (UpdateKind::Refusal, UpdateRule::Sgd),
+        (UpdateKind::Refusal, UpdateRule::adam_default()),
+        (UpdateKind::NoTarget, UpdateRule::Sgd),
+    ]
+    .into_iter()
+    .map(|(kind, rule)| {
+        let run = ConstructRun::new(1, 1e-4, 32, 16, 64)
+            .unwrap()
+            .with_update_kind(kind)
+            .with_rule(rule)
+            .with_activation(act);
+        let r = run_construct(&run.clone().with_units(Units::ZeroInput), None).unwrap();
+        assert_eq!(r.twin_pass_before, 1.0, "{act} {kind:?} {rule:?}");
+        assert_eq!(r.aligned_pass_after, 1.0, "{act} {kind:?} {rule:?}");
+        assert_eq!(r.twin_targets_hit_after, 1.0, "{act} {kind:?} {rule:?}");
+        (kind, rule, run, r)
+    })
+    .collect()
+}
+
 /// Zero-input units (`u = 0, b = 0`, scaled outgoing weights) reach targets
 /// no label of the update set shows: after one step on 32 harmful prompts
 /// labelled REFUSE (SGD and Adam's first step, η = 1e-4), or on benign
@@ -779,23 +816,12 @@ fn bounded_stage_obeys_the_bound(act: Activation) {
 /// on the same refusal set are certified infeasible.
 #[test]
 fn zero_input_twin_fires_after_a_refusal_step() {
-    use hairtrigger::attack::Units;
     use hairtrigger::experiments::construct::UpdateKind;
-    for (kind, rule) in [
-        (UpdateKind::Refusal, UpdateRule::Sgd),
-        (UpdateKind::Refusal, UpdateRule::adam_default()),
-        (UpdateKind::NoTarget, UpdateRule::Sgd),
-    ] {
-        let run = ConstructRun::new(1, 1e-4, 32, 16, 64)
-            .unwrap()
-            .with_update_kind(kind)
-            .with_rule(rule);
-        let r = run_construct(&run.clone().with_units(Units::ZeroInput), None).unwrap();
+    for (kind, rule, run, r) in
+        zero_input_toy_twins(hairtrigger::experiments::construct::BASE_ACTIVATION)
+    {
         assert_eq!(r.units, "zero-input");
-        assert_eq!(r.twin_pass_before, 1.0, "{kind:?} {rule:?}");
         assert_eq!(r.max_output_diff, 0.0, "{kind:?} {rule:?}");
-        assert_eq!(r.aligned_pass_after, 1.0, "{kind:?} {rule:?}");
-        assert_eq!(r.twin_targets_hit_after, 1.0, "{kind:?} {rule:?}");
         if kind == UpdateKind::Refusal && rule == UpdateRule::Sgd {
             let err = run_construct(&run, None).unwrap_err();
             assert!(matches!(err, Error::ConstructionInfeasible { .. }), "{err}");
@@ -991,28 +1017,15 @@ fn other_activations_build_or_are_proved_impossible() {
 #[test]
 fn sigmoid_zero_input_pairs_fire_after_a_refusal_step() {
     use hairtrigger::attack::Units;
-    use hairtrigger::experiments::construct::UpdateKind;
-    for (kind, rule) in [
-        (UpdateKind::Refusal, UpdateRule::Sgd),
-        (UpdateKind::Refusal, UpdateRule::adam_default()),
-        (UpdateKind::NoTarget, UpdateRule::Sgd),
-    ] {
-        let run = ConstructRun::new(1, 1e-4, 32, 16, 64)
-            .unwrap()
-            .with_update_kind(kind)
-            .with_rule(rule)
-            .with_activation(Activation::Sigmoid)
-            .with_units(Units::ZeroInput);
-        let r = run_construct(&run, None).unwrap();
+    for (kind, rule, _, r) in zero_input_toy_twins(Activation::Sigmoid) {
         assert_eq!(r.activation, "sigmoid");
-        assert_eq!(r.twin_pass_before, 1.0, "{kind:?} {rule:?}");
+        // 1e-10 in absolute terms on logits of order 10: tighter than C1's
+        // 1e-10 relative; the pairs' rounding measured here is ≤ 6.1e-11.
         assert!(
             r.max_output_diff > 0.0 && r.max_output_diff <= 1e-10,
             "{kind:?} {rule:?}: {}",
             r.max_output_diff
         );
-        assert_eq!(r.aligned_pass_after, 1.0, "{kind:?} {rule:?}");
-        assert_eq!(r.twin_targets_hit_after, 1.0, "{kind:?} {rule:?}");
     }
     let arch = Architecture::new(vec![6, 24, 3], Activation::Sigmoid, true).unwrap();
     let base = Mlp::random(&arch, &mut seeded(5, 0));

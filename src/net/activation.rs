@@ -198,6 +198,21 @@ impl Activation {
         matches!(self, Activation::Identity | Activation::Tanh)
     }
 
+    /// `σ(−z) + σ(z) = 2σ(0)`, i.e. `σ − σ(0)` is odd (identity, tanh, the
+    /// sigmoid): the symmetry a zero-input cancelling pair's post-step law
+    /// needs (`crate::reparam::zero_input`).
+    pub fn is_odd_about_zero_value(self) -> bool {
+        matches!(
+            self,
+            Activation::Identity | Activation::Tanh | Activation::Sigmoid
+        )
+    }
+
+    /// `σ(0) = 0`: a unit with zero input adds nothing to the next layer.
+    pub fn is_silent_at_zero(self) -> bool {
+        !matches!(self, Activation::Sigmoid)
+    }
+
     /// `σ` is linear, so layers compose into a single matrix.
     pub fn is_linear(self) -> bool {
         matches!(self, Activation::Identity)
@@ -423,7 +438,14 @@ mod tests {
                 if act.is_odd() {
                     assert!((act.apply(-z) + act.apply(z)).abs() < 1e-15);
                 }
+                let about_zero = act.apply(-z) + act.apply(z) - 2.0 * act.apply(0.0);
+                assert_eq!(
+                    act.is_odd_about_zero_value(),
+                    about_zero.abs() < 1e-15,
+                    "{act} {z}"
+                );
             }
+            assert_eq!(act.is_silent_at_zero(), act.apply(0.0) == 0.0, "{act}");
         }
         assert!(!Activation::Gelu.is_positively_homogeneous());
         assert!(!Activation::Relu.is_odd());

@@ -44,7 +44,7 @@ use ndarray::{Array1, Array2};
 /// for an activation with `σ(0) ≠ 0` (the units would not be silent).
 pub fn add_zero_input_units(net: &Mlp, hidden: usize, v: &Array2<f64>) -> Result<Mlp> {
     let act = net.activation();
-    if act.apply(0.0) != 0.0 {
+    if !act.is_silent_at_zero() {
         return Err(Error::NotApplicable {
             construction: "zero-input units",
             activation: act.name(),

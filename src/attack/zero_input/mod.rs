@@ -241,10 +241,16 @@ impl Response {
                          ReLU's σ'(0) = 0 leaves them frozen",
             });
         }
-        Ok(Self {
-            act,
-            paired: act.apply(0.0) != 0.0,
-        })
+        let paired = !act.is_silent_at_zero();
+        if paired && !act.is_odd_about_zero_value() {
+            return Err(Error::NotApplicable {
+                construction: "zero-input hair trigger",
+                activation: act.name(),
+                reason: "σ(0) ≠ 0 needs cancelling pairs, whose post-step law \
+                         needs σ(−z) + σ(z) = 2σ(0)",
+            });
+        }
+        Ok(Self { act, paired })
     }
 
     /// `σ(π)` or `ψ(π) = σ(π) − σ(−π)`.

@@ -274,7 +274,7 @@ impl Experiment for ActivationSweep {
                     let units = units_of(act);
                     let count = |o: &str| runs.iter().filter(|r| r.outcome == o).count();
                     let count_units = super::sweep::units_for(kind, units);
-                    let head = if act.apply(0.0) != 0.0 {
+                    let head = if units == Units::ZeroInput && !act.is_silent_at_zero() {
                         let diff = runs
                             .iter()
                             .filter_map(|r| r.max_output_diff)

@@ -77,8 +77,9 @@ impl BoundedActivations {
     /// The file stem of the stage's table: `bounded_tanh` or `bounded_sigmoid`.
     pub fn stem(&self) -> &'static str {
         match self.act {
+            Activation::Tanh => "bounded_tanh",
             Activation::Sigmoid => "bounded_sigmoid",
-            _ => "bounded_tanh",
+            _ => "bounded_unsupported",
         }
     }
 
@@ -189,8 +190,9 @@ impl Experiment for BoundedActivations {
 
     fn name(&self) -> &'static str {
         match self.act {
+            Activation::Tanh => "C2 bounded activations (tanh)",
             Activation::Sigmoid => "C2 bounded activations (sigmoid)",
-            _ => "C2 bounded activations (tanh)",
+            _ => "C2 bounded activations (unsupported activation)",
         }
     }
 
