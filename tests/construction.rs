@@ -464,6 +464,48 @@ fn clipped_dormant_scale_beyond_the_box_follows_the_inverse_eta_law() {
     );
 }
 
+/// Zero-input units (leaky ReLU) under SGD on the refusal set, seed 1: at
+/// η = 1e-6 and 1e-7 the LP reaches every target only with scales above the
+/// box, and the search along its ray by the real step classifies both runs
+/// as beyond the box. The gain of a zero-input unit is exactly `η s²` times a
+/// fixed vector (`π ∝ η s`, `σ` positively homogeneous), and the LP's rows
+/// scale with `η` (so its ray does not move), so the scale the step needs
+/// follows `s ∝ η^{-1/2}`: the ratio is `√10`. The band (0.1 %) is the
+/// bisection's resolution (7·10⁻⁷) plus the interior point's accuracy on the
+/// ray, not tuned; at η = 1e-5 the same run builds inside the box.
+#[test]
+fn zero_input_scale_beyond_the_box_follows_the_inverse_sqrt_eta_law() {
+    let run = |eta: f64| {
+        run_construct(
+            &ConstructRun::new(1, eta, 32, 16, 64)
+                .unwrap()
+                .with_update_kind(hairtrigger::experiments::construct::UpdateKind::Refusal)
+                .with_units(hairtrigger::attack::Units::ZeroInput),
+            None,
+        )
+    };
+    let scale_at = |eta: f64| match run(eta).unwrap_err() {
+        Error::ConstructionBeyondBox {
+            hit, total, scale, ..
+        } => {
+            assert!(hit < total, "η = {eta:e}: {hit}/{total}");
+            assert!(
+                scale > DEFAULT_ALPHA_MAX && scale <= hairtrigger::attack::SCALE_CHECK_LIMIT,
+                "η = {eta:e}: {scale:e}"
+            );
+            scale
+        }
+        other => panic!("η = {eta:e}: expected a scale beyond the box, got: {other}"),
+    };
+    let ratio = scale_at(1e-7) / scale_at(1e-6);
+    assert!(
+        (ratio - 10f64.sqrt()).abs() < 1e-3 * 10f64.sqrt(),
+        "scale(η = 1e-7) / scale(η = 1e-6) = {ratio}; the η^(-1/2) law says √10"
+    );
+    let built = run(1e-5).expect("inside the box at η = 1e-5");
+    assert_eq!(built.twin_targets_hit_after, 1.0);
+}
+
 /// Dormant units under Adam's first step on the no-target set at seed 1,
 /// η = 1e-5: the LP, which models the step as `−η sign(G)`, is feasible, but
 /// the real step `−η αG/(α|G| + ε)` falls short on the coordinates where the

@@ -481,6 +481,8 @@ fn build(
     let mut extra = vec![Array2::<f64>::zeros((targets.len(), k)); sets.len()];
     let mut gamma = Array1::<f64>::zeros(m);
     let mut twin = aligned.clone();
+    // The LP's status when it could reach the rows only beyond the box.
+    let mut beyond_box: Option<String> = None;
     // The hinge asks for the safety margin in its rows; the LP asks for the
     // threshold itself and adds the margin as its own slack.
     let row_margin = match cfg.solver {
@@ -520,8 +522,13 @@ fn build(
                     "construction LP",
                 )?;
                 match round_scales(d, round, &a, &need, total, m)? {
-                    Some(gamma) => gamma,
-                    None => break,
+                    Round::Scales(gamma) => gamma,
+                    Round::BeyondBox { gamma: g, status } => {
+                        gamma = g;
+                        beyond_box = Some(status);
+                        break;
+                    }
+                    Round::Stop => break,
                 }
             }
         };
@@ -547,15 +554,24 @@ fn build(
             });
         }
     }
-    // Adam's and AdamW's first step move a coordinate by `−η ρ`,
+    // Two kinds of run are searched along the LP's own ray by the real step
+    // on the whole update set ([`super::clipped::scale_search`]): a hit inside
+    // the box is the twin, one past it a [`Error::ConstructionBeyondBox`]
+    // that classifies the failure, none up to the check limit a miss.
+    // (1) The LP reached every row only with scales above the box.
+    // (2) Adam's and AdamW's first step move a coordinate by `−η ρ`,
     // `ρ = αG/(α|G| + ε)`, not by `−η sign(G)`: where the LP's scales leave
     // `α|G|` near `ε` (a tiny residual on a class no label shows) the step
-    // falls short. The gain tends to the LP's linear law as the scales grow
-    // together, so on the whole update set the LP's scales are searched along
-    // their own ray by the real step ([`super::clipped::scale_search`]): a hit
-    // inside the box is the twin, one past it a
-    // [`Error::ConstructionBeyondBox`] that classifies the miss.
-    if law == ScaleLaw::Linear && batches.is_none() {
+    // falls short; the gain tends to the LP's linear law as the scales grow
+    // together.
+    if let (Some(status), Some(_)) = (&beyond_box, batches) {
+        return Err(Error::ConstructionUndecided {
+            total,
+            redundant: m,
+            status: format!("{status} (mini-batches: the ray is not searched)"),
+        });
+    }
+    if (beyond_box.is_some() || law == ScaleLaw::Linear) && batches.is_none() {
         let alpha = law.alpha(&gamma);
         let top = alpha
             .iter()
@@ -772,12 +788,30 @@ pub(super) fn add_deficits(
     Ok(())
 }
 
-/// The scales of one LP round of a construction: `Some(γ)` when feasible;
-/// `None` (stop re-solving) when the rows with the measured deficits added
-/// are infeasible after round 1; an error for round 1's exact question when
-/// it is certified infeasible ([`Error::ConstructionInfeasible`], with the
-/// targets the least-shortfall `γ` reaches among `total`) and whenever the
-/// LP is undecided.
+/// What one LP round of a construction decided ([`round_scales`]).
+pub(super) enum Round {
+    /// Feasible inside the box: these scales, to be verified by the step.
+    Scales(Array1<f64>),
+    /// Feasible only with scales above the box: the LP's least-shortfall
+    /// scales, whose ray the caller searches by the real step
+    /// ([`super::clipped::scale_search`]) to tell a twin inside the box (the
+    /// linear model's margin was conservative), one beyond it
+    /// ([`Error::ConstructionBeyondBox`]) and a miss apart.
+    BeyondBox {
+        gamma: Array1<f64>,
+        /// The LP's status line, for a caller that cannot search the ray.
+        status: String,
+    },
+    /// Stop re-solving: the rows with the measured deficits added are
+    /// infeasible after round 1.
+    Stop,
+}
+
+/// The scales of one LP round of a construction ([`Round`]); an error for
+/// round 1's exact question when it is certified infeasible
+/// ([`Error::ConstructionInfeasible`], with the targets the least-shortfall
+/// `γ` reaches among `total`) and whenever the LP is undecided for another
+/// reason than the box (a solver failure, a "no" whose check fell short).
 pub(super) fn round_scales(
     d: feasibility::Decision,
     round: usize,
@@ -785,9 +819,19 @@ pub(super) fn round_scales(
     need: &Array1<f64>,
     total: usize,
     redundant: usize,
-) -> Result<Option<Array1<f64>>> {
+) -> Result<Round> {
+    if let Some(gamma) = d.scales_beyond_box() {
+        let status = match &d.verdict {
+            Verdict::Undecided { status, .. } => status.clone(),
+            _ => String::new(),
+        };
+        return Ok(Round::BeyondBox {
+            gamma: gamma.clone(),
+            status,
+        });
+    }
     match d.verdict {
-        Verdict::Feasible => Ok(Some(d.gamma)),
+        Verdict::Feasible => Ok(Round::Scales(d.gamma)),
         // Round 1 is the exact question (no deficits added yet).
         Verdict::Infeasible(_) if round == 1 => {
             // `k − 1` rows per target, target-major, every set stacked.
@@ -799,7 +843,7 @@ pub(super) fn round_scales(
                 alpha_max: feasibility::DEFAULT_ALPHA_MAX,
             })
         }
-        Verdict::Infeasible(_) => Ok(None),
+        Verdict::Infeasible(_) => Ok(Round::Stop),
         Verdict::Undecided { status, .. } => Err(Error::ConstructionUndecided {
             total,
             redundant,

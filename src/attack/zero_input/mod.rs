@@ -70,7 +70,7 @@ pub use reach::{kernel_residuals, reach_margins, sgd_reach_margins};
 
 use super::analytic::{
     adam_sign, checked_residuals, constraints, missed_targets, round_scales, step_every_set,
-    with_inert_units, ConstructConfig, ConstructStats, HairTrigger, ScaleLaw, Solver,
+    with_inert_units, ConstructConfig, ConstructStats, HairTrigger, Round, ScaleLaw, Solver,
     LP_SAFETY_MARGIN,
 };
 use super::feasibility::{self, DEFAULT_ALPHA_MAX};
@@ -180,7 +180,17 @@ pub(super) fn build_zero_input(
             .map(|set| Ok((set.data, features(w, set)?, &set.f_plus)))
             .collect::<Result<_>>()?;
         solve_scales(
-            base, step, targets, cfg, &aligned, hidden, law, response, w, &blocks,
+            base,
+            step,
+            targets,
+            cfg,
+            &aligned,
+            hidden,
+            law,
+            response,
+            w,
+            &blocks,
+            batches.is_none().then_some(update),
         )
     };
     match solve(&w) {
@@ -333,7 +343,9 @@ type Block<'a> = (&'a Dataset, Array2<f64>, &'a Array2<f64>);
 /// The LP over the units' scales for directions `w` (`k × m`), one block of
 /// rows per update set (its post-step features and aligned logits), each
 /// solution verified by the real step on every set and refined by the
-/// measured deficits (module docs).
+/// measured deficits (module docs); `ray_set` is the whole update set when
+/// there are no mini-batches, whose step decides a run the LP can reach only
+/// beyond the box.
 #[allow(clippy::too_many_arguments)]
 fn solve_scales(
     base: &Mlp,
@@ -346,6 +358,7 @@ fn solve_scales(
     response: Response,
     w: &Array2<f64>,
     blocks: &[Block],
+    ray_set: Option<&Dataset>,
 ) -> Result<HairTrigger> {
     let (k, m) = (base.output_dim(), cfg.redundant());
     let total = targets.len() * blocks.len();
@@ -353,6 +366,17 @@ fn solve_scales(
     let alpha_max = law.lp_alpha_max(DEFAULT_ALPHA_MAX);
     let mut extra = vec![Array2::<f64>::zeros((targets.len(), k)); blocks.len()];
     let mut twin = aligned.clone();
+    // The twin whose trigger directions have scales `s` (units or pairs).
+    let twin_of = |s: &ndarray::Array1<f64>| -> Result<Mlp> {
+        let v = w * &s.view().insert_axis(Axis(0));
+        let twin = if response.paired {
+            add_zero_input_pairs(base, hidden, &v)?
+        } else {
+            add_zero_input_units(base, hidden, &v)?
+        };
+        twin.check_finite("zero-input twin")?;
+        Ok(twin)
+    };
     for round in 1..=cfg.max_rounds() {
         // `constraints` multiplies the columns by −eta: pass −1 for a gain of ŵ·F.
         let parts: Vec<_> = blocks
@@ -372,17 +396,35 @@ fn solve_scales(
             .collect();
         let (a, need) = super::analytic::stack_rows(parts);
         let d = feasibility::decide(&a, &need, LP_SAFETY_MARGIN, alpha_max, "zero-input LP")?;
-        let Some(x) = round_scales(d, round, &a, &need, total, m)? else {
-            break;
+        let x = match round_scales(d, round, &a, &need, total, m)? {
+            Round::Scales(x) => x,
+            // Reached only beyond the box: search the LP's ray by the real
+            // step on the whole set (a twin inside the box, one beyond it, or
+            // a miss); with mini-batches the run stays undecided.
+            Round::BeyondBox { gamma, status } => {
+                let Some(update) = ray_set else {
+                    return Err(Error::ConstructionUndecided {
+                        total,
+                        redundant: m,
+                        status: format!("{status} (mini-batches: the ray is not searched)"),
+                    });
+                };
+                let scale = law.alpha(&gamma);
+                let top = scale.iter().fold(0.0f64, |mx, &v| nan_max(mx, v));
+                return super::clipped::scale_search(
+                    &(scale / top),
+                    &twin_of,
+                    update,
+                    step,
+                    targets,
+                    cfg,
+                    aligned.clone(),
+                );
+            }
+            Round::Stop => break,
         };
         let scale = law.alpha(&x);
-        let v = w * &scale.view().insert_axis(Axis(0));
-        twin = if response.paired {
-            add_zero_input_pairs(base, hidden, &v)?
-        } else {
-            add_zero_input_units(base, hidden, &v)?
-        };
-        twin.check_finite("zero-input twin")?;
+        twin = twin_of(&scale)?;
         let datasets = blocks.iter().map(|(data, ..)| *data);
         if step_every_set(&twin, datasets, &mut extra, step, targets, cfg)? {
             return Ok(HairTrigger {

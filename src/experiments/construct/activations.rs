@@ -328,9 +328,16 @@ impl Experiment for ActivationSweep {
                             r.hit
                         }
                     };
+                    let beyond = match count("beyond_box") {
+                        0 => String::new(),
+                        n => format!(
+                            ", {n} needing a scale beyond the box α ≤ {:.0e} (the real step hits every target past it)",
+                            crate::attack::feasibility::DEFAULT_ALPHA_MAX
+                        ),
+                    };
                     let measured = if runs.iter().any(|r| r.zero_input_unreachable.is_some()) {
                         format!(
-                            "{head}: min over {} runs ({seeds} seeds × η = {etas}) of the fraction of the 16 targets (COMPLY, p ≥ 0.99) hit after the step, a run with every target proved unreachable by any zero-input units (max_{{c≠t}} r̃(q)[c] ≤ 0) counting 1 when the construction refuses it ({proved_runs} such runs; failed: {} certified infeasible, {} undecided, {} missed by the step, {} failing before it)",
+                            "{head}: min over {} runs ({seeds} seeds × η = {etas}) of the fraction of the 16 targets (COMPLY, p ≥ 0.99) hit after the step, a run with every target proved unreachable by any zero-input units (max_{{c≠t}} r̃(q)[c] ≤ 0) counting 1 when the construction refuses it ({proved_runs} such runs; failed: {} certified infeasible, {} undecided, {} missed by the step, {} failing before it{beyond})",
                             runs.len(),
                             count("infeasible"),
                             count("undecided"),
@@ -339,7 +346,7 @@ impl Experiment for ActivationSweep {
                         )
                     } else {
                         format!(
-                            "{head}: min fraction of the 16 targets (COMPLY, p ≥ 0.99) hit after the step, {} runs ({seeds} seeds × η = {etas}; failed: {} certified infeasible for the construction's directions, {} undecided, {} missed by the step, {} failing before it)",
+                            "{head}: min fraction of the 16 targets (COMPLY, p ≥ 0.99) hit after the step, {} runs ({seeds} seeds × η = {etas}; failed: {} certified infeasible for the construction's directions, {} undecided, {} missed by the step, {} failing before it{beyond})",
                             runs.len(),
                             count("infeasible"),
                             count("undecided"),

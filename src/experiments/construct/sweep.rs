@@ -322,8 +322,9 @@ impl crate::experiments::report::Experiment for ConstructSweep {
                 .filter(|f| f.outcome == "beyond_box")
                 .filter_map(|f| f.scale)
                 .collect();
-            // Clipped SGD always says how many; Adam's and AdamW's dormant
-            // runs only when their scale search (`ε`) found such a run.
+            // Clipped SGD always says how many; the other rules when a run's
+            // search along the LP's ray (the LP reached the rows only beyond
+            // the box, or Adam's `ε`) found one.
             let beyond_box = if matches!(rule, UpdateRule::SgdClip { .. }) || !scales.is_empty() {
                 let range = if scales.is_empty() {
                     String::new()
