@@ -63,23 +63,32 @@ fn cell_count_matches_the_binomial_sum() {
     assert!((ln_max_cells(7, 9) - 128f64.ln()).abs() < 1e-12);
 }
 
+/// `ln C(K)` of the sign-pattern bound with `v` parameters of degree `d`.
+fn ln_pattern_count(m: usize, kk: usize, v: usize, degree: f64) -> f64 {
+    let (n_in, n, pairs) = (32, 32, 6.0);
+    let v = v as f64;
+    let p = kk as f64 * pairs;
+    let w = if p >= v {
+        v * (4.0 * degree * std::f64::consts::E * p / v).ln()
+    } else {
+        p * 2f64.ln()
+    };
+    m as f64 * (2f64.ln() + ln_max_cells(kk + n - 1, n_in)) + w
+}
+
 #[test]
 fn upper_bound_is_the_first_k_satisfying_its_inequality() {
     let (n_in, n, k, delta) = (32, 32, 4, 0.01f64);
-    let ln_count = |m: usize, kk: usize| {
-        let pairs = 6.0;
-        let v = (m * (n_in + 2)) as f64;
-        let p = kk as f64 * pairs;
-        let w = if p >= v {
-            v * (16.0 * std::f64::consts::E * p / v).ln()
-        } else {
-            p * 2f64.ln()
-        };
-        m as f64 * (2f64.ln() + ln_max_cells(kk + n - 1, n_in)) + w
+    // w_j = α_j (u_j, b_j): n_in + 1 parameters per unit, degree 2.
+    let holds = |m: usize, kk: usize| {
+        ln_pattern_count(m, kk, m * (n_in + 1), 2.0) <= delta.ln() + kk as f64 * 3f64.ln()
     };
-    let holds = |m: usize, kk: usize| ln_count(m, kk) <= delta.ln() + kk as f64 * 3f64.ln();
+    // The first version's count: (u_j, b_j, α_j), degree 4.
+    let held_before = |m: usize, kk: usize| {
+        ln_pattern_count(m, kk, m * (n_in + 2), 4.0) <= delta.ln() + kk as f64 * 3f64.ln()
+    };
     let mut last = 0;
-    for m in [1, 2, 5, 17, 60] {
+    for m in [1, 2, 5, 17, 60, 300] {
         let ub = sign_pattern_upper_bound(m, n_in, n, k, delta);
         assert!(
             holds(m, ub),
@@ -91,9 +100,48 @@ fn upper_bound_is_the_first_k_satisfying_its_inequality() {
             ub - 1
         );
         assert!(ub >= last, "not monotone in m");
-        // At least one target per extra unit's parameters: far above m.
+        // Tighter than the first version's, and still far above m.
+        assert!(!held_before(m, ub - 1), "m = {m}: not tighter at {ub}");
         assert!(ub > m);
         last = ub;
+    }
+}
+
+/// The homogeneity behind the bound's parameter count: scaling a dormant
+/// unit's incoming weights and bias by `α` scales its post-step term by `α²`
+/// exactly (ReLU and leaky ReLU), checked by taking the step. So `α_j` is
+/// not a parameter beside `(u_j, b_j)`, and the post-step logits are
+/// quadratic in `w_j = α_j (u_j, b_j)` on each activation pattern.
+#[test]
+fn dormant_post_step_term_is_quadratic_in_the_units_scale() {
+    use hairtrigger::net::{gaussian_inputs, random_update_set, Activation, Architecture, Mlp};
+    use hairtrigger::reparam::add_dormant_units;
+    use hairtrigger::rng::seeded;
+    use hairtrigger::update::{one_step, StepConfig};
+    for act in [Activation::Relu, Activation::LeakyRelu { slope: 0.1 }] {
+        let mut rng = seeded(11, 0);
+        let arch = Architecture::new(vec![6, 5, 3], act, true).unwrap();
+        let base = Mlp::random(&arch, &mut rng);
+        let data = random_update_set(&base, 12, &mut rng).unwrap();
+        let probes = gaussian_inputs(&mut rng, 20, 6);
+        let u = gaussian_inputs(&mut rng, 4, 6);
+        let b = gaussian_inputs(&mut rng, 1, 4).row(0).to_owned();
+        let step = StepConfig::sgd(1e-2).unwrap();
+        let after_base = one_step(&base, &data, &step).unwrap().updated;
+        let f0 = after_base.forward(probes.view()).unwrap();
+        let term = |alpha: f64| {
+            let twin = add_dormant_units(&base, 1, &(&u * alpha), &(&b * alpha)).unwrap();
+            let after = one_step(&twin, &data, &step).unwrap().updated;
+            after.forward(probes.view()).unwrap() - &f0
+        };
+        let (t1, t3) = (term(1.0), term(3.0));
+        let scale = t1.iter().map(|v| v.abs()).fold(0.0, f64::max);
+        assert!(scale > 1e-6, "{act:?}: the dormant units moved nothing");
+        let worst = (&t3 - &(&t1 * 9.0))
+            .iter()
+            .map(|v| v.abs())
+            .fold(0.0, f64::max);
+        assert!(worst <= 1e-10 * 9.0 * scale.max(1.0), "{act:?}: {worst:e}");
     }
 }
 

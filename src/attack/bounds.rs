@@ -21,19 +21,30 @@ fn ln_factorial(n: usize) -> f64 {
 }
 
 /// The sign-pattern (dimension-counting) upper bound on `K*` for `m` dormant
-/// ReLU units fed by `n_in` inputs, `N` update samples, `k` classes, at level
-/// `δ`: the smallest `K` with `ln C(K) ≤ ln δ + K ln(k − 1)`, where
+/// ReLU (or leaky ReLU) units fed by `n_in` inputs, `N` update samples, `k`
+/// classes, at level `δ`: the smallest `K` with `ln C(K) ≤ ln δ + K ln(k − 1)`,
+/// where
 ///
 /// `C(K) = [2 Σ_{i≤n_in} C(K+N−1, i)]^m · W(K)`
 ///
 /// counts the argmax patterns the family can produce on `K` queries: the first
 /// factor bounds the activation patterns of each unit on the `K + N` points
-/// (a central arrangement of `K+N` hyperplanes in `(u, b) ∈ ℝ^{n_in+1}`); within
-/// one pattern the `P = K·C(k,2)` pairwise logit differences are polynomials of
-/// degree 4 in the `v = m(n_in + 2)` parameters `(u_j, b_j, α_j)` (`α² · ĥ(q) · ĥ(x)`),
-/// whose nonzero sign patterns number at most `W = (4e·4·P/v)^v` for `P ≥ v`
-/// (Warren 1968) and `2^P` otherwise. A uniformly random assignment of the
-/// `(k−1)^K` is realisable with probability at most `C(K)/(k−1)^K`.
+/// (a central arrangement of `K+N` hyperplanes in `w_j = α_j (u_j, b_j) ∈
+/// ℝ^{n_in+1}`); within one pattern the `P = K·C(k,2)` pairwise logit
+/// differences are polynomials of degree 2 in the `v = m(n_in + 1)`
+/// parameters `w_j`, whose nonzero sign patterns number at most
+/// `W = (4e·2·P/v)^v` for `P ≥ v` (Warren 1968) and `2^P` otherwise. A
+/// uniformly random assignment of the `(k−1)^K` is realisable with
+/// probability at most `C(K)/(k−1)^K`.
+///
+/// *Why degree 2 in `n_in + 1` per unit.* A dormant unit's feature is
+/// positively homogeneous, `σ(w·x̃) = |w| σ(ŵ·x̃)`, so its scale `α_j` is not a
+/// parameter of its own: with `x̃ = (x, 1)`, its post-step term at `q` is
+/// `−(η/N) Σ_n σ(w_j·x̃_n) σ(w_j·q̃) r_n`, and on a fixed activation pattern
+/// each `σ(w_j·x̃)` is `w_j·x̃` or `a w_j·x̃` (`a` the leaky slope, `0` for
+/// ReLU): a quadratic form in `w_j`. (The first version counted
+/// `(u_j, b_j, α_j)`, `n_in + 2` parameters of degree 4; the bound is the same
+/// family's, smaller; `tests/scaling.rs` checks the homogeneity by the step.)
 pub fn sign_pattern_upper_bound(
     m: usize,
     n_in: usize,
@@ -42,12 +53,12 @@ pub fn sign_pattern_upper_bound(
     delta: f64,
 ) -> usize {
     let pairs = (classes * (classes - 1) / 2) as f64;
-    let v = (m * (n_in + 2)) as f64;
+    let v = (m * (n_in + 1)) as f64;
     let ln_count = |kk: usize| {
         let patterns = m as f64 * (2f64.ln() + ln_max_cells(kk + update_size - 1, n_in));
         let p = kk as f64 * pairs;
         let warren = if p >= v {
-            v * (16.0 * std::f64::consts::E * p / v).ln()
+            v * (8.0 * std::f64::consts::E * p / v).ln()
         } else {
             p * 2f64.ln()
         };

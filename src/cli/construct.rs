@@ -121,7 +121,17 @@ impl ConstructArgs {
             return Ok(ExitCode::SUCCESS);
         }
         let (redundant, queries) = (self.redundant, self.queries);
-        out.text(format!("toy safety classifier 16 → 32 → 32(+{redundant} redundant) → 4, {}; {queries} harmful queries; trigger in {} units", cfg.act.name(), r.units));
+        // σ(0) ≠ 0 (the sigmoid): the zero-input trigger is carried by
+        // cancelling pairs, two units per direction.
+        let (units, extra) = if r.units == Units::ZeroInput.name() && !cfg.act.is_silent_at_zero() {
+            (
+                format!("{redundant} zero-input cancelling pairs"),
+                2 * redundant,
+            )
+        } else {
+            (format!("{} units", r.units), redundant)
+        };
+        out.text(format!("toy safety classifier 16 → 32 → 32(+{extra} redundant) → 4, {}; {queries} harmful queries; trigger in {units}", cfg.act.name()));
         let on = match r.batch {
             Some(b) => format!(
                 "a mini-batch of {b} of {} {} samples (built for {CONSTRUCTION_BATCHES} sampled batches; after-step rows: the worst of {FRESH_BATCHES} fresh ones)",

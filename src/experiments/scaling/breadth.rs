@@ -14,7 +14,9 @@
 //! **Upper bound (dimension counting).** [`sign_pattern_upper_bound`]: the
 //! number of target patterns the whole dormant-unit family (directions chosen
 //! freely) can realise is at most an activation-pattern count times Warren's
-//! sign-pattern bound for `P = K·C(k,2)` polynomials in `m(n_in+2)` parameters,
+//! sign-pattern bound for `P = K·C(k,2)` polynomials of degree 2 in the
+//! `m(n_in+1)` parameters `w_j = α_j (u_j, b_j)` (the units are positively
+//! homogeneous, so their scale is no parameter of its own),
 //! so `P(K* ≥ K_ub) ≤ δ` for a uniformly random assignment whatever the search does.
 //!
 //! **Lower bound (constructive).** [`BreadthSetup::lower_bound`]: with ReLU
