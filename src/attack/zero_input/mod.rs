@@ -413,7 +413,7 @@ fn solve_scales(
                 let top = scale.iter().fold(0.0f64, |mx, &v| nan_max(mx, v));
                 return super::clipped::scale_search(
                     &(scale / top),
-                    &twin_of,
+                    twin_of,
                     update,
                     step,
                     targets,
