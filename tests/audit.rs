@@ -21,11 +21,8 @@ fn param_gap(a: &Mlp, b: &Mlp) -> f64 {
         return f64::INFINITY;
     }
     let (fa, fb) = (a.to_flat(), b.to_flat());
-    let scale = fb.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    fa.iter()
-        .zip(fb.iter())
-        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
-        / scale
+    // NaN-propagating maxima: a NaN parameter fails every `≤ tol` check.
+    hairtrigger::finite::max_abs_diff(&fa, &fb) / hairtrigger::finite::max_abs(&fb)
 }
 
 /// `2ε Σ_j σ(0) max_c |v_jc|` over the last hidden layer's units from
@@ -38,7 +35,7 @@ fn pair_rounding(twin: &Mlp, first: usize) -> f64 {
         .columns()
         .into_iter()
         .skip(first)
-        .map(|c| c.iter().fold(0.0f64, |m, v| m.max(v.abs())))
+        .map(|c| hairtrigger::finite::max_abs(&c))
         .sum();
     2.0 * f64::EPSILON * s0.abs() * sum
 }

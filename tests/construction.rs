@@ -423,6 +423,25 @@ fn clipped_sgd_construction_is_verified_and_its_gain_is_linear_in_the_scale() {
     );
 }
 
+/// The scale of a construction refused as beyond the box: fewer than all
+/// targets hit inside it, and every target hit by the real step at a scale
+/// past the box and within the check limit; anything else fails the test.
+fn beyond_box_scale(err: Error, label: &str) -> f64 {
+    match err {
+        Error::ConstructionBeyondBox {
+            hit, total, scale, ..
+        } => {
+            assert!(hit < total, "{label}: {hit}/{total}");
+            assert!(
+                scale > DEFAULT_ALPHA_MAX && scale <= hairtrigger::attack::SCALE_CHECK_LIMIT,
+                "{label}: {scale:e}"
+            );
+            scale
+        }
+        other => panic!("{label}: expected a scale beyond the box, got: {other}"),
+    }
+}
+
 /// Clipped SGD with dormant units on the no-target set at small η: the step
 /// moves the units by at most `η c`, so the gain is linear in `η t` and the
 /// scale needed grows like `1/η`. Here it leaves the box `α ≤ α_max`; the run
@@ -443,19 +462,7 @@ fn clipped_dormant_scale_beyond_the_box_follows_the_inverse_eta_law() {
             None,
         )
         .unwrap_err();
-        match err {
-            Error::ConstructionBeyondBox {
-                hit, total, scale, ..
-            } => {
-                assert!(hit < total, "{err}");
-                assert!(
-                    scale > DEFAULT_ALPHA_MAX && scale <= hairtrigger::attack::SCALE_CHECK_LIMIT,
-                    "{err}"
-                );
-                scale
-            }
-            other => panic!("expected a scale beyond the box, got: {other}"),
-        }
+        beyond_box_scale(err, &format!("η = {eta:e}"))
     };
     let ratio = scale_at(1e-6) / scale_at(1e-5);
     assert!(
@@ -484,19 +491,7 @@ fn zero_input_scale_beyond_the_box_follows_the_inverse_sqrt_eta_law() {
             None,
         )
     };
-    let scale_at = |eta: f64| match run(eta).unwrap_err() {
-        Error::ConstructionBeyondBox {
-            hit, total, scale, ..
-        } => {
-            assert!(hit < total, "η = {eta:e}: {hit}/{total}");
-            assert!(
-                scale > DEFAULT_ALPHA_MAX && scale <= hairtrigger::attack::SCALE_CHECK_LIMIT,
-                "η = {eta:e}: {scale:e}"
-            );
-            scale
-        }
-        other => panic!("η = {eta:e}: expected a scale beyond the box, got: {other}"),
-    };
+    let scale_at = |eta: f64| beyond_box_scale(run(eta).unwrap_err(), &format!("η = {eta:e}"));
     let ratio = scale_at(1e-7) / scale_at(1e-6);
     assert!(
         (ratio - 10f64.sqrt()).abs() < 1e-3 * 10f64.sqrt(),
@@ -527,18 +522,7 @@ fn dormant_adam_miss_is_adams_epsilon_and_is_classified_beyond_the_box() {
         )
     };
     for rule in [UpdateRule::adam_default(), UpdateRule::adamw(0.01)] {
-        match run(rule).unwrap_err() {
-            Error::ConstructionBeyondBox {
-                hit, total, scale, ..
-            } => {
-                assert!(hit < total, "{rule:?}: {hit}/{total}");
-                assert!(
-                    scale > DEFAULT_ALPHA_MAX && scale <= hairtrigger::attack::SCALE_CHECK_LIMIT,
-                    "{rule:?}: {scale:e}"
-                );
-            }
-            other => panic!("{rule:?}: expected a scale beyond the box, got: {other}"),
-        }
+        beyond_box_scale(run(rule).unwrap_err(), &format!("{rule:?}"));
     }
     let tiny_eps = UpdateRule::AdamFirstStep {
         beta1: 0.9,

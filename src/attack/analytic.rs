@@ -565,11 +565,7 @@ fn build(
     // falls short; the gain tends to the LP's linear law as the scales grow
     // together.
     if let (Some(status), Some(_)) = (&beyond_box, batches) {
-        return Err(Error::ConstructionUndecided {
-            total,
-            redundant: m,
-            status: format!("{status} (mini-batches: the ray is not searched)"),
-        });
+        return Err(ray_not_searched(total, m, status));
     }
     if (beyond_box.is_some() || law == ScaleLaw::Linear) && batches.is_none() {
         let alpha = law.alpha(&gamma);
@@ -807,6 +803,16 @@ pub(super) enum Round {
     Stop,
 }
 
+/// A run the LP reaches only beyond the box, built for mini-batches: the ray
+/// search takes the whole update set, so the run stays undecided.
+pub(super) fn ray_not_searched(total: usize, redundant: usize, status: &str) -> Error {
+    Error::ConstructionUndecided {
+        total,
+        redundant,
+        status: format!("{status} (mini-batches: the ray is not searched)"),
+    }
+}
+
 /// The scales of one LP round of a construction ([`Round`]); an error for
 /// round 1's exact question when it is certified infeasible
 /// ([`Error::ConstructionInfeasible`], with the targets the least-shortfall
@@ -820,14 +826,10 @@ pub(super) fn round_scales(
     total: usize,
     redundant: usize,
 ) -> Result<Round> {
-    if let Some(gamma) = d.scales_beyond_box() {
-        let status = match &d.verdict {
-            Verdict::Undecided { status, .. } => status.clone(),
-            _ => String::new(),
-        };
+    if let Some((gamma, status)) = d.scales_beyond_box() {
         return Ok(Round::BeyondBox {
             gamma: gamma.clone(),
-            status,
+            status: status.to_owned(),
         });
     }
     match d.verdict {

@@ -75,19 +75,21 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// The least-shortfall `γ` when the LP reaches every row only with a
-    /// scale variable above the box: the verdict is undecided (the box is the
-    /// question asked), no certificate was sought, and the shortfall is
-    /// finite. `None` for a feasible or certified answer, a solver failure
-    /// (`shortfall = ∞`, `γ = 0`) and a "no" whose check fell short (it
-    /// carries its certificate). A construction searches along this `γ`'s
-    /// ray by the real step to tell "beyond the box" from "missed".
-    pub fn scales_beyond_box(&self) -> Option<&Array1<f64>> {
+    /// The least-shortfall `γ`, with the undecided verdict's status, when the
+    /// LP reaches every row only with a scale variable above the box: the
+    /// verdict is undecided (the box is the question asked), no certificate
+    /// was sought, and the shortfall is finite. `None` for a feasible or
+    /// certified answer, a solver failure (`shortfall = ∞`, `γ = 0`) and a
+    /// "no" whose check fell short (it carries its certificate). A
+    /// construction searches along this `γ`'s ray by the real step to tell
+    /// "beyond the box" from "missed".
+    pub fn scales_beyond_box(&self) -> Option<(&Array1<f64>, &str)> {
         match &self.verdict {
             Verdict::Undecided {
-                certificate: None, ..
+                status,
+                certificate: None,
             } if self.shortfall.is_finite() && self.gamma.iter().any(|&g| g > 0.0) => {
-                Some(&self.gamma)
+                Some((&self.gamma, status))
             }
             _ => None,
         }
@@ -633,7 +635,8 @@ mod tests {
         );
         // Its ray is offered to the construction's search, the γ ≥ 4 it
         // needs (to the interior point's accuracy); a yes and a no offer none.
-        let ray = boxed.scales_beyond_box().expect("a ray beyond the box");
+        let (ray, status) = boxed.scales_beyond_box().expect("a ray beyond the box");
+        assert!(status.contains("above its bound"), "{status}");
         assert!(ray[0] >= 4.0 * (1.0 - 1e-6), "{ray}");
         assert!(open.scales_beyond_box().is_none());
         let no = decide(&array![[0.0]], &array![1.0], 0.5, 1e7, "test").unwrap();

@@ -69,9 +69,9 @@ pub(super) use aimed::{aimed_directions, unit_rows};
 pub use reach::{kernel_residuals, reach_margins, sgd_reach_margins};
 
 use super::analytic::{
-    adam_sign, checked_residuals, constraints, missed_targets, round_scales, step_every_set,
-    with_inert_units, ConstructConfig, ConstructStats, HairTrigger, Round, ScaleLaw, Solver,
-    LP_SAFETY_MARGIN,
+    adam_sign, checked_residuals, constraints, missed_targets, ray_not_searched, round_scales,
+    step_every_set, with_inert_units, ConstructConfig, ConstructStats, HairTrigger, Round,
+    ScaleLaw, Solver, LP_SAFETY_MARGIN,
 };
 use super::feasibility::{self, DEFAULT_ALPHA_MAX};
 use crate::error::{Error, Result};
@@ -403,11 +403,7 @@ fn solve_scales(
             // a miss); with mini-batches the run stays undecided.
             Round::BeyondBox { gamma, status } => {
                 let Some(update) = ray_set else {
-                    return Err(Error::ConstructionUndecided {
-                        total,
-                        redundant: m,
-                        status: format!("{status} (mini-batches: the ray is not searched)"),
-                    });
+                    return Err(ray_not_searched(total, m, &status));
                 };
                 let scale = law.alpha(&gamma);
                 let top = scale.iter().fold(0.0f64, |mx, &v| nan_max(mx, v));
